@@ -1,0 +1,119 @@
+"""Settings read from the environment, in one place, with defaults for a laptop.
+
+``python -m bot.settings`` prints them as ``export`` lines so the shell scripts
+that start Rasa (which reads ``${VAR}`` in ``endpoints.yml``) see exactly the
+values the Python code sees.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    host: str
+    port: int
+    db: int
+    password: str
+
+    @classmethod
+    def from_url(cls, url: str) -> "RedisSettings":
+        """Parse ``redis://[:password@]host[:port][/db]``."""
+        parsed = urlparse(url)
+        if parsed.scheme not in ("redis", "rediss"):
+            raise SettingsError(f"REDIS_URL must start with redis://, got {url!r}")
+        try:
+            port = parsed.port or 6379
+        except ValueError:
+            raise SettingsError(f"REDIS_URL has an invalid port: {url!r}") from None
+        path = parsed.path.strip("/")
+        if path and not path.isdigit():
+            raise SettingsError(f"REDIS_URL database must be a number, got {path!r}")
+        return cls(
+            host=parsed.hostname or "127.0.0.1",
+            port=port,
+            db=int(path) if path else 0,
+            password=unquote(parsed.password or ""),
+        )
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis: RedisSettings
+    redis_key_prefix: str
+    tracker_ttl_seconds: int
+    action_server_url: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        url = os.environ.get("REDIS_URL", "").strip()
+        if url:
+            redis = RedisSettings.from_url(url)
+        else:
+            redis = RedisSettings(
+                host=os.environ.get("REDIS_HOST", "127.0.0.1"),
+                port=_int("REDIS_PORT", 6379, 1),
+                db=_int("REDIS_DB", 0),
+                password=os.environ.get("REDIS_PASSWORD", ""),
+            )
+        return cls(
+            redis=redis,
+            redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX", "isp"),
+            tracker_ttl_seconds=_int("TRACKER_TTL_SECONDS", 30 * 24 * 3600, 1),
+            action_server_url=os.environ.get("ACTION_SERVER_URL")
+            or f"http://127.0.0.1:{_int('ACTION_PORT', 5055, 1)}/webhook",
+        )
+
+    def as_env(self) -> dict[str, str]:
+        """The variables ``endpoints.yml`` expands, fully resolved."""
+        return {
+            "REDIS_URL": self.redis.url,
+            "REDIS_HOST": self.redis.host,
+            "REDIS_PORT": str(self.redis.port),
+            "REDIS_DB": str(self.redis.db),
+            "REDIS_PASSWORD": self.redis.password,
+            "REDIS_KEY_PREFIX": self.redis_key_prefix,
+            "TRACKER_TTL_SECONDS": str(self.tracker_ttl_seconds),
+            "ACTION_SERVER_URL": self.action_server_url,
+        }
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    for name, value in settings.as_env().items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make run`: train if the data changed, start Redis if none answers, then the
+# action server and the Rasa server. Ctrl-C stops everything it started.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "run: stopped" >&2
+}
+trap stop_all INT TERM EXIT
+
+wait_http() {  # url, name, pid
+  for _ in $(seq 1 240); do
+    if ! kill -0 "$3" 2>/dev/null; then echo "run: $2 exited during start-up" >&2; exit 1; fi
+    if .venv/bin/python -c "import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "run: $2 did not answer on $1" >&2; exit 1
+}
+
+if ! redis_answers; then
+  if ! command -v redis-server >/dev/null; then
+    echo "run: nothing answers on $REDIS_URL and redis-server is not installed (apt-get install redis-server)" >&2
+    exit 1
+  fi
+  echo "run: starting redis-server on port $REDIS_PORT" >&2
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    ${REDIS_PASSWORD:+--requirepass "$REDIS_PASSWORD"} >"${TMPDIR:-/tmp}/isp-redis.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 50); do redis_answers && break; sleep 0.1; done
+  redis_answers || { echo "run: redis-server did not start" >&2; exit 1; }
+fi
+
+model="$MODEL_DIR/isp-$(model_fingerprint).tar.gz"
+if [ ! -f "$model" ]; then
+  echo "run: data changed since the last model; training $model" >&2
+  .venv/bin/rasa train --out "$MODEL_DIR" --fixed-model-name "$(basename "$model" .tar.gz)"
+fi
+
+.venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" \
+  --logging-config-file logging.yml &
+pids+=($!)
+wait_http "http://127.0.0.1:$ACTION_PORT/health" "action server" "${pids[-1]}"
+
+.venv/bin/rasa run --enable-api --port "$RASA_PORT" --model "$model" \
+  --endpoints endpoints.yml --credentials credentials.yml \
+  --logging-config-file logging.yml ${RASA_CORS:+--cors "$RASA_CORS"} &
+pids+=($!)
+wait_http "http://127.0.0.1:$RASA_PORT/status" "rasa server" "${pids[-1]}" || true
+echo "run: ready - Rasa on http://127.0.0.1:$RASA_PORT, actions on :$ACTION_PORT (Ctrl-C stops)" >&2
+wait -n "${pids[@]}"

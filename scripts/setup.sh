@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds .venv with Python 3.10 (Rasa 3.6 does not install on 3.11+) and the
+# pinned requirements. Re-installs only when the requirement files change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python310() {
+  local candidate
+  for candidate in "${PYTHON:-}" python3.10 \
+      "$(command -v pyenv >/dev/null 2>&1 && pyenv root)"/versions/3.10.*/bin/python3.10 \
+      "$HOME"/.pyenv/versions/3.10.*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+stamp=.venv/.requirements.sha256
+wanted=$(cat requirements.txt requirements.lock | sha256sum | cut -d' ' -f1)
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+  exit 0
+fi
+
+if ! python=$(find_python310); then
+  cat >&2 <<'MSG'
+error: Python 3.10 not found (Rasa 3.6 supports Python 3.8 to 3.10 only).
+Install it, then run this again:
+  - with pyenv:  pyenv install 3.10.13
+  - or point to one you have:  PYTHON=/path/to/python3.10 make setup
+MSG
+  exit 1
+fi
+
+echo "setup: using $python" >&2
+if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
+  rm -rf .venv
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade "pip==24.0"
+.venv/bin/python -m pip install --quiet -r requirements.txt -c requirements.lock
+.venv/bin/python -m pip check
+echo "$wanted" > "$stamp"
