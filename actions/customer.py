@@ -1,7 +1,7 @@
 """Identification of the customer by CPF or CNPJ (``customer_id_form``)."""
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Text
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
@@ -10,6 +10,20 @@ from bot.documents import only_digits, parse_document
 
 # After this many invalid documents the bot offers a person on every retry.
 MAX_ATTEMPTS_BEFORE_OFFERING_HUMAN = 2
+
+ASK_DOCUMENT = (
+    "Pra localizar seu cadastro, me informa o CPF ou CNPJ do titular do "
+    "contrato (pode ser so os numeros)."
+)
+INVALID_DOCUMENT = (
+    "Hmm, esse numero nao e um CPF ou CNPJ valido. Confere os digitos e me "
+    "manda de novo, por favor (CPF tem 11 numeros, CNPJ tem 14)."
+)
+NO_DOCUMENT = "Pra continuar preciso do CPF ou CNPJ do titular (so os numeros ja servem)."
+OFFER_HUMAN = (
+    "Se preferir, escreva *atendente* que uma pessoa te ajuda a localizar o cadastro."
+)
+TALK_TO_HUMAN_BUTTON = {"title": "Falar com atendente", "payload": "/request_human"}
 
 
 def first_text(value: Any) -> Text:
@@ -48,13 +62,24 @@ class ValidateCustomerIdForm(FormValidationAction):
             }
 
         attempts = int(tracker.get_slot("document_attempts") or 0) + 1
-        if only_digits(text):
-            dispatcher.utter_message(response="utter_invalid_document")
-        else:
-            dispatcher.utter_message(
-                text="Pra continuar preciso do CPF ou CNPJ do titular (so os numeros ja servem)."
-            )
+        dispatcher.utter_message(text=INVALID_DOCUMENT if only_digits(text) else NO_DOCUMENT)
         if attempts >= MAX_ATTEMPTS_BEFORE_OFFERING_HUMAN:
-            dispatcher.utter_message(response="utter_invalid_document_offer_human")
+            dispatcher.utter_message(text=OFFER_HUMAN)
         return {"customer_document": None, "document_attempts": attempts}
 
+
+
+class ActionAskCustomerDocument(Action):
+    """The form's question, with a way out to a person (no data needed)."""
+
+    def name(self) -> Text:
+        return "action_ask_customer_document"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=ASK_DOCUMENT, buttons=[TALK_TO_HUMAN_BUTTON])
+        return []

@@ -1,0 +1,148 @@
+"""Fixtures: one trained model per test run, real Redis, real servers."""
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import redis
+import requests
+
+from bot.settings import RedisSettings, Settings
+from tests.services import ROOT, VENV_BIN, Service, free_port, project_env
+
+
+@pytest.fixture(scope="session")
+def redis_settings() -> RedisSettings:
+    """The configured Redis, but a test database (TEST_REDIS_DB, default 15)."""
+    base = Settings.from_env().redis
+    return RedisSettings(
+        host=base.host,
+        port=base.port,
+        db=int(os.environ.get("TEST_REDIS_DB", "15")),
+        password=base.password,
+    )
+
+
+@pytest.fixture(scope="session")
+def key_prefix() -> str:
+    return f"test{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def redis_client(redis_settings, key_prefix):
+    client = redis.Redis.from_url(redis_settings.url, decode_responses=True)
+    client.ping()  # no Redis, no end-to-end tests: fail loudly here
+    yield client
+    for key in client.scan_iter(f"{key_prefix}:*"):
+        client.delete(key)
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory) -> Path:
+    """Train once per run (TEST_MODEL reuses an existing model file)."""
+    if os.environ.get("TEST_MODEL"):
+        return Path(os.environ["TEST_MODEL"]).resolve()
+    out = tmp_path_factory.mktemp("models")
+    subprocess.run(
+        [VENV_BIN / "rasa", "train", "--out", out, "--fixed-model-name", "test"],
+        cwd=ROOT,
+        env=project_env(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return out / "test.tar.gz"
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def server_env(redis_settings, key_prefix) -> Dict[str, str]:
+    action_port = free_port()
+    return project_env(
+        REDIS_HOST=redis_settings.host,
+        REDIS_PORT=str(redis_settings.port),
+        REDIS_DB=str(redis_settings.db),
+        REDIS_PASSWORD=redis_settings.password,
+        REDIS_KEY_PREFIX=key_prefix,
+        TRACKER_TTL_SECONDS="3600",
+        ACTION_PORT=str(action_port),
+        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+    )
+
+
+@pytest.fixture(scope="session")
+def action_server(server_env, log_dir):
+    port = server_env["ACTION_PORT"]
+    service = Service(
+        "actions",
+        [VENV_BIN / "rasa", "run", "actions", "--actions", "actions", "--port", port,
+         "--debug", "--logging-config-file", "logging.yml"],
+        server_env,
+        log_dir,
+    ).start(f"http://127.0.0.1:{port}/health")
+    yield service
+    service.stop()
+
+
+class RasaServer(Service):
+    """`rasa run --enable-api` on the test model, Redis stores, real actions."""
+
+    def __init__(self, model: Path, env: Dict[str, str], log_dir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(
+            "rasa",
+            [VENV_BIN / "rasa", "run", "--enable-api", "--port", str(self.port),
+             "--model", str(model), "--endpoints", "endpoints.yml",
+             "--credentials", "credentials.yml", "--debug",
+             "--logging-config-file", "logging.yml"],
+            env,
+            log_dir,
+        )
+
+    def start(self, ready_url: str = "", timeout: float = 180) -> "RasaServer":
+        super().start(ready_url or f"{self.url}/status", timeout)
+        return self
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def send(self, sender: str, message: str) -> List[dict]:
+        """A customer's message through Rasa's REST channel; the bot's replies."""
+        response = requests.post(
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def tracker(self, sender: str) -> dict:
+        response = requests.get(f"{self.url}/conversations/{sender}/tracker", timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def rasa_server(model_path, server_env, log_dir, action_server, redis_client):
+    server = RasaServer(model_path, server_env, log_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def texts(replies: List[dict]) -> str:
+    """All reply texts of one turn, joined, for simple assertions."""
+    return "\n".join(reply.get("text", "") for reply in replies)

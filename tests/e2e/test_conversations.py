@@ -1,0 +1,127 @@
+"""Real conversations through Rasa's REST channel, real actions, real Redis."""
+import json
+
+import pytest
+
+from tests.conftest import texts
+
+pytestmark = pytest.mark.e2e
+
+VALID_CPF = "529.982.247-25"
+VALID_CNPJ = "11.222.333/0001-81"
+
+
+def test_greeting_offers_the_main_jobs(rasa_server, sender):
+    replies = rasa_server.send(sender, "oii bom dia")
+    assert replies, "the bot must answer a greeting"
+    titles = [b["title"] for r in replies for b in r.get("buttons", [])]
+    assert "2a via / PIX" in titles and "Falar com atendente" in titles
+
+
+def test_invoice_asks_document_then_answers_with_it_masked(rasa_server, sender):
+    ask = texts(rasa_server.send(sender, "qria a segunda via do boleto pf"))
+    assert "CPF ou CNPJ" in ask
+
+    answer = rasa_server.send(sender, f"meu cpf e {VALID_CPF}")
+    answer_text = texts(answer)
+    assert "***.982.247-**" in answer_text
+    assert "2a via da fatura" in answer_text
+    assert "Posso ajudar em mais alguma coisa?" in answer_text
+    assert "52998224725" not in json.dumps(answer)
+    assert VALID_CPF not in json.dumps(answer)
+
+    slots = rasa_server.tracker(sender)["slots"]
+    assert slots["customer_document"] == "52998224725"
+    assert slots["customer_document_type"] == "cpf"
+
+
+def test_cnpj_identifies_a_company(rasa_server, sender):
+    rasa_server.send(sender, "to sem internet desde ontem")
+    answer = texts(rasa_server.send(sender, VALID_CNPJ.replace(".", "")))
+    assert "**.222.333/0001-**" in answer
+    assert "sem internet" in answer
+
+
+@pytest.mark.parametrize(
+    "bad_document",
+    ["111.111.111-11", "529.982.247-26", "123", "11.222.333/0001-00"],
+)
+def test_invalid_documents_are_asked_again(rasa_server, sender, bad_document):
+    rasa_server.send(sender, "quero mudar a data de vencimento")
+    reply = texts(rasa_server.send(sender, bad_document))
+    assert "nao e um CPF ou CNPJ valido" in reply
+    assert rasa_server.tracker(sender)["active_loop"].get("name") == "customer_id_form"
+
+    # the form keeps waiting and accepts a valid one afterwards
+    reply = texts(rasa_server.send(sender, VALID_CPF))
+    assert "troca da data de vencimento" in reply
+
+
+def test_repeated_invalid_documents_offer_a_person(rasa_server, sender):
+    rasa_server.send(sender, "libera minha net em confianca")
+    rasa_server.send(sender, "000.000.000-00")
+    reply = texts(rasa_server.send(sender, "12345678900"))
+    assert "atendente" in reply
+
+
+def test_a_person_at_any_point_even_in_the_middle_of_identification(rasa_server, sender):
+    rasa_server.send(sender, "quero cancelar meu plano")
+    reply = texts(rasa_server.send(sender, "quero falar com um atendente humano"))
+    assert "atendentes" in reply
+    assert not rasa_server.tracker(sender)["active_loop"].get("name")
+
+
+def test_identified_customer_is_not_asked_again(rasa_server, sender):
+    rasa_server.send(sender, "preciso da fatura")
+    rasa_server.send(sender, VALID_CPF)
+    reply = texts(rasa_server.send(sender, "minha internet ta mt lenta"))
+    assert "lentidao" in reply
+    assert "CPF ou CNPJ do titular" not in reply
+
+
+@pytest.mark.parametrize(
+    "intent, expected",
+    [
+        ("request_invoice", "2a via da fatura"),
+        ("inform_payment_done", "baixa de pagamento"),
+        ("request_trust_unlock", "desbloqueio de confianca"),
+        ("report_no_connection", "sem internet"),
+        ("report_slow_connection", "lentidao"),
+        ("ask_outage", "manutencao na sua regiao"),
+        ("request_wifi_password", "senha do wi-fi"),
+        ("request_plan_change", "mudanca de plano"),
+        ("request_cancellation", "cancelamento"),
+        ("request_address_change", "mudanca de endereco"),
+        ("request_technical_visit", "visita tecnica"),
+        ("ask_ticket_status", "consulta de protocolo"),
+        ("request_due_date_change", "data de vencimento"),
+    ],
+)
+def test_every_job_reaches_its_action_after_identification(
+    rasa_server, sender, intent, expected
+):
+    assert "CPF ou CNPJ" in texts(rasa_server.send(sender, f"/{intent}"))
+    reply = texts(rasa_server.send(sender, "39053344705"))
+    assert expected in reply
+    assert "***.533.447-**" in reply
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("que horas vcs abrem no sabado", "sabado das 8h"),
+        ("vc e robo?", "assistente virtual"),
+        ("valeu mesmo", "Por nada"),
+        ("quais planos vcs tem?", "planos de fibra"),
+        ("quero contratar internet pra minha casa", "ser nosso cliente"),
+        ("falou, tchau", "por aqui"),
+    ],
+)
+def test_small_talk_and_information(rasa_server, sender, message, expected):
+    assert expected in texts(rasa_server.send(sender, message))
+
+
+def test_out_of_scope_goes_to_the_fallback_with_choices(rasa_server, sender):
+    replies = rasa_server.send(sender, "quem ganhou o jogo do flamengo ontem")
+    assert "nao entendi" in texts(replies)
+    assert any(r.get("buttons") for r in replies)

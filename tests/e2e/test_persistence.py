@@ -1,0 +1,32 @@
+"""Conversations live in Redis: visible there, with a TTL, and across restarts."""
+import json
+
+import pytest
+
+from tests.conftest import texts
+
+pytestmark = pytest.mark.e2e
+
+
+def test_tracker_is_stored_in_redis_with_ttl(rasa_server, redis_client, key_prefix, sender):
+    rasa_server.send(sender, "bom dia")
+    key = f"{key_prefix}:tracker:{sender}"
+    stored = json.loads(redis_client.get(key))
+    assert stored["sender_id"] == sender
+    user_texts = [e.get("text") for e in stored["events"] if e["event"] == "user"]
+    assert user_texts == ["bom dia"]
+    assert 0 < redis_client.ttl(key) <= 3600
+
+
+def test_conversation_survives_a_rasa_restart(rasa_server, sender):
+    rasa_server.send(sender, "quero a 2 via")
+    rasa_server.send(sender, "529.982.247-25")
+
+    rasa_server.restart()
+
+    tracker = rasa_server.tracker(sender)
+    assert tracker["slots"]["customer_document"] == "52998224725"
+    # the identified customer goes straight to the job after the restart
+    reply = texts(rasa_server.send(sender, "ta sem net aqui"))
+    assert "sem internet" in reply
+    assert "CPF ou CNPJ do titular" not in reply
