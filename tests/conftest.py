@@ -37,7 +37,7 @@ def redis_client(redis_settings, key_prefix):
     client = redis.Redis.from_url(redis_settings.url, decode_responses=True)
     client.ping()  # no Redis, no end-to-end tests: fail loudly here
     yield client
-    for key in client.scan_iter(f"{key_prefix}:*"):
+    for key in client.scan_iter(f"{key_prefix}*"):
         client.delete(key)
 
 

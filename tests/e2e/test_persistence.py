@@ -12,7 +12,7 @@ def test_tracker_is_stored_in_redis_with_ttl(rasa_server, redis_client, key_pref
     rasa_server.send(sender, "bom dia")
     key = f"{key_prefix}:tracker:{sender}"
     stored = json.loads(redis_client.get(key))
-    assert stored["sender_id"] == sender
+    assert stored["name"] == sender
     user_texts = [e.get("text") for e in stored["events"] if e["event"] == "user"]
     assert user_texts == ["bom dia"]
     assert 0 < redis_client.ttl(key) <= 3600

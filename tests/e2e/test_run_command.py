@@ -1,0 +1,59 @@
+"""`make run` (scripts/run.sh) starts everything, answers, and Ctrl-C stops it all."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests.services import ROOT, free_port, project_env
+
+pytestmark = pytest.mark.e2e
+
+
+def model_fingerprint() -> str:
+    return subprocess.run(
+        ["bash", "-c", ". scripts/env.sh >/dev/null && model_fingerprint"],
+        cwd=ROOT, env=project_env(), capture_output=True, text=True, check=True,
+    ).stdout.strip()
+
+
+def test_run_script_serves_the_bot_and_stops_on_ctrl_c(model_path, redis_settings, key_prefix, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    # an up-to-date model is already there, so the script must not train
+    shutil.copy(model_path, models / f"isp-{model_fingerprint()}.tar.gz")
+    rasa_port, action_port = free_port(), free_port()
+    env = project_env(
+        REDIS_URL=redis_settings.url, REDIS_KEY_PREFIX=key_prefix + "run",
+        MODEL_DIR=str(models), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
+    )
+    env.pop("ACTION_SERVER_URL", None)
+    log = open(tmp_path / "run.log", "wb")
+    process = subprocess.Popen(["scripts/run.sh"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        replies = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                replies = requests.post(
+                    f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
+                    json={"sender": "run-test", "message": "to sem internet"}, timeout=30,
+                ).json()
+                break
+            except requests.RequestException:
+                time.sleep(1)
+        output = (tmp_path / "run.log").read_text()
+        assert replies, output[-3000:]
+        assert "CPF ou CNPJ" in replies[-1]["text"]  # the action server answered
+        assert "training" not in output
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        process.wait(timeout=60)
+    for port in (rasa_port, action_port):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+    assert "run: stopped" in (tmp_path / "run.log").read_text()
