@@ -29,4 +29,4 @@ def test_a_10000_character_message_is_answered(rasa_server, sender):
 def test_conversation_goes_on_after_bad_input(rasa_server, sender):
     rasa_server.send(sender, "")
     rasa_server.send(sender, "🤔")
-    assert "CPF ou CNPJ" in texts(rasa_server.send(sender, "manda o boleto"))
+    assert "CPF ou CNPJ" in texts(rasa_server.send(sender, "me manda o boletinho"))

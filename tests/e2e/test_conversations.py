@@ -47,7 +47,7 @@ def test_cnpj_identifies_a_company(rasa_server, sender):
     ["111.111.111-11", "529.982.247-26", "123", "11.222.333/0001-00"],
 )
 def test_invalid_documents_are_asked_again(rasa_server, sender, bad_document):
-    rasa_server.send(sender, "quero mudar a data de vencimento")
+    rasa_server.send(sender, "qro mudar o vencimento da minha conta")
     reply = texts(rasa_server.send(sender, bad_document))
     assert "nao e um CPF ou CNPJ valido" in reply
     assert rasa_server.tracker(sender)["active_loop"].get("name") == "customer_id_form"
@@ -110,7 +110,7 @@ def test_every_job_reaches_its_action_after_identification(
     "message, expected",
     [
         ("que horas vcs abrem no sabado", "sabado das 8h"),
-        ("vc e robo?", "assistente virtual"),
+        ("vc eh um robo msm?", "assistente virtual"),
         ("valeu mesmo", "Por nada"),
         ("quais planos vcs tem?", "planos de fibra"),
         ("quero contratar internet pra minha casa", "ser nosso cliente"),

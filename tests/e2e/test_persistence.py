@@ -9,12 +9,12 @@ pytestmark = pytest.mark.e2e
 
 
 def test_tracker_is_stored_in_redis_with_ttl(rasa_server, redis_client, key_prefix, sender):
-    rasa_server.send(sender, "bom dia")
+    rasa_server.send(sender, "bom diaaa tudo certo")
     key = f"{key_prefix}:tracker:{sender}"
     stored = json.loads(redis_client.get(key))
     assert stored["name"] == sender
     user_texts = [e.get("text") for e in stored["events"] if e["event"] == "user"]
-    assert user_texts == ["bom dia"]
+    assert user_texts == ["bom diaaa tudo certo"]
     assert 0 < redis_client.ttl(key) <= 3600
 
 
