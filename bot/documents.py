@@ -52,17 +52,7 @@ def parse_document(value: str) -> Optional[Document]:
             return Document("cpf", digits)
         if is_valid_cnpj(digits):
             return Document("cnpj", digits)
-    digits = only_digits(value or "")
-    if is_valid_cpf(digits):
-        return Document("cpf", digits)
-    if is_valid_cnpj(digits):
-        return Document("cnpj", digits)
     return None
-
-
-def looks_like_document(value: str) -> bool:
-    """True when the text carries 11 or 14 digits, valid or not."""
-    return len(only_digits(value or "")) in (11, 14) or bool(_CANDIDATE.search(value or ""))
 
 
 def mask_document(digits: str) -> str:
