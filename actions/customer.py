@@ -6,7 +6,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.backend import TALK_TO_HUMAN_BUTTON, apologise, backend
 from bot.documents import only_digits, parse_document
+from bot.isp.base import BackendError, Contract, ContractStatus
 
 # After this many invalid documents the bot offers a person on every retry.
 MAX_ATTEMPTS_BEFORE_OFFERING_HUMAN = 2
@@ -23,7 +25,18 @@ NO_DOCUMENT = "Pra continuar preciso do CPF ou CNPJ do titular (so os numeros ja
 OFFER_HUMAN = (
     "Se preferir, escreva *atendente* que uma pessoa te ajuda a localizar o cadastro."
 )
-TALK_TO_HUMAN_BUTTON = {"title": "Falar com atendente", "payload": "/request_human"}
+NOT_A_CUSTOMER_BUTTONS = [
+    {"title": "Ver planos", "payload": "/ask_plans"},
+    TALK_TO_HUMAN_BUTTON,
+]
+
+
+def contract_label(contract: Contract) -> Text:
+    """How a contract is shown in a choice: its address and plan."""
+    label = f"{contract.address.short()} ({contract.plan_name})"
+    if contract.status is ContractStatus.CANCELLED:
+        label += " - cancelado"
+    return label
 
 
 def first_text(value: Any) -> Text:
@@ -33,39 +46,94 @@ def first_text(value: Any) -> Text:
     return str(value or "")
 
 
+def pick_contract(text: Text, contracts: List[Contract]) -> Contract | None:
+    """The contract the customer chose: by its id (the buttons) or its position."""
+    digits = only_digits(text)
+    by_id = next((c for c in contracts if c.id == digits), None)
+    if by_id or not digits or len(digits) > 2:
+        return by_id
+    position = int(digits)
+    return contracts[position - 1] if 1 <= position <= len(contracts) else None
+
+
 class ValidateCustomerIdForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_customer_id_form"
 
-    def validate_customer_document(
+    async def validate_customer_document(
         self,
         slot_value: Any,
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
-        """Keep only a CPF/CNPJ with correct check digits, as digits."""
+        """Keep only a valid CPF/CNPJ of a customer of the provider, as digits."""
         text = first_text(slot_value)
         document = parse_document(text)
         if document:
-            said_now = document.digits in only_digits(
-                tracker.latest_message.get("text") or ""
-            )
-            if said_now:
-                dispatcher.utter_message(
-                    text=f"Obrigado! Recebi o {document.kind.upper()} {document.masked}."
-                )
-            return {
-                "customer_document": document.digits,
-                "customer_document_type": document.kind,
-                "document_attempts": 0,
-            }
+            return await self._identify(document, dispatcher, tracker)
 
         attempts = int(tracker.get_slot("document_attempts") or 0) + 1
         dispatcher.utter_message(text=INVALID_DOCUMENT if only_digits(text) else NO_DOCUMENT)
         if attempts >= MAX_ATTEMPTS_BEFORE_OFFERING_HUMAN:
             dispatcher.utter_message(text=OFFER_HUMAN)
         return {"customer_document": None, "document_attempts": attempts}
+
+    async def _identify(self, document, dispatcher, tracker) -> Dict[Text, Any]:
+        try:
+            customer = await backend().find_customer_by_document(document.digits)
+            contracts = await backend().list_contracts(customer.id) if customer else []
+        except BackendError as error:
+            apologise(dispatcher, error)
+            return {"customer_document": None}
+        if customer is None:
+            dispatcher.utter_message(
+                text=(
+                    f"Nao encontrei nenhum contrato com o {document.kind.upper()} "
+                    f"{document.masked}. Confere o numero? Se ainda nao e cliente, "
+                    "posso te mostrar os planos."
+                ),
+                buttons=NOT_A_CUSTOMER_BUTTONS,
+            )
+            return {"customer_document": None}
+
+        said_now = document.digits in only_digits(tracker.latest_message.get("text") or "")
+        if said_now:
+            dispatcher.utter_message(
+                text=f"Obrigado, {customer.first_name}! Localizei seu cadastro ({document.masked})."
+            )
+        live = [c for c in contracts if c.status is not ContractStatus.CANCELLED]
+        chosen = tracker.get_slot("contract_id")
+        if not any(c.id == chosen for c in contracts):
+            chosen = (live or contracts)[0].id if len(live or contracts) == 1 else None
+        return {
+            "customer_document": document.digits,
+            "customer_document_type": document.kind,
+            "customer_name": customer.first_name,
+            "contract_id": chosen,
+            "document_attempts": 0,
+        }
+
+    async def validate_contract_id(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """The contract chosen among the customer's, by id, position or address."""
+        document = tracker.get_slot("customer_document")
+        try:
+            customer = await backend().find_customer_by_document(document or "")
+            contracts = await backend().list_contracts(customer.id) if customer else []
+        except BackendError as error:
+            apologise(dispatcher, error)
+            return {"contract_id": None}
+        contract = pick_contract(first_text(slot_value), contracts)
+        if contract is None:
+            dispatcher.utter_message(text="Nao identifiquei qual contrato. Escolhe uma das opcoes, por favor.")
+            return {"contract_id": None}
+        return {"contract_id": contract.id}
 
 
 
@@ -82,4 +150,33 @@ class ActionAskCustomerDocument(Action):
         domain: DomainDict,
     ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(text=ASK_DOCUMENT, buttons=[TALK_TO_HUMAN_BUTTON])
+        return []
+
+
+class ActionAskContractId(Action):
+    """Several contracts: ask which one, one button per installation address."""
+
+    def name(self) -> Text:
+        return "action_ask_contract_id"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Dict[Text, Any]]:
+        try:
+            customer = await backend().find_customer_by_document(
+                tracker.get_slot("customer_document") or ""
+            )
+            contracts = await backend().list_contracts(customer.id) if customer else []
+        except BackendError as error:
+            return apologise(dispatcher, error)
+        dispatcher.utter_message(
+            text="Voce tem mais de um contrato. Sobre qual deles estamos falando?",
+            buttons=[
+                {"title": contract_label(c), "payload": f'/inform_cpf{{"contract_id": "{c.id}"}}'}
+                for c in contracts
+            ],
+        )
         return []

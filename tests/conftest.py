@@ -63,9 +63,17 @@ def log_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server_env(redis_settings, key_prefix) -> Dict[str, str]:
+def demo_db(tmp_path_factory) -> Path:
+    """The demo ERP's SQLite file the action server seeds and writes."""
+    return tmp_path_factory.mktemp("isp") / "demo.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def server_env(redis_settings, key_prefix, demo_db) -> Dict[str, str]:
     action_port = free_port()
     return project_env(
+        ISP_BACKEND="demo",
+        ISP_DEMO_DB=str(demo_db),
         REDIS_HOST=redis_settings.host,
         REDIS_PORT=str(redis_settings.port),
         REDIS_DB=str(redis_settings.db),

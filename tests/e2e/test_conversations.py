@@ -24,8 +24,8 @@ def test_invoice_asks_document_then_answers_with_it_masked(rasa_server, sender):
 
     answer = rasa_server.send(sender, f"meu cpf e {VALID_CPF}")
     answer_text = texts(answer)
-    assert "***.982.247-**" in answer_text
-    assert "2a via da fatura" in answer_text
+    assert "Obrigado, Maria! Localizei seu cadastro (***.982.247-**)" in answer_text
+    assert "Linha digitavel do boleto:" in answer_text
     assert "Posso ajudar em mais alguma coisa?" in answer_text
     assert "52998224725" not in json.dumps(answer)
     assert VALID_CPF not in json.dumps(answer)
@@ -35,11 +35,17 @@ def test_invoice_asks_document_then_answers_with_it_masked(rasa_server, sender):
     assert slots["customer_document_type"] == "cpf"
 
 
-def test_cnpj_identifies_a_company(rasa_server, sender):
+def test_cnpj_identifies_a_company_and_asks_which_contract(rasa_server, sender):
     rasa_server.send(sender, "to sem internet desde ontem")
-    answer = texts(rasa_server.send(sender, VALID_CNPJ.replace(".", "")))
-    assert "**.222.333/0001-**" in answer
-    assert "sem internet" in answer
+    replies = rasa_server.send(sender, VALID_CNPJ.replace(".", ""))
+    assert "**.222.333/0001-**" in texts(replies)
+    assert "mais de um contrato" in texts(replies)
+    buttons = [b for r in replies for b in r.get("buttons", [])]
+    centro = next(b for b in buttons if "Centro" in b["title"])
+    # the Centro installation is inside the demo outage: no ticket, a forecast
+    answer = texts(rasa_server.send(sender, centro["payload"]))
+    assert "falha na regiao Centro" in answer
+    assert "Previsao de normalizacao" in answer
 
 
 @pytest.mark.parametrize(
@@ -54,7 +60,8 @@ def test_invalid_documents_are_asked_again(rasa_server, sender, bad_document):
 
     # the form keeps waiting and accepts a valid one afterwards
     reply = texts(rasa_server.send(sender, VALID_CPF))
-    assert "troca da data de vencimento" in reply
+    assert "troca da data de vencimento registrado" in reply
+    assert "Protocolo:" in reply
 
 
 def test_repeated_invalid_documents_offer_a_person(rasa_server, sender):
@@ -75,35 +82,34 @@ def test_identified_customer_is_not_asked_again(rasa_server, sender):
     rasa_server.send(sender, "preciso da fatura")
     rasa_server.send(sender, VALID_CPF)
     reply = texts(rasa_server.send(sender, "minha internet ta mt lenta"))
-    assert "lentidao" in reply
+    assert "Para lentidao" in reply
     assert "CPF ou CNPJ do titular" not in reply
 
 
 @pytest.mark.parametrize(
     "intent, expected",
     [
-        ("request_invoice", "2a via da fatura"),
-        ("inform_payment_done", "baixa de pagamento"),
-        ("request_trust_unlock", "desbloqueio de confianca"),
-        ("report_no_connection", "sem internet"),
-        ("report_slow_connection", "lentidao"),
-        ("ask_outage", "manutencao na sua regiao"),
-        ("request_wifi_password", "senha do wi-fi"),
-        ("request_plan_change", "mudanca de plano"),
-        ("request_cancellation", "cancelamento"),
-        ("request_address_change", "mudanca de endereco"),
-        ("request_technical_visit", "visita tecnica"),
-        ("ask_ticket_status", "consulta de protocolo"),
-        ("request_due_date_change", "data de vencimento"),
+        ("request_invoice", "Linha digitavel"),
+        ("inform_payment_done", "Ainda nao consta o pagamento"),
+        ("report_no_connection", "velocidade esta reduzida"),
+        ("report_slow_connection", "velocidade esta reduzida"),
+        ("ask_outage", "Nao ha nenhuma manutencao"),
+        ("request_wifi_password", "senha do Wi-Fi registrado"),
+        ("request_plan_change", "mudanca de plano registrado"),
+        ("request_cancellation", "cancelamento foi registrado"),
+        ("request_address_change", "mudanca de endereco registrado"),
+        ("request_technical_visit", "visita tecnica registrado"),
+        ("request_due_date_change", "troca da data de vencimento registrado"),
     ],
 )
 def test_every_job_reaches_its_action_after_identification(
     rasa_server, sender, intent, expected
 ):
+    """Ana (demo) has a speed-reduced contract with overdue invoices."""
     assert "CPF ou CNPJ" in texts(rasa_server.send(sender, f"/{intent}"))
     reply = texts(rasa_server.send(sender, "39053344705"))
+    assert "Obrigado, Ana! Localizei seu cadastro (***.533.447-**)" in reply
     assert expected in reply
-    assert "***.533.447-**" in reply
 
 
 @pytest.mark.parametrize(

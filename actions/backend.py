@@ -1,0 +1,54 @@
+"""The ISP backend as the actions see it: one per process, and the customer
+and contract the identification form stored in slots."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.isp import create_backend
+from bot.isp.base import Contract, Customer, IspBackend
+
+logger = logging.getLogger(__name__)
+
+TALK_TO_HUMAN_BUTTON = {"title": "Falar com atendente", "payload": "/request_human"}
+
+_backend: Optional[IspBackend] = None
+
+
+def backend() -> IspBackend:
+    global _backend
+    if _backend is None:
+        _backend = create_backend()
+    return _backend
+
+
+def apologise(dispatcher: CollectingDispatcher, error: Exception) -> List[Dict[Text, Any]]:
+    """What the customer reads when the ERP fails: no stack trace, a way out."""
+    logger.warning("ISP backend failed: %s", error)
+    dispatcher.utter_message(
+        text=(
+            "Nao consegui consultar o sistema agora, desculpa. Tenta de novo em "
+            "alguns minutos ou fala com um atendente."
+        ),
+        buttons=[TALK_TO_HUMAN_BUTTON],
+    )
+    return []
+
+
+async def customer_and_contract(tracker: Tracker) -> Tuple[Optional[Customer], Optional[Contract]]:
+    """The identified customer and chosen contract, read again from the ERP."""
+    document = tracker.get_slot("customer_document")
+    if not document:
+        return None, None
+    customer = await backend().find_customer_by_document(document)
+    if customer is None:
+        return None, None
+    contracts = await backend().list_contracts(customer.id)
+    wanted = tracker.get_slot("contract_id")
+    contract = next((c for c in contracts if c.id == wanted), None)
+    if contract is None and len(contracts) == 1:
+        contract = contracts[0]
+    return customer, contract

@@ -1,0 +1,77 @@
+"""The jobs on the demo ERP: what the customer reads and what changed in its database."""
+import sqlite3
+
+import pytest
+
+from tests.conftest import texts
+
+pytestmark = pytest.mark.e2e
+
+JOAO = "111.444.777-35"  # blocked for debt, two overdue invoices, Jardim America
+MARIA = "52998224725"  # active, one open invoice
+
+
+def query(demo_db, sql, *params):
+    with sqlite3.connect(demo_db) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def test_blocked_customer_no_connection_then_trust_unlock(rasa_server, demo_db, sender):
+    rasa_server.send(sender, "to sem internet faz 2 dias")
+    reply = texts(rasa_server.send(sender, JOAO))
+    assert "bloqueada por fatura em aberto" in reply
+
+    reply = texts(rasa_server.send(sender, "/request_trust_unlock"))
+    assert "Liberei sua internet em confianca ate" in reply
+    assert query(demo_db, "SELECT status FROM contracts c JOIN customers u ON u.id = c.customer_id "
+                          "WHERE u.document = '11144477735'") == [("active",)]
+
+    reply = texts(rasa_server.send(sender, "/request_trust_unlock"))
+    assert "Nao consegui fazer o desbloqueio de confianca" in reply
+
+
+def test_invoice_lists_all_open_and_sends_the_chosen_one(rasa_server, sender):
+    rasa_server.send(sender, "qro pagar o que ta atrasado")
+    replies = rasa_server.send(sender, "cpf 11144477735")
+    lines = [r.get("text", "") for r in replies]
+    assert any("faturas em aberto" in line for line in lines)
+    assert any(line.startswith("00020126") for line in lines), "PIX copia e cola alone"
+    barcodes = [line for line in lines if line.startswith("34191.")]
+    assert len(barcodes) == 1, "the linha digitavel is a message of its own"
+    other = next(b for r in replies for b in r.get("buttons", []) if b["title"].startswith("Venc."))
+
+    chosen = [r.get("text", "") for r in rasa_server.send(sender, other["payload"])]
+    other_barcodes = [line for line in chosen if line.startswith("34191.")]
+    assert other_barcodes and other_barcodes != barcodes
+
+
+def test_ticket_is_opened_then_found_by_protocol(rasa_server, demo_db, sender):
+    rasa_server.send(sender, "preciso de um tecnico aqui, o cabo arrebentou")
+    reply = texts(rasa_server.send(sender, MARIA))
+    protocol = reply.split("Protocolo: ")[1].split(".")[0]
+    assert query(demo_db, "SELECT subject, status FROM tickets WHERE protocol = ?", protocol) == [
+        ("technical_visit", "open")]
+
+    reply = texts(rasa_server.send(sender, f"como ta o protocolo {protocol}?"))
+    assert f"Protocolo {protocol} (visita tecnica)" in reply
+    assert "aguardando a equipe" in reply
+
+
+def test_cancellation_is_accepted_without_retention(rasa_server, demo_db, sender):
+    rasa_server.send(sender, "quero cancelar a internet")
+    reply = texts(rasa_server.send(sender, MARIA))
+    assert "cancelamento foi registrado" in reply
+    protocol = reply.split("Protocolo: ")[1].split(".")[0]
+    assert query(demo_db, "SELECT subject FROM tickets WHERE protocol = ?", protocol) == [("cancellation",)]
+
+
+def test_valid_cpf_of_someone_who_is_not_a_customer(rasa_server, sender):
+    rasa_server.send(sender, "manda minha fatura")
+    replies = rasa_server.send(sender, "853.513.468-93")
+    assert "Nao encontrei nenhum contrato com o CPF ***.513.468-**" in texts(replies)
+    assert any(b["payload"] == "/ask_plans" for r in replies for b in r.get("buttons", []))
+
+
+def test_plans_come_from_the_backend(rasa_server, sender):
+    reply = texts(rasa_server.send(sender, "/ask_plans"))
+    assert "Fibra 500 Mega: R$ 119,90/mes" in reply
