@@ -60,6 +60,23 @@ class ValidateCustomerIdForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_customer_id_form"
 
+    async def extract_customer_document(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """On WhatsApp the phone identifies the customer before any CPF is asked."""
+        if tracker.get_slot("customer_document") or not tracker.sender_id.startswith("wa:"):
+            return {}
+        try:
+            customer = await backend().find_customer_by_phone(tracker.sender_id[3:])
+        except BackendError:
+            return {}  # the CPF question still works
+        if customer is None:
+            return {}
+        dispatcher.utter_message(
+            text=f"Oi, {customer.first_name}! Encontrei seu cadastro pelo numero deste WhatsApp."
+        )
+        return {"customer_document": customer.document}
+
     async def validate_customer_document(
         self,
         slot_value: Any,

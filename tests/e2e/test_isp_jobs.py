@@ -75,3 +75,18 @@ def test_valid_cpf_of_someone_who_is_not_a_customer(rasa_server, sender):
 def test_plans_come_from_the_backend(rasa_server, sender):
     reply = texts(rasa_server.send(sender, "/ask_plans"))
     assert "Fibra 500 Mega: R$ 119,90/mes" in reply
+
+
+def test_whatsapp_phone_identifies_the_customer_without_asking_cpf(rasa_server):
+    # Maria's phone without the ninth digit, as old WhatsApp accounts send it
+    sender = "wa:551187650001"
+    replies = texts(rasa_server.send(sender, "me manda a segunda via"))
+    assert "Encontrei seu cadastro pelo numero deste WhatsApp" in replies
+    assert "CPF ou CNPJ" not in replies
+    assert "Linha digitavel" in replies
+
+
+def test_unknown_whatsapp_phone_falls_back_to_the_cpf_question(rasa_server):
+    replies = texts(rasa_server.send(sender := "wa:5521999990000", "manda a fatura"))
+    assert "CPF ou CNPJ" in replies
+    assert rasa_server.tracker(sender)["active_loop"]["name"] == "customer_id_form"
