@@ -160,11 +160,12 @@ class ActionTrustUnlock(CustomerAction):
     async def serve(self, dispatcher, tracker, customer, contract):
         result = await backend().trust_unlock(contract.id)
         if result.allowed:
+            until = f" ate {br_date(result.until)}" if result.until else ""
             dispatcher.utter_message(
                 text=(
-                    f"Pronto, {customer.first_name}! Liberei sua internet em confianca ate "
-                    f"{br_date(result.until)}. Se nao voltar em 5 minutos, reinicie o roteador. "
-                    "Pague a fatura ate la para nao bloquear de novo."
+                    f"Pronto, {customer.first_name}! Liberei sua internet em confianca{until}. "
+                    "Se nao voltar em 5 minutos, reinicie o roteador. "
+                    "Pague a fatura logo para nao bloquear de novo."
                 ),
                 buttons=[INVOICE_BUTTON],
             )
@@ -381,7 +382,7 @@ class ActionTicketStatus(CustomerAction):
             scheduled = f", visita em {br_datetime(ticket.scheduled_for)}" if ticket.scheduled_for else ""
             dispatcher.utter_message(
                 text=(
-                    f"Protocolo {ticket.protocol} ({SUBJECT_WORDS[ticket.subject]}), aberto em "
+                    f"Protocolo {ticket.protocol} ({SUBJECT_WORDS.get(ticket.subject) or ticket.title}), aberto em "
                     f"{br_date(ticket.created_at.date())}: {TICKET_STATUS_WORDS[ticket.status]}{scheduled}."
                 )
             )

@@ -129,7 +129,7 @@ class Outage:
 @dataclass(frozen=True)
 class TrustUnlock:
     allowed: bool
-    until: Optional[date] = None
+    until: Optional[date] = None  # None when the ERP does not say
     reason: str = ""  # why not, in words for the customer
 
 
@@ -138,12 +138,13 @@ class Ticket:
     protocol: str
     customer_id: str
     contract_id: str
-    subject: TicketSubject
+    subject: Optional[TicketSubject]  # None for ERP tickets not opened by the bot
     status: TicketStatus
     description: str
     created_at: datetime
     updated_at: Optional[datetime] = None
     scheduled_for: Optional[datetime] = None
+    title: str = ""
 
 
 @dataclass(frozen=True)
