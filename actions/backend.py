@@ -38,15 +38,20 @@ def apologise(dispatcher: CollectingDispatcher, error: Exception) -> List[Dict[T
     return []
 
 
+async def customer_with_contracts(
+    document: Optional[Text],
+) -> Tuple[Optional[Customer], List[Contract]]:
+    """The customer with this CPF/CNPJ and all their contracts (None, [] if unknown)."""
+    customer = await backend().find_customer_by_document(document) if document else None
+    contracts = await backend().list_contracts(customer.id) if customer else []
+    return customer, contracts
+
+
 async def customer_and_contract(tracker: Tracker) -> Tuple[Optional[Customer], Optional[Contract]]:
     """The identified customer and chosen contract, read again from the ERP."""
-    document = tracker.get_slot("customer_document")
-    if not document:
-        return None, None
-    customer = await backend().find_customer_by_document(document)
+    customer, contracts = await customer_with_contracts(tracker.get_slot("customer_document"))
     if customer is None:
         return None, None
-    contracts = await backend().list_contracts(customer.id)
     wanted = tracker.get_slot("contract_id")
     contract = next((c for c in contracts if c.id == wanted), None)
     if contract is None and len(contracts) == 1:

@@ -6,7 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.backend import TALK_TO_HUMAN_BUTTON, apologise, backend
+from actions.backend import TALK_TO_HUMAN_BUTTON, apologise, backend, customer_with_contracts
 from bot.documents import only_digits, parse_document
 from bot.isp.base import BackendError, Contract, ContractStatus
 
@@ -98,8 +98,7 @@ class ValidateCustomerIdForm(FormValidationAction):
 
     async def _identify(self, document, dispatcher, tracker) -> Dict[Text, Any]:
         try:
-            customer = await backend().find_customer_by_document(document.digits)
-            contracts = await backend().list_contracts(customer.id) if customer else []
+            customer, contracts = await customer_with_contracts(document.digits)
         except BackendError as error:
             apologise(dispatcher, error)
             return {"customer_document": None}
@@ -139,10 +138,8 @@ class ValidateCustomerIdForm(FormValidationAction):
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         """The contract chosen among the customer's, by id, position or address."""
-        document = tracker.get_slot("customer_document")
         try:
-            customer = await backend().find_customer_by_document(document or "")
-            contracts = await backend().list_contracts(customer.id) if customer else []
+            _, contracts = await customer_with_contracts(tracker.get_slot("customer_document"))
         except BackendError as error:
             apologise(dispatcher, error)
             return {"contract_id": None}
@@ -151,7 +148,6 @@ class ValidateCustomerIdForm(FormValidationAction):
             dispatcher.utter_message(text="Nao identifiquei qual contrato. Escolhe uma das opcoes, por favor.")
             return {"contract_id": None}
         return {"contract_id": contract.id}
-
 
 
 class ActionAskCustomerDocument(Action):
@@ -183,10 +179,7 @@ class ActionAskContractId(Action):
         domain: DomainDict,
     ) -> List[Dict[Text, Any]]:
         try:
-            customer = await backend().find_customer_by_document(
-                tracker.get_slot("customer_document") or ""
-            )
-            contracts = await backend().list_contracts(customer.id) if customer else []
+            _, contracts = await customer_with_contracts(tracker.get_slot("customer_document"))
         except BackendError as error:
             return apologise(dispatcher, error)
         dispatcher.utter_message(
