@@ -102,11 +102,11 @@ def action_server(server_env, log_dir):
 class RasaServer(Service):
     """`rasa run --enable-api` on the test model, Redis stores, real actions."""
 
-    def __init__(self, model: Path, env: Dict[str, str], log_dir: Path):
+    def __init__(self, model: Path, env: Dict[str, str], log_dir: Path, name: str = "rasa"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(
-            "rasa",
+            name,
             [VENV_BIN / "rasa", "run", "--enable-api", "--port", str(self.port),
              "--model", str(model), "--endpoints", "endpoints.yml",
              "--credentials", "credentials.yml", "--debug",
