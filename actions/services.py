@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend import TALK_TO_HUMAN_BUTTON, apologise, backend, customer_and_contract
+from actions.details import PERIODS
 from bot.formatting import br_date, br_datetime, brl
 from bot.isp.base import (
     BackendError,
@@ -278,6 +279,7 @@ class TicketAction(CustomerAction, ABC):
 
     subject: TicketSubject
     confirmation: Text
+    detail_slots: List[Text] = []  # asked by a details form; cleared for the next request
 
     def details(self, tracker: Tracker) -> Text:
         return ""
@@ -289,9 +291,10 @@ class TicketAction(CustomerAction, ABC):
             f"Pedido de {SUBJECT_WORDS[self.subject]} pelo assistente virtual. {details}".strip(),
         )
         dispatcher.utter_message(
-            text=f"{self.confirmation} Protocolo: {ticket.protocol}.", buttons=self.buttons()
+            text=f"{self.confirmation} {details} Protocolo: {ticket.protocol}.".replace("  ", " "),
+            buttons=self.buttons(),
         )
-        return [SlotSet("protocol", ticket.protocol)]
+        return [SlotSet("protocol", ticket.protocol)] + [SlotSet(s, None) for s in self.detail_slots]
 
     def buttons(self) -> List[Dict[Text, Text]]:
         return []
@@ -299,10 +302,15 @@ class TicketAction(CustomerAction, ABC):
 
 class ActionTechnicalVisit(TicketAction):
     subject = TicketSubject.TECHNICAL_VISIT
-    confirmation = "Pedido de visita tecnica registrado. Nossa equipe vai te chamar aqui para combinar o dia e o periodo."
+    confirmation = "Pedido de visita tecnica registrado. Nossa equipe vai te chamar aqui para confirmar o dia."
+    detail_slots = ["visit_period"]
 
     def name(self) -> Text:
         return "action_technical_visit"
+
+    def details(self, tracker: Tracker) -> Text:
+        period = PERIODS.get(tracker.get_slot("visit_period") or "")
+        return f"Periodo preferido: {period}." if period else ""
 
 
 class ActionPlanChange(TicketAction):
@@ -319,10 +327,15 @@ class ActionPlanChange(TicketAction):
 
 class ActionAddressChange(TicketAction):
     subject = TicketSubject.ADDRESS_CHANGE
-    confirmation = "Pedido de mudanca de endereco registrado. Um atendente vai confirmar o endereco novo e agendar a instalacao."
+    confirmation = "Pedido de mudanca de endereco registrado. Nossa equipe vai verificar a viabilidade e agendar a instalacao."
+    detail_slots = ["new_address"]
 
     def name(self) -> Text:
         return "action_address_change"
+
+    def details(self, tracker: Tracker) -> Text:
+        address = tracker.get_slot("new_address")
+        return f"Endereco novo: {address}." if address else ""
 
 
 class ActionCancellation(TicketAction):

@@ -45,7 +45,9 @@ def redis_client(redis_settings, key_prefix):
 def model_path(tmp_path_factory) -> Path:
     """Train once per run (TEST_MODEL reuses an existing model file)."""
     if os.environ.get("TEST_MODEL"):
-        return Path(os.environ["TEST_MODEL"]).resolve()
+        model = Path(os.environ["TEST_MODEL"]).resolve()
+        assert model.is_file(), f"TEST_MODEL={model} does not exist"
+        return model
     out = tmp_path_factory.mktemp("models")
     subprocess.run(
         [VENV_BIN / "rasa", "train", "--out", out, "--fixed-model-name", "test"],

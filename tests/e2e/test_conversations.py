@@ -97,8 +97,8 @@ def test_identified_customer_is_not_asked_again(rasa_server, sender):
         ("request_wifi_password", "senha do Wi-Fi registrado"),
         ("request_plan_change", "mudanca de plano registrado"),
         ("request_cancellation", "cancelamento foi registrado"),
-        ("request_address_change", "mudanca de endereco registrado"),
-        ("request_technical_visit", "visita tecnica registrado"),
+        ("request_address_change", "Qual o endereco novo?"),
+        ("request_technical_visit", "Qual periodo e melhor pra receber o tecnico?"),
         ("request_due_date_change", "troca da data de vencimento registrado"),
     ],
 )

@@ -47,14 +47,28 @@ def test_invoice_lists_all_open_and_sends_the_chosen_one(rasa_server, sender):
 
 def test_ticket_is_opened_then_found_by_protocol(rasa_server, demo_db, sender):
     rasa_server.send(sender, "preciso de um tecnico aqui, o cabo arrebentou")
-    reply = texts(rasa_server.send(sender, MARIA))
+    assert "Qual periodo" in texts(rasa_server.send(sender, MARIA))
+    assert "manha ou a tarde" in texts(rasa_server.send(sender, "qualquer hora"))
+    reply = texts(rasa_server.send(sender, "de manha pfv"))
+    assert "Periodo preferido: manha (8h as 12h)." in reply
     protocol = reply.split("Protocolo: ")[1].split(".")[0]
-    assert query(demo_db, "SELECT subject, status FROM tickets WHERE protocol = ?", protocol) == [
-        ("technical_visit", "open")]
+    assert query(demo_db, "SELECT subject, status, description FROM tickets WHERE protocol = ?",
+                 protocol) == [("technical_visit", "open", "Pedido de visita tecnica pelo assistente "
+                                "virtual. Periodo preferido: manha (8h as 12h).")]
 
     reply = texts(rasa_server.send(sender, f"como ta o protocolo {protocol}?"))
     assert f"Protocolo {protocol} (visita tecnica)" in reply
     assert "aguardando a equipe" in reply
+
+
+def test_address_change_asks_the_new_address_for_the_ticket(rasa_server, demo_db, sender):
+    rasa_server.send(sender, "vou me mudar semana q vem, quero levar a net")
+    assert "Qual o endereco novo?" in texts(rasa_server.send(sender, MARIA))
+    assert "endereco completo" in texts(rasa_server.send(sender, "pro centro"))
+    reply = texts(rasa_server.send(sender, "Rua das Palmeiras 120, Centro, Sao Paulo"))
+    protocol = reply.split("Protocolo: ")[1].split(".")[0]
+    (description,), = query(demo_db, "SELECT description FROM tickets WHERE protocol = ?", protocol)
+    assert "Endereco novo: Rua das Palmeiras 120, Centro, Sao Paulo." in description
 
 
 def test_cancellation_is_accepted_without_retention(rasa_server, demo_db, sender):
