@@ -291,7 +291,7 @@ class TicketAction(CustomerAction, ABC):
             f"Pedido de {SUBJECT_WORDS[self.subject]} pelo assistente virtual. {details}".strip(),
         )
         dispatcher.utter_message(
-            text=f"{self.confirmation} {details} Protocolo: {ticket.protocol}.".replace("  ", " "),
+            text=" ".join(part for part in (self.confirmation, details, f"Protocolo: {ticket.protocol}.") if part),
             buttons=self.buttons(),
         )
         return [SlotSet("protocol", ticket.protocol)] + [SlotSet(s, None) for s in self.detail_slots]
