@@ -9,7 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.isp import create_backend
-from bot.isp.base import Contract, Customer, IspBackend
+from bot.isp.base import Contract, ContractStatus, Customer, IspBackend
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,11 @@ async def customer_and_contract(tracker: Tracker) -> Tuple[Optional[Customer], O
         return None, None
     wanted = tracker.get_slot("contract_id")
     contract = next((c for c in contracts if c.id == wanted), None)
-    if contract is None and len(contracts) == 1:
-        contract = contracts[0]
-    return customer, contract
+    return customer, contract or contract_without_asking(contracts)
+
+
+def contract_without_asking(contracts: List[Contract]) -> Optional[Contract]:
+    """The only live contract (or the only contract at all); None when there is a choice."""
+    live = [c for c in contracts if c.status is not ContractStatus.CANCELLED]
+    candidates = live or contracts
+    return candidates[0] if len(candidates) == 1 else None

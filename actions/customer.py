@@ -6,7 +6,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.backend import TALK_TO_HUMAN_BUTTON, apologise, backend, customer_with_contracts
+from actions.backend import (
+    TALK_TO_HUMAN_BUTTON,
+    apologise,
+    backend,
+    contract_without_asking,
+    customer_with_contracts,
+)
 from bot.documents import only_digits, parse_document
 from bot.isp.base import BackendError, Contract, ContractStatus
 
@@ -118,10 +124,10 @@ class ValidateCustomerIdForm(FormValidationAction):
             dispatcher.utter_message(
                 text=f"Obrigado, {customer.first_name}! Localizei seu cadastro ({document.masked})."
             )
-        live = [c for c in contracts if c.status is not ContractStatus.CANCELLED]
         chosen = tracker.get_slot("contract_id")
         if not any(c.id == chosen for c in contracts):
-            chosen = (live or contracts)[0].id if len(live or contracts) == 1 else None
+            default = contract_without_asking(contracts)
+            chosen = default.id if default else None
         return {
             "customer_document": document.digits,
             "customer_document_type": document.kind,
@@ -137,7 +143,7 @@ class ValidateCustomerIdForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
-        """The contract chosen among the customer's, by id, position or address."""
+        """The contract chosen among the customer's, by id (the buttons) or position."""
         try:
             _, contracts = await customer_with_contracts(tracker.get_slot("customer_document"))
         except BackendError as error:
