@@ -1,0 +1,44 @@
+"""One async Redis client per process and event loop, from the settings.
+
+Channels (de-duplication, delivered messages, rate limits) and the desk share
+it. Timeouts are short on purpose: a slow Redis must become a clear error
+(503 / retry), never a hung request.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Dict, Optional
+
+from redis import asyncio as aioredis
+
+from bot.settings import Settings
+
+_clients: Dict[int, aioredis.Redis] = {}
+
+
+def redis_timeout_seconds() -> float:
+    return float(os.environ.get("REDIS_TIMEOUT_SECONDS", "2"))
+
+
+def get_redis(settings: Optional[Settings] = None) -> aioredis.Redis:
+    """The shared client for the running event loop (Sanic workers each have one)."""
+    loop_id = id(asyncio.get_event_loop())
+    client = _clients.get(loop_id)
+    if client is None:
+        settings = settings or Settings.from_env()
+        client = aioredis.Redis.from_url(
+            settings.redis.url,
+            decode_responses=True,
+            socket_timeout=redis_timeout_seconds(),
+            socket_connect_timeout=redis_timeout_seconds(),
+            health_check_interval=30,
+        )
+        _clients[loop_id] = client
+    return client
+
+
+def redis_key(*parts: str) -> str:
+    """A key under the configured prefix, e.g. ``isp:wa:dedupe:<wamid>``."""
+    prefix = os.environ.get("REDIS_KEY_PREFIX", "isp")
+    return ":".join((prefix,) + tuple(parts))
