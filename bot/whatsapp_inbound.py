@@ -1,0 +1,155 @@
+"""WhatsApp Cloud API webhook notifications as plain records (pure functions).
+
+One notification may carry several entries, changes, messages and statuses;
+:func:`parse_notification` flattens them so the connector handles each one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+# Types whose content Rasa can read: their text (or button payload).
+READABLE = {"text", "interactive", "button"}
+# Media a customer may send as a payment receipt.
+RECEIPT_TYPES = {"image", "document"}
+
+# Replies to what the bot cannot read, sent without bothering NLU.
+MEDIA_REPLIES = {
+    "audio": "Ainda nao consigo ouvir audios. Pode me escrever o que voce precisa?",
+    "voice": "Ainda nao consigo ouvir audios. Pode me escrever o que voce precisa?",
+    "image": "Recebi sua imagem, mas ainda nao consigo ver fotos. Me conta por escrito o que voce precisa?",
+    "document": "Recebi seu arquivo, mas ainda nao consigo abrir documentos. Me conta por escrito o que voce precisa?",
+    "video": "Ainda nao consigo assistir videos. Pode me escrever o que voce precisa?",
+    "sticker": "Adorei a figurinha! Me conta por escrito como posso te ajudar.",
+    "location": (
+        "Recebi sua localizacao, obrigado! Se for para mudanca de endereco ou visita tecnica, "
+        "me escreve o endereco completo (rua, numero e bairro)."
+    ),
+    "contacts": "Recebi o contato, mas por aqui so consigo ler mensagens escritas. Como posso te ajudar?",
+    "reaction": "Recebi sua reacao! Se precisar de algo, e so escrever.",
+}
+UNSUPPORTED_REPLY = "Nao consegui abrir esse tipo de mensagem. Pode me escrever em texto?"
+
+
+class InvalidNotification(ValueError):
+    """The notification is not shaped like Meta's; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One customer message."""
+
+    message_id: str
+    wa_id: str
+    type: str
+    phone_number_id: str = ""
+    profile_name: str = ""
+    text: str = ""  # text body, or the payload of a button / list row / template button
+    media: Dict[str, Any] = field(default_factory=dict)  # id, mime_type, filename, caption
+
+    @property
+    def readable(self) -> bool:
+        """Rasa can take it as a user message (has text or a payload)."""
+        return self.type in READABLE and bool(self.text)
+
+    @property
+    def is_reaction_removal(self) -> bool:
+        return self.type == "reaction" and not self.media.get("emoji")
+
+    def reply(self) -> str:
+        """What the bot answers to a message it cannot read."""
+        return MEDIA_REPLIES.get(self.type, UNSUPPORTED_REPLY)
+
+
+@dataclass(frozen=True)
+class Status:
+    """Delivery status of a message the bot sent (sent, delivered, read, failed)."""
+
+    message_id: str
+    status: str
+    recipient_id: str
+    phone_number_id: str = ""
+    error_codes: tuple = ()
+
+
+@dataclass
+class Notification:
+    messages: List[Inbound] = field(default_factory=list)
+    statuses: List[Status] = field(default_factory=list)
+
+
+def _dict(value: Any, name: str) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidNotification(f"{name} must be an object")
+    return value
+
+
+def _list(value: Any, name: str) -> List[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidNotification(f"{name} must be a list")
+    return value
+
+
+def _content(message: Dict[str, Any]) -> tuple[str, str, Dict[str, Any]]:
+    """(type, text or payload, media details) of one message."""
+    kind = str(message.get("type") or "unsupported")
+    if kind == "text":
+        return kind, str((message.get("text") or {}).get("body") or ""), {}
+    if kind == "interactive":
+        interactive = message.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        if not reply.get("id"):
+            return "unsupported", "", {}
+        return kind, str(reply["id"]), {}
+    if kind == "button":  # quick reply of a template message
+        button = message.get("button") or {}
+        return kind, str(button.get("payload") or button.get("text") or ""), {}
+    if kind in ("image", "document", "audio", "video", "sticker", "voice"):
+        media = message.get(kind) or {}
+        keep = ("id", "mime_type", "filename", "caption", "sha256")
+        return kind, "", {k: media[k] for k in keep if media.get(k)}
+    if kind == "reaction":
+        reaction = message.get("reaction") or {}
+        return kind, "", {"emoji": reaction.get("emoji", ""), "message_id": reaction.get("message_id", "")}
+    if kind in ("location", "contacts"):
+        return kind, "", {}
+    return "unsupported", "", {}
+
+
+def parse_notification(payload: Any) -> Notification:
+    """Every message and status of a webhook POST body, in order."""
+    payload = _dict(payload, "body")
+    result = Notification()
+    for e, entry in enumerate(_list(payload.get("entry"), "entry")):
+        entry = _dict(entry, f"entry[{e}]")
+        for c, change in enumerate(_list(entry.get("changes"), f"entry[{e}].changes")):
+            where = f"entry[{e}].changes[{c}].value"
+            value = _dict(_dict(change, f"entry[{e}].changes[{c}]").get("value") or {}, where)
+            phone_number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
+            names = {
+                str(contact.get("wa_id")): str((contact.get("profile") or {}).get("name") or "")
+                for contact in _list(value.get("contacts"), f"{where}.contacts")
+                if isinstance(contact, dict)
+            }
+            for m, message in enumerate(_list(value.get("messages"), f"{where}.messages")):
+                message = _dict(message, f"{where}.messages[{m}]")
+                wa_id, message_id = str(message.get("from") or ""), str(message.get("id") or "")
+                if not wa_id or not message_id:
+                    raise InvalidNotification(f"{where}.messages[{m}] needs 'from' and 'id'")
+                kind, text, media = _content(message)
+                result.messages.append(
+                    Inbound(message_id, wa_id, kind, phone_number_id, names.get(wa_id, ""), text, media)
+                )
+            for s, status in enumerate(_list(value.get("statuses"), f"{where}.statuses")):
+                status = _dict(status, f"{where}.statuses[{s}]")
+                codes = tuple(
+                    error.get("code") for error in _list(status.get("errors"), f"{where}.statuses[{s}].errors")
+                    if isinstance(error, dict)
+                )
+                result.statuses.append(
+                    Status(str(status.get("id") or ""), str(status.get("status") or ""),
+                           str(status.get("recipient_id") or ""), phone_number_id, codes)
+                )
+    return result
