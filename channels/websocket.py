@@ -1,0 +1,310 @@
+"""Plain WebSocket chat at ``/ws/chat/<session_id>`` (sender id ``web:<session_id>``).
+
+Loaded from ``credentials.yml`` as ``channels.websocket.WebSocketInput:``;
+``url_prefix()`` is ``/`` so the path is absolute. Every frame is JSON
+``{type, data, timestamp, id}``:
+
+- client: ``chat`` (``data.message``, ``data.metadata``?), ``ping``;
+- server: ``connection`` on open, ``chat`` (one bot message: ``text``,
+  ``buttons``, ``image``, ``custom``), ``typing`` (``data.active``) while a
+  turn runs, ``pong``, ``error`` (``data.code``, ``data.message``).
+
+A bad frame gets an ``error`` frame and the connection stays up; a frame over
+64 KB closes it with 1009, an invalid token with 1008, a full process with
+1013, a lost Redis with 1011. Messages for the customer sent outside a turn
+(agent replies) go through :meth:`WebSocketInput.get_output_channel`: kept in
+the Redis outbox and published to whichever replica holds the connection; a
+client reconnecting with ``?after=<last id>`` gets what it missed.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from redis.exceptions import RedisError
+from sanic import Blueprint
+from sanic.exceptions import WebsocketClosed
+from websockets.exceptions import ConnectionClosed
+from sanic.request import Request
+
+from bot import chat_input, metrics
+from bot.chat_input import InvalidInput
+from bot.outbox import MESSAGE_ID, Outbox, live_channel
+from bot.rate_limit import RateLimiter
+from bot.redis_pool import get_redis
+from bot.security import InvalidToken, session_from_token
+from bot.settings import env_int
+from channels.output import ApiOutputChannel, OutboxOutput
+from channels.turn import ServiceUnavailable, run_turn
+
+logger = logging.getLogger(__name__)
+
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_ERROR = 1011
+CLOSE_OVERLOADED = 1013
+
+
+@dataclass(frozen=True)
+class WebSocketSettings:
+    jwt_secret: str
+    idle_timeout_seconds: int
+    max_connections: int
+    rate_limit_per_minute: int
+
+    @classmethod
+    def from_env(cls) -> "WebSocketSettings":
+        return cls(
+            jwt_secret=os.environ.get("WEBSOCKET_JWT_SECRET", ""),
+            idle_timeout_seconds=env_int("WEBSOCKET_IDLE_TIMEOUT_SECONDS", 300, 1),
+            max_connections=env_int("WEBSOCKET_MAX_CONNECTIONS", 1000, 1),
+            rate_limit_per_minute=env_int("CHAT_RATE_LIMIT_PER_MINUTE", 30),
+        )
+
+
+def frame(kind: str, data: Dict[str, Any], frame_id: Optional[str] = None) -> str:
+    return json.dumps(
+        {
+            "type": kind,
+            "data": data,
+            "timestamp": datetime.now(timezone.utc).isoformat(),
+            "id": frame_id or uuid.uuid4().hex,
+        },
+        ensure_ascii=False,
+    )
+
+
+class Connection:
+    """One open socket: reads client frames, runs turns, forwards live messages."""
+
+    def __init__(self, ws: Any, session_id: str, channel: str) -> None:
+        self.ws = ws
+        self.session_id = session_id
+        self.sender_id = f"web:{session_id}"
+        self.channel = channel
+        self._send_lock = asyncio.Lock()
+        self._turn_lock = asyncio.Lock()  # one turn at a time, in arrival order
+        self.closed = False
+
+    async def send(self, kind: str, data: Dict[str, Any], frame_id: Optional[str] = None) -> None:
+        async with self._send_lock:
+            await self.ws.send(frame(kind, data, frame_id))
+
+    async def try_send(self, kind: str, data: Dict[str, Any]) -> None:
+        """For frames that matter only while the client is there (typing, errors)."""
+        try:
+            await self.send(kind, data)
+        except Exception as error:
+            logger.debug("websocket: %s frame to %s not sent: %s", kind, self.sender_id, error)
+
+    async def error(self, code: str, message: str, **extra: Any) -> None:
+        metrics.record_error(self.channel, code)
+        await self.try_send("error", {"code": code, "message": message, **extra})
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = True
+        await self.ws.close(code, reason)
+
+
+class WebSocketOutput(ApiOutputChannel):
+    """Replies of a turn, written to its socket; kept in the outbox if the socket
+    closed meanwhile, so a reconnecting client still gets them."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection.channel)
+        self.connection = connection
+
+    @classmethod
+    def name(cls) -> Text:
+        return "websocket_connection"
+
+    async def deliver(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        if not self.connection.closed:
+            try:
+                await self.connection.send("chat", message)
+                return
+            except Exception as error:  # closed under us: fall through to the outbox
+                logger.info("websocket: %s closed during a turn (%s)", recipient_id, type(error).__name__)
+        await Outbox.from_env().push(recipient_id, message, publish=True)
+
+
+class WebSocketInput(InputChannel):
+    """Plain WebSocket connector (see the module docstring for the protocol)."""
+
+    def __init__(self, settings: Optional[WebSocketSettings] = None) -> None:
+        self.settings = settings or WebSocketSettings.from_env()
+        self.open_connections = 0
+
+    @classmethod
+    def name(cls) -> Text:
+        return "websocket"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
+        return cls(WebSocketSettings.from_env())
+
+    def url_prefix(self) -> Text:
+        return "/"
+
+    def get_output_channel(self) -> OutboxOutput:
+        """Kept in Redis and published to the replica holding the connection."""
+        return OutboxOutput(self.name(), publish=True)
+
+    async def _admit(self, request: Request, conn: Connection) -> bool:
+        """Checks before the first frame; closes the socket and says False on failure."""
+        try:
+            chat_input.session_id(conn.session_id)
+        except InvalidInput as error:
+            await conn.close(CLOSE_POLICY, error.detail[:120])
+            return False
+        if self.settings.jwt_secret:
+            try:
+                bound = session_from_token(request.args.get("token"), self.settings.jwt_secret)
+                if bound != conn.session_id:
+                    raise InvalidToken("token is for another session")
+            except InvalidToken as error:
+                metrics.record_error(self.name(), "unauthorized")
+                await conn.close(CLOSE_POLICY, f"invalid token: {error}"[:120])
+                return False
+        if self.open_connections >= self.settings.max_connections:
+            metrics.record_error(self.name(), "overloaded")
+            await conn.close(CLOSE_OVERLOADED, "too many connections, retry later")
+            return False
+        return True
+
+    async def _forward_live(self, conn: Connection, pubsub: Any) -> None:
+        """Messages published for this session by any replica, as ``chat`` frames."""
+        try:
+            while not conn.closed:
+                item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if item and item.get("type") == "message":
+                    published = json.loads(item["data"])
+                    await conn.send("chat", published["message"], published["id"])
+        except (RedisError, OSError) as error:
+            logger.error("websocket: live delivery for %s lost Redis: %s", conn.sender_id, error)
+            await conn.close(CLOSE_ERROR, "message store unavailable, reconnect with ?after=")
+        except Exception as error:  # socket closed while forwarding
+            logger.debug("websocket: live delivery for %s stopped: %s", conn.sender_id, error)
+
+    async def _chat(self, request: Request, conn: Connection, data: Any, on_new_message) -> None:
+        try:
+            if not isinstance(data, dict):
+                raise InvalidInput("data", "must be an object with a message")
+            chat_input.no_unknown_fields(data, ("message", "metadata"), "data.")
+            text = chat_input.message_text(data.get("message"), "data.message")
+            metadata = chat_input.metadata(data.get("metadata"), "data.metadata")
+        except InvalidInput as error:
+            await conn.error("invalid_message", error.detail, field=error.field)
+            return
+        async with conn._turn_lock:
+            limiter = RateLimiter(get_redis(), self.settings.rate_limit_per_minute, "chat")
+            try:
+                wait = await limiter.hit(conn.sender_id)
+            except (RedisError, OSError):
+                await conn.error("unavailable", "the conversation store (Redis) does not answer; retry later")
+                return
+            if wait is not None:
+                await conn.error("rate_limited", f"too many messages; retry in {wait}s", retry_after=wait)
+                return
+            await conn.try_send("typing", {"active": True})
+            message = UserMessage(
+                text, WebSocketOutput(conn), conn.sender_id,
+                input_channel=self.name(), metadata=metadata,
+            )
+            try:
+                await run_turn(request.app, on_new_message, message, self.name())
+            except ServiceUnavailable as error:
+                await conn.error("unavailable", f"service unavailable: {error}; retry later")
+            except Exception:
+                logger.exception("websocket: turn of %s failed", conn.sender_id)
+                await conn.error("internal_error", "the bot could not answer this message")
+            finally:
+                await conn.try_send("typing", {"active": False})
+
+    async def _serve(self, request: Request, ws: Any, session_id: str, on_new_message) -> None:
+        conn = Connection(ws, session_id, self.name())
+        if not await self._admit(request, conn):
+            return
+        after = request.args.get("after")
+        if after is not None and not MESSAGE_ID.match(after):
+            await conn.close(CLOSE_POLICY, "after: must be a message id like 1732590000000-0")
+            return
+        try:
+            pubsub = get_redis().pubsub()
+            await pubsub.subscribe(live_channel(conn.sender_id))
+            missed = await Outbox.from_env().after(conn.sender_id, after) if after else []
+        except (RedisError, OSError) as error:
+            logger.error("websocket: Redis is not available: %s", error)
+            await conn.close(CLOSE_ERROR, "message store unavailable, retry later")
+            return
+        self.open_connections += 1
+        metrics.CONNECTIONS.labels(channel=self.name()).inc()
+        forwarder = asyncio.ensure_future(self._forward_live(conn, pubsub))
+        turns = set()
+        try:
+            await conn.send("connection", {"session_id": session_id, "status": "connected"})
+            for message in missed:
+                message_id = message.pop("id")
+                await conn.send("chat", message, message_id)
+            await self._read_frames(request, conn, on_new_message, turns)
+        except (ConnectionClosed, WebsocketClosed):
+            logger.debug("websocket: %s disconnected", conn.sender_id)
+        finally:
+            conn.closed = True
+            self.open_connections -= 1
+            metrics.CONNECTIONS.labels(channel=self.name()).dec()
+            forwarder.cancel()
+            try:
+                await pubsub.reset()
+            except Exception:  # the connection is gone anyway
+                pass
+
+    async def _read_frames(self, request: Request, conn: Connection, on_new_message, turns: set) -> None:
+        while True:
+            raw = await conn.ws.recv(timeout=self.settings.idle_timeout_seconds)
+            if raw is None:
+                if turns:  # the bot is still answering: not idle
+                    continue
+                await conn.close(1000, "idle timeout")
+                return
+            size = len(raw.encode() if isinstance(raw, str) else raw)
+            if size > chat_input.MAX_BODY_BYTES:
+                await conn.error("too_large", f"frame: larger than {chat_input.MAX_BODY_BYTES} bytes")
+                await conn.close(CLOSE_TOO_BIG, "frame too large")
+                return
+            if isinstance(raw, bytes):
+                await conn.error("invalid_frame", "frame: binary frames are not supported, send JSON text")
+                continue
+            try:
+                incoming = json.loads(raw)
+            except ValueError:
+                await conn.error("invalid_json", "frame: not valid JSON")
+                continue
+            if not isinstance(incoming, dict) or not isinstance(incoming.get("type"), str):
+                await conn.error("invalid_frame", "type: every frame is an object with a string type")
+                continue
+            kind = incoming["type"]
+            if kind == "ping":
+                await conn.send("pong", {"reply_to": incoming.get("id")})
+            elif kind == "chat":
+                task = asyncio.ensure_future(self._chat(request, conn, incoming.get("data"), on_new_message))
+                turns.add(task)
+                task.add_done_callback(turns.discard)
+            else:
+                await conn.error("unknown_type", f"type: unknown frame type {kind[:40]!r} (chat, ping)")
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("isp_websocket", __name__)
+
+        @bp.websocket("/ws/chat/<session_id>")
+        async def chat(request: Request, ws: Any, session_id: str) -> None:
+            await self._serve(request, ws, session_id, on_new_message)
+
+        return bp
