@@ -3,3 +3,5 @@
 Both the Rasa server (through ``channels``) and the action server (through
 ``actions``) import from here; nothing here imports them back.
 """
+
+__version__ = "0.1.0"

@@ -30,6 +30,9 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+env_int = _int  # public name for the connectors' own settings
+
+
 @dataclass(frozen=True)
 class RedisSettings:
     host: str
