@@ -12,6 +12,14 @@ PERIODS = {"manha": "manha (8h as 12h)", "tarde": "tarde (13h as 18h)"}
 MIN_ADDRESS_CHARS = 10
 
 
+def valid_address(text: Text) -> Text | None:
+    """An address a technician can find: long enough and with a number."""
+    address = " ".join(text.split())
+    if len(address) < MIN_ADDRESS_CHARS or not any(char.isdigit() for char in address):
+        return None
+    return address[:300]
+
+
 def parse_period(text: Text) -> Text | None:
     """'de manha', 'manhã', 'pela tarde', 'qualquer um' -> manha / tarde / None."""
     words = text.lower().replace("ã", "a")
@@ -66,10 +74,9 @@ class ValidateAddressForm(FormValidationAction):
 
     def validate_new_address(self, slot_value: Any, dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        address = " ".join(first_text(slot_value).split())
-        if len(address) < MIN_ADDRESS_CHARS or not any(char.isdigit() for char in address):
+        address = valid_address(first_text(slot_value))
+        if address is None:
             dispatcher.utter_message(
                 text="Preciso do endereco completo, com rua e numero (ex.: Rua das Palmeiras, 120, Centro)."
             )
-            return {"new_address": None}
-        return {"new_address": address[:300]}
+        return {"new_address": address}

@@ -316,6 +316,7 @@ class ActionTechnicalVisit(TicketAction):
 class ActionPlanChange(TicketAction):
     subject = TicketSubject.PLAN_CHANGE
     confirmation = "Pedido de mudanca de plano registrado; a troca vale a partir da proxima fatura."
+    detail_slots = ["plan_speed"]
 
     def name(self) -> Text:
         return "action_plan_change"

@@ -158,6 +158,17 @@ class Plan:
     extras: List[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Lead:
+    """A prospect who wants the service: not a customer yet, so no contract."""
+
+    name: str
+    phone: str  # digits, with DDD (and country code when it came from WhatsApp)
+    address: str  # as the prospect wrote it
+    plan: str = ""  # the plan they asked about, if any
+    notes: str = ""
+
+
 class IspBackend(ABC):
     """What the assistant needs from a provider's ERP. All methods are async."""
 
@@ -206,6 +217,10 @@ class IspBackend(ABC):
     @abstractmethod
     async def list_tickets(self, customer_id: str) -> List[Ticket]:
         """The customer's tickets, newest first."""
+
+    @abstractmethod
+    async def open_lead(self, lead: Lead) -> str:
+        """Record a prospect for sales (coverage check, installation); returns a protocol."""
 
     @abstractmethod
     async def list_plans(self) -> List[Plan]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 from bot.isp.base import (
+    Lead,
     Address,
     BackendRejected,
     BackendUnavailable,
@@ -258,6 +259,21 @@ class DemoBackend(IspBackend):
             "SELECT * FROM tickets WHERE customer_id = ? ORDER BY created_at DESC, id DESC", customer_id
         )
         return [self._ticket(row) for row in rows]
+
+    async def open_lead(self, lead: Lead) -> str:
+        now = datetime.now().replace(microsecond=0)
+
+        def insert(db: sqlite3.Connection) -> str:
+            cursor = db.execute(
+                "INSERT INTO leads (name, phone, address, plan, notes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (lead.name, lead.phone, lead.address, lead.plan, lead.notes, now.isoformat()),
+            )
+            protocol = f"{now:%y%m%d}9{cursor.lastrowid:05d}"  # 9: a sales lead, not a ticket
+            db.execute("UPDATE leads SET protocol = ? WHERE id = ?", (protocol, cursor.lastrowid))
+            db.commit()
+            return protocol
+
+        return await self._run(insert)
 
     async def list_plans(self) -> List[Plan]:
         rows = await self._rows("SELECT * FROM plans ORDER BY price + 0")

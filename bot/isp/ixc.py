@@ -25,6 +25,7 @@ import httpx
 
 from bot.documents import only_digits
 from bot.isp.base import (
+    Lead,
     Address,
     BackendRejected,
     BackendUnavailable,
@@ -333,6 +334,20 @@ class IxcBackend(IspBackend):
     async def list_tickets(self, customer_id: str) -> List[Ticket]:
         rows = await self._list("su_ticket", "id_cliente", customer_id, sort="id", order="desc", rows=20)
         return [self._ticket(row) for row in rows]
+
+    async def open_lead(self, lead: Lead) -> str:
+        """A prospect goes to IXC's CRM as a ``contato`` (lead); its id is the protocol."""
+        body = {
+            "nome": lead.name, "razao": lead.name, "tipo_pessoa": "F", "fone_celular": lead.phone,
+            "endereco": lead.address, "data_cadastro": date.today().isoformat(),
+            "obs": " ".join(part for part in (f"Plano: {lead.plan}." if lead.plan else "", lead.notes,
+                                               "Cadastro pelo assistente virtual.") if part),
+        }
+        created = self._json(await self._post("contato", body), "contato")
+        lead_id = str(created.get("id") or "")
+        if not lead_id:
+            raise BackendRejected("IXC contato insert answered without an id")
+        return lead_id
 
     async def list_plans(self) -> List[Plan]:
         rows = await self._list("vd_contratos", "ativo", "S", sort="valor_contrato")

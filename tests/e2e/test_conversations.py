@@ -95,7 +95,7 @@ def test_identified_customer_is_not_asked_again(rasa_server, sender):
         ("report_slow_connection", "velocidade esta reduzida"),
         ("ask_outage", "Nao ha nenhuma manutencao"),
         ("request_wifi_password", "senha do Wi-Fi registrado"),
-        ("request_plan_change", "mudanca de plano registrado"),
+        ("request_plan_change", "Pra qual plano voce quer mudar?"),
         ("request_cancellation", "cancelamento foi registrado"),
         ("request_address_change", "Qual o endereco novo?"),
         ("request_technical_visit", "Qual periodo e melhor pra receber o tecnico?"),

@@ -104,3 +104,50 @@ def test_unknown_whatsapp_phone_falls_back_to_the_cpf_question(rasa_server):
     replies = texts(rasa_server.send(sender := "wa:5521999990000", "manda a fatura"))
     assert "CPF ou CNPJ" in replies
     assert rasa_server.tracker(sender)["active_loop"]["name"] == "customer_id_form"
+
+
+def test_plan_change_asks_which_plan_and_records_it(rasa_server, demo_db, sender):
+    rasa_server.send(sender, "quero trocar meu plano")
+    replies = rasa_server.send(sender, MARIA)
+    assert "Pra qual plano voce quer mudar?" in texts(replies)
+    payloads = [b["payload"] for r in replies for b in r.get("buttons", [])]
+    assert '/request_plan_change{"plan_speed": "Fibra 1 Giga"}' in payloads
+    assert "Esse plano nao temos" in texts(rasa_server.send(sender, "o de 50 mega"))
+    reply = texts(rasa_server.send(sender, "o de 700"))
+    assert "mudanca de plano registrado" in reply
+    protocol = reply.split("Protocolo: ")[1].split(".")[0]
+    (description,), = query(demo_db, "SELECT description FROM tickets WHERE protocol = ?", protocol)
+    assert "Plano desejado: Fibra 700 Mega." in description
+
+
+def test_plan_change_with_the_plan_in_the_request_does_not_ask_again(rasa_server, demo_db, sender):
+    rasa_server.send(sender, '/request_plan_change{"plan_speed": "1 giga"}')
+    reply = texts(rasa_server.send(sender, MARIA))
+    assert "Pra qual plano" not in reply and "mudanca de plano registrado" in reply
+    assert "Plano desejado: Fibra 1 Giga." in reply
+
+
+def test_new_customer_leaves_a_lead_with_a_protocol(rasa_server, demo_db, sender):
+    assert "Qual o seu nome completo?" in texts(rasa_server.send(sender, "quero contratar a internet de vcs"))
+    plans = texts(rasa_server.send(sender, "/ask_plans"))  # a question in the middle
+    assert "Fibra 500 Mega" in plans and "Qual o seu nome completo?" in plans
+    assert "nome e sobrenome" in texts(rasa_server.send(sender, "jose"))
+    assert "endereco da instalacao" in texts(rasa_server.send(sender, "jose carlos pereira"))
+    assert "telefone com DDD" in texts(rasa_server.send(sender, "Rua Sete de Setembro, 80, Centro"))
+    assert "Nao reconheci o telefone" in texts(rasa_server.send(sender, "1234"))
+    reply = texts(rasa_server.send(sender, "(11) 97654-3210"))
+    assert "Prontinho, Jose! Registrei seu interesse" in reply
+    protocol = reply.split("Protocolo: ")[1].split(".")[0]
+    assert query(demo_db, "SELECT name, phone, address FROM leads WHERE protocol = ?", protocol) == [
+        ("Jose Carlos Pereira", "11976543210", "Rua Sete de Setembro, 80, Centro")]
+
+
+def test_new_customer_on_whatsapp_is_not_asked_the_phone(rasa_server, demo_db):
+    sender = "wa:553188887777"  # no ninth digit, as old accounts send it
+    rasa_server.send(sender, "queria assinar o plano de 500 mega")
+    rasa_server.send(sender, "Rita de Souza")
+    reply = texts(rasa_server.send(sender, "Av Brasil 1500, Funcionarios, Belo Horizonte"))
+    assert "telefone" not in reply and "no plano 500 mega" in reply
+    protocol = reply.split("Protocolo: ")[1].split(".")[0]
+    assert query(demo_db, "SELECT name, phone, plan FROM leads WHERE protocol = ?", protocol) == [
+        ("Rita de Souza", "5531988887777", "500 mega")]

@@ -59,6 +59,7 @@ def seed_tables() -> Dict[str, List[Dict[str, str]]]:
             {"id": "901", "id_contrato": "2310", "id_cliente": "7", "login": "paoquente", "online": "SS",
              "ultima_conexao_inicial": "2026-11-25 06:00:00", "ultima_conexao_final": "", "ativo": "S"},
         ],
+        "contato": [],
         "su_ticket": [
             {"id": "501", "id_cliente": "6", "id_contrato": "2309", "titulo": "Sem conexao", "menssagem": "cliente sem net",
              "su_status": "EP", "status": "T", "protocolo": "202611200501", "data_criacao": "2026-11-20 10:00:00"},
@@ -168,6 +169,13 @@ class FakeIxc:
             row = {k: str(v) for k, v in body.items()}
             row.update(id=new_id, protocolo=f"2026112{new_id:0>5}", data_criacao="2026-11-25 12:00:00")
             self.tables["su_ticket"].append(row)
+            return 200, {"type": "success", "message": "Registro inserido com sucesso!", "id": new_id}
+        if resource == "contato":
+            for field in ("nome", "fone_celular"):
+                if not body.get(field):
+                    return 200, {"type": "error", "message": f"Campo {field} obrigat\u00f3rio!"}
+            new_id = str(len(self.tables["contato"]) + 101)
+            self.tables["contato"].append({**{k: str(v) for k, v in body.items()}, "id": new_id})
             return 200, {"type": "success", "message": "Registro inserido com sucesso!", "id": new_id}
         return 200, {"type": "error", "message": "Opera\u00e7\u00e3o n\u00e3o permitida!"}
 

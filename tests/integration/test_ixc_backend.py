@@ -9,6 +9,7 @@ import pytest
 from bot.isp import create_backend
 from bot.isp.base import (
     BackendRejected,
+    Lead,
     BackendUnavailable,
     ContractStatus,
     InvoiceStatus,
@@ -101,6 +102,20 @@ def test_open_ticket_returns_the_protocol_and_status_finds_it(ixc):
     assert found.status is TicketStatus.OPEN and found.customer_id == "6"
     assert call(ixc, "list_tickets", "6")[0].protocol == ticket.protocol
     assert call(ixc, "ticket_by_protocol", "202611200501").status is TicketStatus.IN_PROGRESS
+
+
+def test_open_lead_creates_a_crm_contact_and_returns_its_id(ixc):
+    protocol = call(ixc, "open_lead", Lead("Rita Souza", "5511976543210", "Rua das Flores, 12, Centro",
+                                           plan="500 mega"))
+    created = ixc.tables["contato"][-1]
+    assert protocol == created["id"]
+    assert (created["nome"], created["fone_celular"]) == ("Rita Souza", "5511976543210")
+    assert "Plano: 500 mega." in created["obs"] and created["endereco"].startswith("Rua das Flores")
+
+
+def test_open_lead_rejected_by_ixc_is_a_typed_error(ixc):
+    with pytest.raises(BackendRejected, match="fone_celular"):
+        call(ixc, "open_lead", Lead("Rita Souza", "", "Rua das Flores, 12"))
 
 
 def test_plans_cheapest_first_with_speed_from_the_name(ixc):

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from bot.isp import create_backend
-from bot.isp.base import BackendUnavailable, ContractStatus, InvoiceStatus, TicketSubject
+from bot.isp.base import BackendUnavailable, ContractStatus, InvoiceStatus, Lead, TicketSubject
 from bot.isp.demo import DemoBackend, _crc16
 from bot.isp.demo_seed import cpf_with_check_digits
 from bot.documents import is_valid_cpf
@@ -84,6 +84,15 @@ def test_ticket_gets_a_12_digit_protocol_and_is_found_again(demo):
     assert len(opened.protocol) == 12 and opened.protocol.isdigit()
     assert found.subject is TicketSubject.TECHNICAL_VISIT
     assert listed[0].protocol == opened.protocol
+
+
+def test_lead_is_stored_with_its_own_protocol(demo, tmp_path):
+    protocol = run(demo.open_lead(Lead("Rita Souza", "11976543210", "Rua das Flores, 12, Centro", "500 mega")))
+    assert len(protocol) == 12 and protocol.isdigit() and protocol[6] == "9"
+    import sqlite3
+    row = sqlite3.connect(tmp_path / "demo.sqlite3").execute(
+        "SELECT name, phone, address, plan FROM leads WHERE protocol = ?", (protocol,)).fetchone()
+    assert row == ("Rita Souza", "11976543210", "Rua das Flores, 12, Centro", "500 mega")
 
 
 def test_phone_with_or_without_ninth_digit_finds_the_customer(demo):
