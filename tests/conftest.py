@@ -12,6 +12,8 @@ import redis
 import requests
 
 from bot.settings import RedisSettings, Settings
+from tests.fakes import graph_api as graph_fake
+from tests.fakes.graph_api import FakeGraphApi
 from tests.services import ROOT, VENV_BIN, Service, free_port, project_env
 
 
@@ -71,9 +73,23 @@ def demo_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server_env(redis_settings, key_prefix, demo_db) -> Dict[str, str]:
+def graph_api():
+    """A local WhatsApp Cloud API (Graph API) the WhatsApp connector sends to."""
+    fake = FakeGraphApi(graph_fake.ACCESS_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def server_env(redis_settings, key_prefix, demo_db, graph_api) -> Dict[str, str]:
     action_port = free_port()
     return project_env(
+        WHATSAPP_API_URL=graph_api.url,
+        WHATSAPP_APP_SECRET=graph_fake.APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN=graph_fake.VERIFY_TOKEN,
+        WHATSAPP_ACCESS_TOKEN=graph_fake.ACCESS_TOKEN,
+        WHATSAPP_PHONE_NUMBER_ID=graph_fake.PHONE_NUMBER_ID,
+        WHATSAPP_FALLBACK_TEMPLATE=graph_fake.FALLBACK_TEMPLATE,
         ISP_BACKEND="demo",
         ISP_DEMO_DB=str(demo_db),
         REDIS_HOST=redis_settings.host,
