@@ -160,11 +160,18 @@ class RestApiInput(InputChannel):
         allowed = self.settings.cors_origins
         if not origin or not allowed or ("*" not in allowed and origin not in allowed):
             return {}
-        return {
+        headers = {
             "Access-Control-Allow-Origin": origin,
             "Vary": "Origin",
             "Access-Control-Expose-Headers": "X-Request-ID, Retry-After",
         }
+        if request.method == "OPTIONS":
+            headers.update({
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID",
+                "Access-Control-Max-Age": "600",
+            })
+        return headers
 
     # -- the turn ------------------------------------------------------------
 
@@ -191,12 +198,8 @@ class RestApiInput(InputChannel):
         async def start(request: Request) -> Optional[HTTPResponse]:
             given = request.headers.get("x-request-id", "")
             request.ctx.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-            if request.method == "OPTIONS":
-                return response.empty(status=204, headers={
-                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID",
-                    "Access-Control-Max-Age": "600",
-                })
+            if request.method == "OPTIONS":  # a CORS preflight (Rasa's sanic-cors may answer first)
+                return response.empty(status=204)
             return None
 
         @bp.middleware("response")
