@@ -16,6 +16,11 @@ from tests.fakes import graph_api as graph_fake
 from tests.fakes.graph_api import FakeGraphApi
 from tests.services import ROOT, VENV_BIN, Service, free_port, project_env
 
+# The REST API and WebSocket settings of the shared test server.
+CHAT_API_KEY = "test-chat-key"
+CHAT_RATE_LIMIT = 12
+WEBSOCKET_JWT_SECRET = "test-websocket-secret"
+
 
 @pytest.fixture(scope="session")
 def redis_settings() -> RedisSettings:
@@ -90,11 +95,19 @@ def server_env(redis_settings, key_prefix, demo_db, graph_api) -> Dict[str, str]
         WHATSAPP_ACCESS_TOKEN=graph_fake.ACCESS_TOKEN,
         WHATSAPP_PHONE_NUMBER_ID=graph_fake.PHONE_NUMBER_ID,
         WHATSAPP_FALLBACK_TEMPLATE=graph_fake.FALLBACK_TEMPLATE,
+        # REST API and WebSocket (tests/e2e/test_rest_channel.py, test_websocket_channel.py)
+        CHAT_API_KEYS=CHAT_API_KEY + ",second-key",
+        CHAT_RATE_LIMIT_PER_MINUTE=str(CHAT_RATE_LIMIT),
+        CHAT_CORS_ORIGINS="https://provedor.example",
+        WEBSOCKET_JWT_SECRET=WEBSOCKET_JWT_SECRET,
+        WEBSOCKET_IDLE_TIMEOUT_SECONDS="4",
         # socket.io widget page (tests/e2e/test_widget_browser.py)
         WIDGET_PROVIDER="Fibra Teste",
         WIDGET_COLOR="#123abc",
         ISP_BACKEND="demo",
         ISP_DEMO_DB=str(demo_db),
+        # REDIS_URL wins over REDIS_HOST/DB in bot.settings: point both at the test db.
+        REDIS_URL=redis_settings.url,
         REDIS_HOST=redis_settings.host,
         REDIS_PORT=str(redis_settings.port),
         REDIS_DB=str(redis_settings.db),
