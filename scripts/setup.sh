@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds .venv with Python 3.10 (Rasa 3.6 does not install on 3.11+) and the
-# pinned requirements. Re-installs only when the requirement files change.
+# pinned requirements, and the web widget (npm). Re-installs only when the
+# requirement or lock files change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,20 @@ find_python310() {
   done
   return 1
 }
+
+# The web widget's rasa-webchat (web/package-lock.json, served at /widget),
+# installed with npm ci and again only when the lock file changes.
+web_stamp=web/node_modules/.package-lock.sha256
+web_wanted=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$web_stamp" ] || [ "$(cat "$web_stamp")" != "$web_wanted" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "error: npm not found; the web widget needs Node.js 18+ and npm (apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+  echo "setup: installing the web widget (npm ci in web/)" >&2
+  (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$web_wanted" > "$web_stamp"
+fi
 
 stamp=.venv/.requirements.sha256
 wanted=$(cat requirements.txt requirements.lock | sha256sum | cut -d' ' -f1)
