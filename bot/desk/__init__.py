@@ -1,0 +1,39 @@
+"""The handoff desk's state: agents, logins, the queue and its conversations.
+
+Rasa-free and Redis-only, so the action server (``action_handoff``), every
+``rasa run`` replica (``channels/desk.py``) and the CLI
+(``python -m bot.desk``) share one truth and a restart loses nothing.
+:class:`Desk` wires the stores together on one Redis client.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from bot.desk.auth import Auth, AuthSettings
+from bot.desk.conversations import Conversations
+from bot.desk.events import DeskEvents
+from bot.desk.keys import Keys
+from bot.desk.users import Users
+from bot.redis_pool import get_redis
+
+
+@dataclass
+class Desk:
+    users: Users
+    conversations: Conversations
+    events: DeskEvents
+    keys: Keys
+
+    @classmethod
+    def create(cls, redis=None, prefix: Optional[str] = None) -> "Desk":
+        """All stores on ``redis`` (default: the process's shared client)."""
+        redis = redis if redis is not None else get_redis()
+        keys = Keys(prefix)
+        users = Users(redis, keys)
+        events = DeskEvents(redis, keys)
+        return cls(users, Conversations(redis, users, events, keys), events, keys)
+
+    def auth(self, settings: Optional[AuthSettings] = None) -> Auth:
+        """Logins and tokens; needs ``DESK_JWT_SECRET`` unless ``settings`` are given."""
+        return Auth(self.users.redis, self.users, settings, self.keys)

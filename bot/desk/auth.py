@@ -1,0 +1,160 @@
+"""Desk logins: JWT sessions, logout (revocation) and a per-address login limit.
+
+Tokens are HS256 JWTs signed with ``DESK_JWT_SECRET`` (required, at least 32
+characters) with claims ``sub`` (username), ``role``, ``jti``, ``iat`` and
+``exp`` (``DESK_TOKEN_TTL_SECONDS``, default 8 hours). Verification accepts
+HS256 only (so ``alg: none`` and key-confusion tricks fail), then checks in
+Redis that the ``jti`` was not logged out, that the agent still exists and is
+enabled, and that the password did not change after the token was issued.
+The role returned is the agent's current one, not the token's.
+
+Failed logins are counted per client address in Redis:
+``DESK_LOGIN_MAX_FAILURES`` (default 5) within ``DESK_LOGIN_WINDOW_SECONDS``
+(default 300) lock that address until the window ends. Each attempt reserves
+a slot atomically *before* the password is checked and gives it back on
+success, so concurrent guesses can never exceed the limit.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Optional
+
+import jwt
+
+from bot.desk.errors import InvalidInput, LoginLocked, Unauthorized
+from bot.desk.keys import Keys
+from bot.desk.users import Agent, Users
+from bot.settings import SettingsError, env_int
+
+ALGORITHM = "HS256"
+SECRET_MIN = 32
+
+# Reserve one attempt: {1, ttl} when allowed, {0, ttl} when the address is locked.
+_RESERVE = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[1]) then
+  return {0, redis.call('TTL', KEYS[1])}
+end
+redis.call('INCR', KEYS[1])
+if count == 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return {1, redis.call('TTL', KEYS[1])}
+"""
+# Give a reserved attempt back (a successful login is not a failure).
+_REFUND = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    secret: str
+    token_ttl: int
+    max_failures: int
+    window: int
+
+    @classmethod
+    def from_env(cls) -> "AuthSettings":
+        secret = os.environ.get("DESK_JWT_SECRET", "")
+        if len(secret) < SECRET_MIN:
+            raise SettingsError(
+                f"DESK_JWT_SECRET must be set to at least {SECRET_MIN} characters "
+                "(e.g. `openssl rand -hex 32`)"
+            )
+        return cls(
+            secret=secret,
+            token_ttl=env_int("DESK_TOKEN_TTL_SECONDS", 8 * 3600, 60),
+            max_failures=env_int("DESK_LOGIN_MAX_FAILURES", 5, 1),
+            window=env_int("DESK_LOGIN_WINDOW_SECONDS", 300, 1),
+        )
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in agent: the token to send back and when it expires."""
+
+    token: str
+    agent: Agent
+    jti: str
+    expires_at: int
+
+
+class Auth:
+    def __init__(self, redis, users: Users, settings: Optional[AuthSettings] = None,
+                 keys: Optional[Keys] = None):
+        self.redis = redis
+        self.users = users
+        self.settings = settings or AuthSettings.from_env()
+        self.keys = keys or users.keys
+        self._reserve = redis.register_script(_RESERVE)
+        self._refund = redis.register_script(_REFUND)
+
+    def _failures_key(self, address: str) -> str:
+        return self.keys("login", "failures", address or "unknown")
+
+    async def login(self, username: str, password: str, address: str,
+                    now: Optional[float] = None) -> Session:
+        """A new session; :class:`Unauthorized` or :class:`LoginLocked` otherwise."""
+        if not isinstance(username, str) or not username.strip():
+            raise InvalidInput("username", "is required")
+        if not isinstance(password, str) or not password:
+            raise InvalidInput("password", "is required")
+        key = self._failures_key(address)
+        allowed, ttl = await self._reserve(
+            keys=[key], args=[self.settings.max_failures, self.settings.window]
+        )
+        if not allowed:
+            raise LoginLocked(max(int(ttl), 1))
+        agent = await self.users.check_password(username.strip().lower(), password)
+        if agent is None:
+            raise Unauthorized("invalid username or password")
+        await self._refund(keys=[key])
+        return self.issue(agent, now)
+
+    def issue(self, agent: Agent, now: Optional[float] = None) -> Session:
+        """Sign a token for ``agent`` (login calls this after checking the password)."""
+        issued = int(time.time() if now is None else now)
+        expires = issued + self.settings.token_ttl
+        jti = uuid.uuid4().hex
+        claims = {"sub": agent.username, "role": agent.role, "jti": jti,
+                  "iat": issued, "exp": expires}
+        token = jwt.encode(claims, self.settings.secret, algorithm=ALGORITHM)
+        return Session(token, agent, jti, expires)
+
+    def _claims(self, token: Optional[str]) -> dict:
+        if not token or not isinstance(token, str):
+            raise Unauthorized("token is missing")
+        try:
+            return jwt.decode(
+                token, self.settings.secret, algorithms=[ALGORITHM],
+                options={"require": ["sub", "role", "jti", "iat", "exp"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired") from None
+        except jwt.PyJWTError as error:
+            raise Unauthorized(f"invalid token: {error}") from None
+
+    async def verify(self, token: Optional[str]) -> Agent:
+        """The agent behind a valid, unrevoked token, with their current role."""
+        claims = self._claims(token)
+        if await self.redis.exists(self.keys("revoked", str(claims["jti"]))):
+            raise Unauthorized("token revoked (logged out)")
+        agent = await self.users.get(str(claims["sub"]))
+        if agent is None or agent.disabled:
+            raise Unauthorized("agent unknown or disabled")
+        if claims["iat"] < int(agent.password_changed_at):
+            raise Unauthorized("token issued before the last password change")
+        return agent
+
+    async def logout(self, token: Optional[str]) -> None:
+        """Revoke the token until it would have expired anyway."""
+        claims = self._claims(token)
+        ttl = max(int(claims["exp"] - time.time()), 1)
+        await self.redis.set(self.keys("revoked", str(claims["jti"])), "1", ex=ttl)
+
+    async def failures(self, address: str) -> int:
+        """Failed logins counted for ``address`` in the current window."""
+        return int(await self.redis.get(self._failures_key(address)) or 0)

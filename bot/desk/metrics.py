@@ -1,0 +1,109 @@
+"""Dashboard figures of the desk, computed from Redis on demand.
+
+"Today" is the calendar day in America/Sao_Paulo, whatever the server's
+time zone. Averages are over today's events: the wait of conversations
+claimed today (claim - creation), the handling time of conversations closed
+today after a claim (close - claim) and the CSAT scores given today.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Dict, List, Optional, Tuple
+from zoneinfo import ZoneInfo
+
+from bot.desk.conversations import Conversations
+from bot.desk.users import OFFLINE, ONLINE, Users
+
+TIMEZONE = ZoneInfo("America/Sao_Paulo")
+
+
+def day_bounds(now: float) -> Tuple[float, float]:
+    """Start and end (timestamps) of the Sao Paulo day that ``now`` falls in."""
+    start = datetime.fromtimestamp(now, TIMEZONE).replace(hour=0, minute=0, second=0,
+                                                          microsecond=0)
+    return start.timestamp(), (start + timedelta(days=1)).timestamp()
+
+
+def _average(members: List[str]) -> Optional[float]:
+    values = [float(member.split(":", 1)[0]) for member in members]
+    return round(sum(values) / len(values), 1) if values else None
+
+
+@dataclass(frozen=True)
+class DeskMetrics:
+    active: int  # conversations in progress with an agent
+    in_queue: int
+    resolved_today: int
+    agents_online: int  # status online and a fresh heartbeat
+    agents_away: int
+    agents_busy: int  # present (online or away) with a conversation in progress
+    average_wait_seconds: Optional[float]
+    average_handling_seconds: Optional[float]
+    csat_average: Optional[float]
+    csat_count: int
+
+    def as_dict(self) -> Dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    username: str
+    name: str
+    role: str
+    status: str  # online / away / offline
+    last_seen: Optional[float]
+    active_conversations: int
+
+    def as_dict(self) -> Dict[str, object]:
+        return asdict(self)
+
+
+async def agents_status(users: Users, conversations: Conversations,
+                        now: Optional[float] = None) -> List[AgentStatus]:
+    """Every enabled agent with presence and current load, for the dashboard."""
+    now = time.time() if now is None else now
+    presence = await users.presence(now)
+    agents = [agent for agent in await users.list() if not agent.disabled]
+    pipe = conversations.redis.pipeline(transaction=False)
+    for agent in agents:
+        pipe.scard(conversations.agent_set_key(agent.username))
+    loads = await pipe.execute()
+    return [
+        AgentStatus(agent.username, agent.name, agent.role,
+                    presence[agent.username].status if agent.username in presence else OFFLINE,
+                    presence[agent.username].last_seen if agent.username in presence else None,
+                    load)
+        for agent, load in zip(agents, loads)
+    ]
+
+
+async def desk_metrics(users: Users, conversations: Conversations,
+                       now: Optional[float] = None) -> DeskMetrics:
+    now = time.time() if now is None else now
+    start, end = day_bounds(now)
+    key = conversations.keys
+    pipe = conversations.redis.pipeline(transaction=False)
+    pipe.zcard(key("active"))
+    pipe.zcard(key("queue"))
+    pipe.zcount(key("stats", "resolved"), start, f"({end}")
+    pipe.zrangebyscore(key("stats", "wait"), start, f"({end}")
+    pipe.zrangebyscore(key("stats", "handling"), start, f"({end}")
+    pipe.zrangebyscore(key("stats", "csat"), start, f"({end}")
+    active, in_queue, resolved, waits, handlings, scores = await pipe.execute()
+    statuses = await agents_status(users, conversations, now)
+    present = [agent for agent in statuses if agent.status != OFFLINE]
+    return DeskMetrics(
+        active=active,
+        in_queue=in_queue,
+        resolved_today=resolved,
+        agents_online=sum(1 for agent in present if agent.status == ONLINE),
+        agents_away=sum(1 for agent in present if agent.status != ONLINE),
+        agents_busy=sum(1 for agent in present if agent.active_conversations > 0),
+        average_wait_seconds=_average(waits),
+        average_handling_seconds=_average(handlings),
+        csat_average=_average(scores),
+        csat_count=len(scores),
+    )

@@ -1,0 +1,367 @@
+"""The desk's queue and conversations against the real Redis (test database).
+
+Each test gets its own key prefix and deletes its keys afterwards. Agents
+that only claim are built in memory (claim trusts the caller's verified
+agent); agents that are looked up (transfer targets, presence) are created
+for real, which costs one argon2 hash each.
+"""
+import asyncio
+import random
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from redis import asyncio as aioredis
+
+from bot.desk import Desk
+from bot.desk.conversations import CLOSED, IN_PROGRESS, QUEUE, RESOLVED, can_access
+from bot.desk.errors import AlreadyClaimed, Conflict, Forbidden, InvalidInput, NotFound
+from bot.desk.metrics import agents_status, desk_metrics
+from bot.desk.users import Agent
+
+SP = ZoneInfo("America/Sao_Paulo")
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=SP).timestamp()  # a Wednesday, 10:00 in Sao Paulo
+
+
+def agent(username, role="atendente"):
+    return Agent(username, username.title(), role, False, 0.0, 0.0)
+
+
+@pytest.fixture
+def desk_run(redis_settings, key_prefix, redis_client):
+    """``desk_run(scenario)`` runs ``async scenario(desk, client_factory)`` on a fresh loop."""
+    prefix = f"{key_prefix}desk{uuid.uuid4().hex[:8]}"
+    url = redis_settings.url
+
+    def run(scenario):
+        async def main():
+            clients = []
+
+            def new_client():
+                clients.append(aioredis.Redis.from_url(url, decode_responses=True))
+                return clients[-1]
+
+            try:
+                return await scenario(Desk.create(new_client(), prefix), new_client)
+            finally:
+                for client in clients:
+                    await client.close()
+
+        return asyncio.run(main())
+
+    run.prefix = prefix
+    yield run
+    for key in redis_client.scan_iter(f"{prefix}:*"):
+        redis_client.delete(key)
+
+
+def test_handoff_queues_once_per_sender_and_orders_by_priority_then_age(desk_run):
+    async def scenario(desk, _):
+        conv = desk.conversations
+        first, created = await conv.open("whatsapp", "wa:5511987650001", "request_human",
+                                         summary="quer falar com atendente",
+                                         customer_name="Maria", customer_phone="5511987650001",
+                                         customer_contract="1001", now=T0)
+        again, created_again = await conv.open("whatsapp", "wa:5511987650001", "request_human",
+                                               now=T0 + 5)
+        assert created and not created_again and again.id == first.id
+        second, _ = await conv.open("rest_api", "api:s2", "fallback", now=T0 + 10)
+        urgent, _ = await conv.open("socketio", "web:s3", "blocked_with_outage", priority=5,
+                                    now=T0 + 20)
+        assert [c.id for c in await conv.queue()] == [urgent.id, first.id, second.id]
+        assert [await conv.position(c.id) for c in (urgent, first, second)] == [1, 2, 3]
+        found = await conv.find_open("wa:5511987650001")
+        assert (found.id, found.status, found.customer_name, found.customer_contract,
+                found.summary) == (first.id, QUEUE, "Maria", "1001", "quer falar com atendente")
+        assert await conv.find_open("web:nobody") is None
+
+    desk_run(scenario)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("channel", ""), ("sender_id", None), ("reason", "  "), ("priority", -1),
+    ("priority", "5"), ("priority", True), ("summary", "x" * 4001),
+])
+def test_bad_handoff_input_names_the_field(desk_run, field, value):
+    async def scenario(desk, _):
+        arguments = dict(channel="rest_api", sender_id="api:x", reason="request_human")
+        arguments[field] = value
+        with pytest.raises(InvalidInput) as error:
+            await desk.conversations.open(**arguments)
+        assert error.value.field == field and error.value.status == 422
+        assert await desk.conversations.queue() == []
+
+    desk_run(scenario)
+
+
+def test_twenty_agents_claiming_ten_conversations_at_once_each_get_one_agent(desk_run):
+    async def scenario(desk, new_client):
+        ids = [(await desk.conversations.open("rest_api", f"api:race{n}", "request_human"))[0].id
+               for n in range(10)]
+        agents = [agent(f"agente{n:02d}") for n in range(20)]
+        # Every agent has its own connection, as on separate replicas.
+        stores = [Desk.create(new_client(), desk_run.prefix).conversations for _ in agents]
+
+        async def try_all(store, who):
+            outcomes = []
+            for conversation_id in random.sample(ids, len(ids)):
+                try:
+                    await store.claim(conversation_id, who)
+                    outcomes.append((conversation_id, who.username))
+                except AlreadyClaimed as lost:
+                    assert lost.status == 409 and lost.current_status == IN_PROGRESS
+                    outcomes.append((conversation_id, None))
+            return outcomes
+
+        results = await asyncio.gather(*(try_all(s, a) for s, a in zip(stores, agents)))
+        winners = {}
+        for outcomes in results:
+            for conversation_id, who in outcomes:
+                if who:
+                    assert conversation_id not in winners, "two agents won one conversation"
+                    winners[conversation_id] = who
+        assert sorted(winners) == sorted(ids)
+        for conversation_id, who in winners.items():
+            stored = await desk.conversations.get(conversation_id)
+            assert (stored.status, stored.agent) == (IN_PROGRESS, who)
+        loads = sum([await desk.conversations.agent_load(a.username) for a in agents])
+        assert loads == 10 and await desk.conversations.queue() == []
+
+    desk_run(scenario)
+
+
+def test_claim_errors_are_typed(desk_run):
+    async def scenario(desk, _):
+        conv = desk.conversations
+        with pytest.raises(NotFound):
+            await conv.claim("nope", agent("ana"))
+        opened, _ = await conv.open("rest_api", "api:c1", "request_human")
+        await conv.claim(opened.id, agent("ana"))
+        with pytest.raises(AlreadyClaimed) as lost:
+            await conv.claim(opened.id, agent("bia"))
+        assert lost.value.agent == "ana"
+        disabled = Agent("zed", "Zed", "atendente", True, 0.0, 0.0)
+        other, _ = await conv.open("rest_api", "api:c2", "request_human")
+        with pytest.raises(Forbidden):
+            await conv.claim(other.id, disabled)
+
+    desk_run(scenario)
+
+
+def test_transfer_keeps_history_and_moves_access(desk_run):
+    async def scenario(desk, _):
+        users, conv = desk.users, desk.conversations
+        ana = await users.create("ana", "Ana", "atendente", "senha-da-ana")
+        bia = await users.create("bia", "Bia", "atendente", "senha-da-bia")
+        chefe = agent("chefe", "supervisor")
+        opened, _ = await conv.open("whatsapp", "wa:5511900000001", "request_human")
+        await conv.claim(opened.id, ana, now=T0)
+        with pytest.raises(Forbidden):  # another atendente cannot take it over
+            await conv.transfer(opened.id, agent("caio"), "caio", "quero")
+        with pytest.raises(InvalidInput) as bad:
+            await conv.transfer(opened.id, ana, "ninguem", "financeiro")
+        assert bad.value.field == "to"
+        with pytest.raises(InvalidInput) as bad:
+            await conv.transfer(opened.id, ana, "bia", "")
+        assert bad.value.field == "reason"
+        moved = await conv.transfer(opened.id, ana, "bia", "assunto financeiro", now=T0 + 60)
+        assert moved.agent == "bia"
+        assert [(t["from"], t["to"], t["reason"], t["by"]) for t in moved.transfers] == [
+            ("ana", "bia", "assunto financeiro", "ana")]
+        assert not can_access(ana, moved) and can_access(bia, moved) and can_access(chefe, moved)
+        assert (await conv.agent_load("ana"), await conv.agent_load("bia")) == (0, 1)
+        with pytest.raises(Forbidden):
+            await conv.transfer(opened.id, ana, "ana", "volta")
+        back = await conv.transfer(opened.id, chefe, "ana", "bia saiu")  # supervisors may
+        assert back.agent == "ana" and len(back.transfers) == 2
+        await users.set_disabled("bia")
+        with pytest.raises(InvalidInput):
+            await conv.transfer(opened.id, ana, "bia", "de novo")
+
+    desk_run(scenario)
+
+
+def test_close_rate_once_and_the_customer_can_come_back(desk_run, redis_client):
+    async def scenario(desk, _):
+        conv = desk.conversations
+        ana = agent("ana")
+        opened, _ = await conv.open("socketio", "web:abc", "request_human", now=T0)
+        with pytest.raises(Forbidden):  # an atendente closes only what they claimed
+            await conv.close(opened.id, ana, "resolvido")
+        await conv.claim(opened.id, ana, now=T0 + 30)
+        with pytest.raises(Forbidden):
+            await conv.close(opened.id, agent("bia"), "resolvido")
+        with pytest.raises(Conflict):
+            await conv.rate(opened.id, 5)
+        with pytest.raises(InvalidInput) as bad:
+            await conv.close(opened.id, ana, " ")
+        assert bad.value.field == "resolution"
+        closed = await conv.close(opened.id, ana, "segunda via enviada", notes="pagou no pix",
+                                  now=T0 + 330)
+        assert (closed.status, closed.resolution, closed.notes, closed.closed_by,
+                closed.closed_at) == (RESOLVED, "segunda via enviada", "pagou no pix", "ana",
+                                      T0 + 330)
+        assert await conv.find_open("web:abc") is None and await conv.agent_load("ana") == 0
+        with pytest.raises(Conflict):
+            await conv.close(opened.id, ana, "de novo")
+        for bad_score in (0, 6, "5", True, 4.5):
+            with pytest.raises(InvalidInput):
+                await conv.rate(opened.id, bad_score)
+        assert (await conv.rate(opened.id, 5, now=T0 + 400)).csat == 5
+        with pytest.raises(Conflict):
+            await conv.rate(opened.id, 1)
+        assert (await conv.get(opened.id)).csat == 5
+        again, created = await conv.open("socketio", "web:abc", "request_human", now=T0 + 500)
+        assert created and again.id != opened.id
+        return opened.id
+
+    closed_id = desk_run(scenario)
+    ttl = redis_client.ttl(f"{desk_run.prefix}:desk:conv:{closed_id}")
+    assert 89 * 86400 < ttl <= 90 * 86400  # DESK_RETENTION_DAYS default
+
+
+def test_customer_leaves_the_queue_or_the_agent(desk_run):
+    async def scenario(desk, _):
+        conv = desk.conversations
+        assert await conv.cancel("api:nobody") is None
+        queued, _ = await conv.open("rest_api", "api:q", "request_human")
+        with_agent, _ = await conv.open("rest_api", "api:w", "request_human")
+        await conv.claim(with_agent.id, agent("ana"))
+        for conversation, sender in ((queued, "api:q"), (with_agent, "api:w")):
+            left = await conv.cancel(sender)
+            assert (left.id, left.status, left.resolution, left.closed_by) == (
+                conversation.id, CLOSED, "cancelled_by_customer", "customer")
+            assert await conv.find_open(sender) is None
+        assert await conv.queue() == [] and await conv.agent_load("ana") == 0
+
+    desk_run(scenario)
+
+
+def test_access_rule_and_listing_filters(desk_run):
+    async def scenario(desk, _):
+        conv = desk.conversations
+        ana, bia, boss = agent("ana"), agent("bia"), agent("root", "admin")
+        queued, _ = await conv.open("whatsapp", "wa:1", "request_human", now=T0)
+        mine, _ = await conv.open("rest_api", "api:2", "request_human", now=T0 + 1)
+        theirs, _ = await conv.open("rest_api", "api:3", "request_human", now=T0 + 2)
+        await conv.claim(mine.id, ana)
+        await conv.claim(theirs.id, bia)
+        mine, theirs = await conv.get(mine.id), await conv.get(theirs.id)
+        assert [can_access(ana, c) for c in (queued, mine, theirs)] == [True, True, False]
+        assert all(can_access(boss, c) for c in (queued, mine, theirs))
+        assert [c.id for c in await conv.list(status=QUEUE)] == [queued.id]
+        assert [c.id for c in await conv.list(status=IN_PROGRESS, agent="ana")] == [mine.id]
+        assert {c.id for c in await conv.list(channel="rest_api")} == {mine.id, theirs.id}
+        assert [c.id for c in await conv.list(since=T0 + 1, until=T0 + 2)] == [mine.id]
+        assert [c.id for c in await conv.list()] == [theirs.id, mine.id, queued.id]
+        with pytest.raises(InvalidInput):
+            await conv.list(status="open")
+
+    desk_run(scenario)
+
+
+def test_queue_position_and_estimated_wait(desk_run):
+    async def scenario(desk, _):
+        users, conv = desk.users, desk.conversations
+        waiting = [(await conv.open("rest_api", f"api:w{n}", "request_human", now=T0 + n))[0]
+                   for n in range(4)]
+        nobody = await conv.queue_status(waiting[0].id, now=T0)
+        assert (nobody.position, nobody.queue_size, nobody.agents_online,
+                nobody.estimated_wait_seconds) == (1, 4, 0, None)
+        ana = await users.create("ana", "Ana", "atendente", "senha-da-ana")
+        bia = await users.create("bia", "Bia", "atendente", "senha-da-bia")
+        await users.heartbeat("ana", now=T0)
+        await users.heartbeat("bia", now=T0)
+        # One real handled conversation of 120 s sets the average handling time.
+        done, _ = await conv.open("rest_api", "api:done", "request_human", now=T0)
+        await conv.claim(done.id, ana, now=T0)
+        await conv.close(done.id, ana, "ok", now=T0 + 120)
+        assert await conv.average_handling() == 120
+        await conv.claim(waiting[0].id, bia, now=T0 + 10)  # bia busy, ana idle
+        # Now w1 is first: ana is idle -> 0 s; w3 is third: (3 - 1) * 120 / 2 agents.
+        first = await conv.queue_status(waiting[1].id, now=T0 + 10)
+        third = await conv.queue_status(waiting[3].id, now=T0 + 10)
+        assert (first.position, first.estimated_wait_seconds) == (1, 0)
+        assert (third.position, third.queue_size, third.estimated_wait_seconds) == (3, 3, 120)
+        assert await conv.queue_status(waiting[0].id) is None  # claimed: not in the queue
+
+    desk_run(scenario)
+
+
+def test_presence_expires_without_heartbeats(desk_run, monkeypatch):
+    monkeypatch.setenv("DESK_PRESENCE_TTL_SECONDS", "60")
+
+    async def scenario(desk, _):
+        users = desk.users
+        await users.create("ana", "Ana", "atendente", "senha-da-ana")
+        await users.create("bia", "Bia", "supervisor", "senha-da-bia")
+        await users.heartbeat("ana", now=T0)
+        await users.heartbeat("bia", "away", now=T0)
+        presence = await users.presence(now=T0 + 30)
+        assert (presence["ana"].status, presence["bia"].status) == ("online", "away")
+        assert await users.online(now=T0 + 30) == ["ana"]
+        assert await users.online(now=T0 + 61) == []  # no heartbeat for 61 s
+        assert (await users.presence(now=T0 + 61))["ana"].status == "offline"
+        await users.heartbeat("ana", now=T0 + 61)
+        assert await users.online(now=T0 + 62) == ["ana"]
+        await users.set_offline("ana")
+        assert await users.online(now=T0 + 62) == []
+        with pytest.raises(InvalidInput):
+            await users.heartbeat("ana", "busy")
+
+    desk_run(scenario)
+
+
+def test_metrics_count_today_in_sao_paulo(desk_run):
+    yesterday_late = datetime(2026, 11, 24, 23, 30, tzinfo=SP).timestamp()  # 02:30 UTC on the 25th
+
+    async def scenario(desk, _):
+        users, conv = desk.users, desk.conversations
+        ana = await users.create("ana", "Ana", "atendente", "senha-da-ana")
+        bia = await users.create("bia", "Bia", "atendente", "senha-da-bia")
+        old, _ = await conv.open("rest_api", "api:old", "request_human", now=yesterday_late - 600)
+        await conv.claim(old.id, ana, now=yesterday_late - 300)
+        await conv.close(old.id, ana, "ok", now=yesterday_late)
+        await conv.rate(old.id, 1, now=yesterday_late)
+        for n, (wait, handling, score) in enumerate(((60, 300, 5), (120, 500, 4))):
+            opened, _ = await conv.open("rest_api", f"api:t{n}", "request_human", now=T0)
+            await conv.claim(opened.id, ana, now=T0 + wait)
+            await conv.close(opened.id, ana, "ok", now=T0 + wait + handling)
+            await conv.rate(opened.id, score, now=T0 + 1000)
+        busy, _ = await conv.open("rest_api", "api:busy", "request_human", now=T0)
+        await conv.claim(busy.id, bia, now=T0 + 30)
+        await conv.open("rest_api", "api:waiting", "request_human", now=T0)
+        gone, _ = await conv.open("rest_api", "api:gone", "request_human", now=T0)
+        await conv.cancel("api:gone", now=T0 + 5)  # closed, not resolved
+        await users.heartbeat("ana", now=T0 + 1000)
+        await users.heartbeat("bia", "away", now=T0 + 1000)
+        metrics = await desk_metrics(users, conv, now=T0 + 1050)
+        assert metrics.as_dict() == {
+            "active": 1, "in_queue": 1, "resolved_today": 2,
+            "agents_online": 1, "agents_away": 1, "agents_busy": 1,
+            "average_wait_seconds": 70.0,  # (60 + 120 + 30) / 3 claims today
+            "average_handling_seconds": 400.0, "csat_average": 4.5, "csat_count": 2,
+        }
+        status = {a.username: (a.status, a.active_conversations)
+                  for a in await agents_status(users, conv, now=T0 + 1050)}
+        assert status == {"ana": ("online", 0), "bia": ("away", 1)}
+
+    desk_run(scenario)
+
+
+def test_state_survives_a_new_process(desk_run):
+    """A restart is a new client and new stores: everything is read back from Redis."""
+    async def scenario(desk, new_client):
+        first, _ = await desk.conversations.open("whatsapp", "wa:9", "request_human")
+        await desk.conversations.record_message(first.id, "customer", "wamid.1", now=T0)
+        await desk.conversations.record_message(first.id, "agent", None, now=T0 + 9)
+        with pytest.raises(InvalidInput):
+            await desk.conversations.record_message(first.id, "bot")
+        restarted = Desk.create(new_client(), desk_run.prefix).conversations
+        assert [c.id for c in await restarted.queue()] == [first.id]
+        again = await restarted.get(first.id)
+        assert (again.last_customer_message_at, again.last_agent_message_at) == (T0, T0 + 9)
+        assert [m["author"] for m in await restarted.messages(first.id)] == ["customer", "agent"]
+
+    desk_run(scenario)
