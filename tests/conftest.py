@@ -19,7 +19,7 @@ from tests.services import ROOT, VENV_BIN, Service, free_port, project_env
 # The REST API and WebSocket settings of the shared test server.
 CHAT_API_KEY = "test-chat-key"
 CHAT_RATE_LIMIT = 12
-WEBSOCKET_JWT_SECRET = "test-websocket-secret"
+WEBSOCKET_JWT_SECRET = "test-websocket-secret-at-least-32-bytes"
 
 
 @pytest.fixture(scope="session")
