@@ -30,16 +30,21 @@ single Redis (or one Cluster hash slot), like Rasa's own Redis stores.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
+
+from redis.exceptions import RedisError
 
 from bot.desk.errors import AlreadyClaimed, Conflict, Forbidden, InvalidInput, NotFound
 from bot.desk.events import DeskEvents
 from bot.desk.keys import Keys
 from bot.desk.users import Agent, Users
 from bot.settings import env_int
+
+logger = logging.getLogger(__name__)
 
 QUEUE, IN_PROGRESS, RESOLVED, CLOSED = "queue", "in_progress", "resolved", "closed"
 STATUSES = (QUEUE, IN_PROGRESS, RESOLVED, CLOSED)
@@ -291,11 +296,22 @@ class Conversations:
 
     async def _publish(self, event_type: str, conversation: Optional[Conversation] = None,
                        **data: Any) -> None:
-        if self.events is not None:
+        """Best effort: the change is already stored; a console that missed the
+        event reads it on its next reload, so a failed publish must not undo or
+        fail the operation."""
+        if self.events is None:
+            return
+        try:
             await self.events.publish(event_type, conversation, **data)
+        except RedisError as error:
+            logger.warning("desk event %s of conversation %s not published: %s", event_type,
+                           conversation.id if conversation else "-", error)
 
     async def _queue_changed(self, conversation: Conversation) -> None:
-        size = await self.redis.zcard(self.keys("queue"))
+        try:
+            size = await self.redis.zcard(self.keys("queue"))
+        except RedisError:
+            size = None
         await self._publish("queue_update", conversation, queue_size=size)
 
     # -- reading ---------------------------------------------------------
@@ -445,7 +461,10 @@ class Conversations:
 
     async def claim(self, conversation_id: str, agent: Agent,
                     now: Optional[float] = None) -> Conversation:
-        """Take a queued conversation; :class:`AlreadyClaimed` when someone was faster."""
+        """Take a queued conversation; :class:`AlreadyClaimed` when someone was faster.
+
+        Claiming again what one already holds returns it (a retried request).
+        """
         if agent.disabled:
             raise Forbidden(f"agent {agent.username} is disabled")
         now = time.time() if now is None else now
@@ -456,6 +475,8 @@ class Conversations:
         )
         if outcome == "missing":
             raise NotFound(f"conversation {conversation_id!r} does not exist", "conversation_id")
+        if outcome == IN_PROGRESS and holder == agent.username:
+            return await self.require(conversation_id)
         if outcome != "ok":
             raise AlreadyClaimed(conversation_id, outcome, holder or None)
         conversation = await self.require(conversation_id)

@@ -71,13 +71,13 @@ async def agents_status(users: Users, conversations: Conversations,
     for agent in agents:
         pipe.scard(conversations.agent_set_key(agent.username))
     loads = await pipe.execute()
-    return [
-        AgentStatus(agent.username, agent.name, agent.role,
-                    presence[agent.username].status if agent.username in presence else OFFLINE,
-                    presence[agent.username].last_seen if agent.username in presence else None,
-                    load)
-        for agent, load in zip(agents, loads)
-    ]
+    result = []
+    for agent, load in zip(agents, loads):
+        seen = presence.get(agent.username)
+        result.append(AgentStatus(agent.username, agent.name, agent.role,
+                                  seen.status if seen else OFFLINE,
+                                  seen.last_seen if seen else None, load))
+    return result
 
 
 async def desk_metrics(users: Users, conversations: Conversations,

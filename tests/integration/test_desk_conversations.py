@@ -138,6 +138,7 @@ def test_claim_errors_are_typed(desk_run):
             await conv.claim("nope", agent("ana"))
         opened, _ = await conv.open("rest_api", "api:c1", "request_human")
         await conv.claim(opened.id, agent("ana"))
+        assert (await conv.claim(opened.id, agent("ana"))).agent == "ana"  # a retried request
         with pytest.raises(AlreadyClaimed) as lost:
             await conv.claim(opened.id, agent("bia"))
         assert lost.value.agent == "ana"
