@@ -1,7 +1,9 @@
 """Typed errors of the desk, each carrying the HTTP status the desk API answers.
 
 The library stays free of any web framework; ``channels/desk.py`` maps an
-error to a response with ``error.status`` and ``error.as_dict()``.
+error to a response with ``error.status`` and ``error.as_dict()``. Redis
+failures are not wrapped: they surface as ``redis.exceptions.RedisError``,
+which callers answer with 503 (an unknown state is never reported as done).
 """
 from __future__ import annotations
 
