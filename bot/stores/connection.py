@@ -16,6 +16,8 @@ from typing import Any, Dict, Optional
 
 import redis
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from bot.settings import RedisSettings, Settings
 
@@ -80,7 +82,13 @@ class StoreConfig:
         return redis.Redis(**self._options())
 
     def async_client(self, **overrides: Any) -> aioredis.Redis:
-        return aioredis.Redis(**{**self._options(), **overrides})
+        """Retries once on a connection error, never on a timeout: after Redis
+        restarts, every pooled connection fails once on first use ("closed by
+        server") and is reopened; a frozen Redis still fails within the timeout.
+        (Our scripts are safe to repeat; see ``tracker._SAVE``.)"""
+        retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+        options = dict(self._options(), retry=retry, retry_on_error=[redis.exceptions.ConnectionError])
+        return aioredis.Redis(**{**options, **overrides})
 
 
 @dataclass

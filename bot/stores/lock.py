@@ -20,7 +20,10 @@ on ``<prefix>:lock-released``; one subscription per process wakes the local
 waiters at once (if a notice is missed they re-check after
 ``wait_time_in_seconds``, and when the holder's ticket is due to expire).
 
-Redis errors raise :class:`LockStoreUnavailable` (a ``LockError``).
+Redis errors raise :class:`LockStoreUnavailable` (a ``LockError``). A
+command is retried once on a broken connection; if the reply of an *issue*
+was the part lost, the extra ticket is never renewed and only delays that
+conversation by one lifetime (nothing is lost).
 """
 from __future__ import annotations
 

@@ -63,8 +63,13 @@ _MARKER = "_append_only_redis_state"
 # nobody wrote since the tracker was read); trims the oldest whole sessions
 # beyond the cap (inside the last session only up to the checkpoint, where the
 # state is known); refreshes the TTL of both keys. Returns the new count.
+# Repeating it (a retry after a lost reply) changes nothing: ARGV[7], the
+# fingerprint of the batch's last event, is then already the stored "last".
 _SAVE = """
 local events, meta = KEYS[1], KEYS[2]
+if redis.call('HGET', meta, 'last') == ARGV[7] then
+  return tonumber(redis.call('HGET', meta, 'offset') or '0') + redis.call('LLEN', events)
+end
 local ttl, cap, expected = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local offset = tonumber(redis.call('HGET', meta, 'offset') or '0')
 local count = offset + redis.call('LLEN', events)
