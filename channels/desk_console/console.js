@@ -1,0 +1,862 @@
+/*
+ * The atendentes' console: one page over the desk API (/desk/api) and the
+ * desk WebSocket (/desk/ws). Plain browser JavaScript, no build step.
+ *
+ * Rules kept throughout:
+ * - every text from the server is rendered with textContent (never innerHTML):
+ *   customer messages are untrusted input;
+ * - nothing about customers is written to the browser console;
+ * - the WebSocket carries live updates only: after (re)connecting the page
+ *   reloads the state from the API, since the server does not replay missed events.
+ */
+(function () {
+  "use strict";
+
+  var API = "/desk/api";
+  var TOKEN_KEY = "desk.token";
+  var HEARTBEAT_MS = 30000;
+  var PING_MS = 25000;
+  var DASHBOARD_MS = 15000;
+  var TYPING_IDLE_MS = 3000;
+  var BACKOFF_MAX_MS = 30000;
+
+  var STATUS_LABELS = {
+    queue: "Na fila", in_progress: "Em atendimento", resolved: "Resolvida", closed: "Encerrada"
+  };
+  var PRESENCE_LABELS = { online: "Disponível", away: "Ausente", offline: "Offline" };
+  var ROLE_LABELS = { atendente: "Atendente", supervisor: "Supervisor(a)", admin: "Administrador(a)" };
+  // [short label shown in the badge, accessible name]
+  var CHANNELS = {
+    whatsapp: ["WA", "WhatsApp"],
+    socketio: ["Site", "Chat do site"],
+    websocket: ["Web", "Chat web (WebSocket)"],
+    rest: ["API", "API de chat"],
+    api: ["API", "API de chat"]
+  };
+
+  var state = {
+    token: null,
+    me: null,
+    presence: "online",
+    queue: [],
+    mine: [],
+    current: null,        // the open conversation (as the API returns it)
+    unread: {},           // conversation id -> true
+    outbox: [],           // replies sent over HTTP, to drop their WebSocket echo
+    ws: null,
+    wsAttempts: 0,
+    wsTimer: null,
+    pingTimer: null,
+    heartbeatTimer: null,
+    dashboardTimer: null,
+    tickTimer: null,
+    refreshTimer: null,
+    typingSent: false,
+    typingTimer: null,
+    othersTypingTimer: null,
+    loginLockTimer: null
+  };
+
+  // --- DOM helpers -----------------------------------------------------
+
+  function $(id) { return document.getElementById(id); }
+
+  /** An element with text content and attributes; children appended in order. */
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      var value = attrs[name];
+      if (value === null || value === undefined || value === false) { return; }
+      if (name === "text") { node.textContent = String(value); }
+      else if (name === "className") { node.className = value; }
+      else { node.setAttribute(name, value === true ? "" : String(value)); }
+    });
+    (children || []).forEach(function (child) { if (child) { node.appendChild(child); } });
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+
+  function show(node, visible) { node.hidden = !visible; }
+
+  function setError(node, message) {
+    node.textContent = message || "";
+    show(node, Boolean(message));
+  }
+
+  var bannerTimer = null;
+  function banner(message, kind) {
+    var node = $("banner");
+    node.textContent = message;
+    node.className = "banner " + (kind || "info");
+    show(node, true);
+    clearTimeout(bannerTimer);
+    bannerTimer = setTimeout(function () { show(node, false); }, 8000);
+  }
+
+  // --- times -----------------------------------------------------------
+
+  /** Milliseconds since the epoch from ISO 8601 or epoch seconds/ms; null if unknown. */
+  function parseTime(value) {
+    if (value === null || value === undefined || value === "") { return null; }
+    if (typeof value === "number" || /^\d+(\.\d+)?$/.test(String(value))) {
+      var number = Number(value);
+      return number < 1e12 ? number * 1000 : number;
+    }
+    var parsed = Date.parse(value);
+    return isNaN(parsed) ? null : parsed;
+  }
+
+  function clock(value) {
+    var ms = parseTime(value);
+    if (ms === null) { return ""; }
+    return new Date(ms).toLocaleTimeString("pt-BR", { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function duration(seconds) {
+    seconds = Math.max(0, Math.round(seconds || 0));
+    if (seconds < 60) { return seconds + " s"; }
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) { return minutes + " min " + String(seconds % 60).padStart(2, "0") + " s"; }
+    return Math.floor(minutes / 60) + " h " + String(minutes % 60).padStart(2, "0") + " min";
+  }
+
+  /** When the wait started: created_at, else now minus the wait the server computed. */
+  function waitingSince(conversation, fetchedAt) {
+    var created = parseTime(conversation.created_at);
+    if (created !== null) { return created; }
+    return fetchedAt - 1000 * (conversation.wait_seconds || 0);
+  }
+
+  // --- the API ---------------------------------------------------------
+
+  function ApiError(status, body, retryAfter) {
+    this.status = status;
+    this.detail = (body && body.detail) || ("HTTP " + status);
+    this.field = body && body.field;
+    this.retryAfter = retryAfter;
+  }
+
+  function api(method, path, body) {
+    var headers = { "Accept": "application/json" };
+    if (body !== undefined) { headers["Content-Type"] = "application/json"; }
+    if (state.token) { headers["Authorization"] = "Bearer " + state.token; }
+    return fetch(API + path, {
+      method: method, headers: headers, cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (ignored) { data = null; }
+        if (response.ok) { return data; }
+        var retry = parseInt(response.headers.get("Retry-After") || "", 10);
+        var error = new ApiError(response.status, data, isNaN(retry) ? null : retry);
+        if (response.status === 401 && path !== "/auth/login" && state.token) {
+          sessionExpired();
+        } else if (response.status === 503) {
+          banner("Serviço indisponível no momento. Tente de novo em instantes.", "error");
+        }
+        throw error;
+      });
+    }, function () {
+      throw new ApiError(0, { detail: "Sem conexão com o servidor." });
+    });
+  }
+
+  function errorText(error) {
+    if (!(error instanceof ApiError)) { return "Erro inesperado."; }
+    if (error.status === 0) { return "Sem conexão com o servidor."; }
+    if (error.status === 403) { return "Você não tem acesso a esta conversa."; }
+    if (error.status === 404) { return "Conversa não encontrada."; }
+    if (error.status === 503) { return "Serviço indisponível no momento."; }
+    return error.detail;
+  }
+
+  // --- login and session ---------------------------------------------------
+
+  function onLogin(event) {
+    event.preventDefault();
+    var username = $("login-username").value.trim();
+    var password = $("login-password").value;
+    if (!username) { setError($("login-error"), "Informe o usuário."); $("login-username").focus(); return; }
+    if (!password) { setError($("login-error"), "Informe a senha."); $("login-password").focus(); return; }
+    setError($("login-error"), "");
+    $("login-submit").disabled = true;
+    api("POST", "/auth/login", { username: username, password: password }).then(function (data) {
+      $("login-password").value = "";
+      $("login-submit").disabled = false;
+      state.token = data.token;
+      try { sessionStorage.setItem(TOKEN_KEY, data.token); } catch (ignored) { /* private mode */ }
+      start(data.user, "online");
+    }, function (error) {
+      $("login-submit").disabled = false;
+      if (error.status === 429) { lockLogin(error.retryAfter || 60); return; }
+      if (error.status === 401) { setError($("login-error"), "Usuário ou senha incorretos."); }
+      else if (error.status === 422 || error.status === 400) { setError($("login-error"), error.detail); }
+      else { setError($("login-error"), errorText(error)); }
+      $("login-password").select();
+    });
+  }
+
+  /** Too many failed logins: say how long to wait and keep the button off until then. */
+  function lockLogin(seconds) {
+    var until = Date.now() + seconds * 1000;
+    var button = $("login-submit");
+    clearInterval(state.loginLockTimer);
+    function tick() {
+      var left = Math.ceil((until - Date.now()) / 1000);
+      if (left <= 0) {
+        clearInterval(state.loginLockTimer);
+        button.disabled = false;
+        setError($("login-error"), "");
+        return;
+      }
+      button.disabled = true;
+      setError($("login-error"), "Muitas tentativas sem sucesso. Tente novamente em " + duration(left) + ".");
+    }
+    tick();
+    state.loginLockTimer = setInterval(tick, 1000);
+  }
+
+  function start(user, presence) {
+    state.me = user;
+    state.presence = presence === "away" ? "away" : "online";
+    $("my-status").value = state.presence;
+    $("me-name").textContent = user.name + " · " + (ROLE_LABELS[user.role] || user.role);
+    show($("login-view"), false);
+    show($("app-view"), true);
+    show($("dashboard"), seesEverything());
+    heartbeat();
+    state.heartbeatTimer = setInterval(heartbeat, HEARTBEAT_MS);
+    state.tickTimer = setInterval(tick, 1000);
+    if (seesEverything()) {
+      refreshDashboard();
+      state.dashboardTimer = setInterval(refreshDashboard, DASHBOARD_MS);
+    }
+    refreshLists();
+    connect();
+  }
+
+  function stop() {
+    [state.heartbeatTimer, state.tickTimer, state.dashboardTimer, state.pingTimer].forEach(clearInterval);
+    [state.wsTimer, state.typingTimer, state.refreshTimer].forEach(clearTimeout);
+    var ws = state.ws;
+    state.ws = null;
+    if (ws) { ws.onclose = null; ws.close(1000, "logout"); }
+    state.token = null;
+    state.me = null;
+    state.current = null;
+    state.queue = [];
+    state.mine = [];
+    state.unread = {};
+    state.outbox = [];
+    state.typingSent = false;
+    try { sessionStorage.removeItem(TOKEN_KEY); } catch (ignored) { /* private mode */ }
+    clear($("queue-list"));
+    clear($("mine-list"));
+    closeConversationView();
+    show($("banner"), false);
+    show($("app-view"), false);
+    show($("login-view"), true);
+    document.title = "Central de atendimento";
+    $("login-username").focus();
+  }
+
+  function sessionExpired() {
+    stop();
+    setError($("login-error"), "Sua sessão expirou. Entre novamente.");
+  }
+
+  function onLogout() {
+    // Offline first (the token still works), then revoke the token.
+    api("POST", "/me/status", { status: "offline" })
+      .catch(function () { return null; })
+      .then(function () { return api("POST", "/auth/logout"); })
+      .catch(function () { return null; })
+      .then(stop);
+  }
+
+  function seesEverything() {
+    return Boolean(state.me) && (state.me.role === "supervisor" || state.me.role === "admin");
+  }
+
+  function heartbeat() {
+    api("POST", "/me/status", { status: state.presence }).catch(function () { return null; });
+    // Without live updates, keep the lists fresh by polling at the heartbeat pace.
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) { refreshLists(); }
+  }
+
+  function onPresenceChange() {
+    state.presence = $("my-status").value === "away" ? "away" : "online";
+    heartbeat();
+  }
+
+  // --- the realtime connection ---------------------------------------------
+
+  function connect() {
+    if (!state.token) { return; }
+    var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    var ws;
+    try {
+      ws = new WebSocket(scheme + "//" + window.location.host + "/desk/ws");
+    } catch (ignored) {
+      scheduleReconnect();
+      return;
+    }
+    state.ws = ws;
+    connection("Conectando...", "connecting");
+    ws.onopen = function () {
+      // The token goes in the first frame rather than the URL (URLs end up in logs).
+      send({ type: "auth", data: { token: state.token } });
+      state.wsAttempts = 0;
+      connection("Ao vivo", "online");
+      clearInterval(state.pingTimer);
+      state.pingTimer = setInterval(function () { send({ type: "ping", data: {} }); }, PING_MS);
+      if (state.current) { send({ type: "join_conversation", data: { conversation_id: state.current.id } }); }
+      refreshLists();  // events missed while disconnected are not replayed
+      if (state.current) { openConversation(state.current.id, true); }
+    };
+    ws.onmessage = function (message) {
+      var frame;
+      try { frame = JSON.parse(message.data); } catch (ignored) { return; }
+      if (frame && typeof frame.type === "string") { onFrame(frame.type, frame.data || {}); }
+    };
+    ws.onclose = function (event) {
+      clearInterval(state.pingTimer);
+      if (state.ws !== ws) { return; }
+      state.ws = null;
+      if (event.code === 1008) { sessionExpired(); return; }
+      scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    if (!state.token) { return; }
+    var delay = Math.min(BACKOFF_MAX_MS, 1000 * Math.pow(2, state.wsAttempts));
+    delay = Math.round(delay / 2 + Math.random() * delay / 2);  // jitter: not every console at once
+    state.wsAttempts += 1;
+    connection("Sem conexão ao vivo; tentando de novo em " + Math.ceil(delay / 1000) + " s", "offline");
+    clearTimeout(state.wsTimer);
+    state.wsTimer = setTimeout(connect, delay);
+  }
+
+  function connection(text, kind) {
+    var node = $("connection");
+    node.textContent = text;
+    node.className = "connection " + kind;
+  }
+
+  function send(frame) {
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) { return false; }
+    frame.timestamp = new Date().toISOString();
+    state.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  function onFrame(type, data) {
+    var conversation = data.conversation || {};
+    var id = data.conversation_id || conversation.id;
+    var isCurrent = Boolean(state.current) && id === state.current.id;
+    if (type === "new_message") {
+      if (isCurrent) { receiveMessage(data.message || {}); }
+      else if (id && isMine(id)) { state.unread[id] = true; renderMine(); }
+    } else if (type === "conversation_assigned") {
+      if (conversation.agent && state.me && conversation.agent === state.me.username
+          && data.previous_agent && data.previous_agent !== state.me.username) {
+        banner("Uma conversa foi transferida para você.", "info");
+      }
+      scheduleRefresh();
+      if (isCurrent) { openConversation(id, true); }
+    } else if (type === "conversation_closed") {
+      scheduleRefresh();
+      if (isCurrent) { openConversation(id, true); }
+    } else if (type === "queue_update") {
+      if (Array.isArray(data.queue)) { setQueue(data.queue); }
+      else { scheduleRefresh(); }
+    } else if (type === "agent_typing") {
+      if (isCurrent && state.me && data.agent !== state.me.username) { othersTyping(data.agent, data.typing); }
+    } else if (type === "error") {
+      setError($("conv-error"), data.message || "Erro na conexão ao vivo.");
+    }
+  }
+
+  // --- lists -----------------------------------------------------------
+
+  function isMine(id) {
+    return state.mine.some(function (c) { return c.id === id; });
+  }
+
+  /** Several events in a burst cause one reload. */
+  function scheduleRefresh() {
+    clearTimeout(state.refreshTimer);
+    state.refreshTimer = setTimeout(function () {
+      refreshLists();
+      if (seesEverything()) { refreshDashboard(); }
+    }, 150);
+  }
+
+  function refreshLists() {
+    if (!state.token || !state.me) { return; }
+    api("GET", "/queue").then(function (data) { setQueue((data && data.queue) || []); }, function () { return null; });
+    var mine = "/conversations?status=in_progress&agent=" + encodeURIComponent(state.me.username);
+    api("GET", mine).then(function (data) {
+      state.mine = (data && data.conversations) || [];
+      state.mineFetchedAt = Date.now();
+      renderMine();
+    }, function () { return null; });
+  }
+
+  function setQueue(queue) {
+    state.queue = queue;
+    state.queueFetchedAt = Date.now();
+    renderQueue();
+  }
+
+  function customerName(conversation) {
+    var customer = conversation.customer || {};
+    return customer.name || conversation.customer_name || "Cliente sem nome";
+  }
+
+  function channelBadge(channel) {
+    var known = CHANNELS[channel] || [String(channel || "?").slice(0, 4), channel || "canal desconhecido"];
+    return el("span", {
+      className: "channel channel-" + String(channel || "unknown").replace(/[^a-z0-9_-]/gi, ""),
+      title: known[1], "aria-label": "Canal: " + known[1], role: "img", text: known[0],
+      "data-testid": "channel"
+    });
+  }
+
+  function priorityTag(priority) {
+    if (!priority) { return null; }
+    return el("span", {
+      className: "priority" + (priority >= 50 ? " high" : ""), "data-testid": "priority",
+      title: "Prioridade " + priority, text: priority >= 50 ? "Urgente" : "Prioridade " + priority
+    });
+  }
+
+  function renderQueue() {
+    var list = $("queue-list");
+    clear(list);
+    state.queue.forEach(function (conversation, index) {
+      var position = conversation.position || index + 1;
+      var since = waitingSince(conversation, state.queueFetchedAt);
+      var open = el("button", {
+        type: "button", className: "item-open", "data-testid": "queue-open",
+        "aria-label": "Ver a conversa de " + customerName(conversation)
+      }, [
+        el("span", { className: "position", text: position + "º", title: "Posição na fila" }),
+        channelBadge(conversation.channel),
+        el("span", { className: "item-body" }, [
+          el("strong", { text: customerName(conversation) }),
+          el("span", { className: "muted reason", text: conversation.reason || "" })
+        ]),
+        priorityTag(conversation.priority),
+        el("span", { className: "wait", "data-since": since, "data-testid": "wait",
+                     title: "Tempo de espera", text: duration((Date.now() - since) / 1000) })
+      ]);
+      open.addEventListener("click", function () { openConversation(conversation.id); });
+      var claim = el("button", { type: "button", className: "primary small", "data-testid": "claim",
+                                 text: "Assumir", "aria-label": "Assumir a conversa de " + customerName(conversation) });
+      claim.addEventListener("click", function () { claimConversation(conversation.id); });
+      list.appendChild(el("li", {
+        className: "item" + (state.current && state.current.id === conversation.id ? " selected" : ""),
+        "data-testid": "queue-item", "data-conversation-id": conversation.id
+      }, [open, claim]));
+    });
+    $("queue-count").textContent = String(state.queue.length);
+    show($("queue-empty"), state.queue.length === 0);
+    document.title = (state.queue.length ? "(" + state.queue.length + ") " : "") + "Central de atendimento";
+  }
+
+  function renderMine() {
+    var list = $("mine-list");
+    clear(list);
+    state.mine.forEach(function (conversation) {
+      var unread = Boolean(state.unread[conversation.id]);
+      var open = el("button", {
+        type: "button", className: "item-open", "data-testid": "mine-open",
+        "aria-label": "Abrir a conversa de " + customerName(conversation) + (unread ? " (mensagem nova)" : "")
+      }, [
+        channelBadge(conversation.channel),
+        el("span", { className: "item-body" }, [
+          el("strong", { text: customerName(conversation) }),
+          el("span", { className: "muted reason", text: conversation.reason || "" })
+        ]),
+        unread ? el("span", { className: "unread", text: "nova", "data-testid": "unread" }) : null
+      ]);
+      open.addEventListener("click", function () { openConversation(conversation.id); });
+      list.appendChild(el("li", {
+        className: "item" + (state.current && state.current.id === conversation.id ? " selected" : ""),
+        "data-testid": "mine-item", "data-conversation-id": conversation.id
+      }, [open]));
+    });
+    $("mine-count").textContent = String(state.mine.length);
+    show($("mine-empty"), state.mine.length === 0);
+  }
+
+  /** Once a second: the waits in the queue grow while the page is open. */
+  function tick() {
+    var now = Date.now();
+    Array.prototype.forEach.call(document.querySelectorAll("[data-since]"), function (node) {
+      node.textContent = duration((now - Number(node.getAttribute("data-since"))) / 1000);
+    });
+  }
+
+  // --- one conversation ------------------------------------------------------
+
+  function claimConversation(id) {
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/claim").then(function (data) {
+      refreshLists();
+      openConversation((data && data.conversation && data.conversation.id) || id);
+    }, function (error) {
+      if (error.status === 409) {
+        banner("Outro atendente já assumiu esta conversa.", "warning");
+        refreshLists();
+        if (state.current && state.current.id === id) { openConversation(id, true); }
+      } else if (error.status !== 401) {
+        banner("Não foi possível assumir: " + errorText(error), "error");
+      }
+    });
+  }
+
+  /** Show a conversation; ``quiet`` keeps the reply box and the scroll position. */
+  function openConversation(id, quiet) {
+    return api("GET", "/conversations/" + encodeURIComponent(id)).then(function (data) {
+      var previous = state.current;
+      var switching = !previous || previous.id !== id;
+      if (quiet && switching) { return; }  // a background reload, but the agent moved on meanwhile
+      if (previous && switching) {
+        stopTyping();
+        send({ type: "leave_conversation", data: { conversation_id: previous.id } });
+      }
+      if (switching) { send({ type: "join_conversation", data: { conversation_id: id } }); }
+      state.current = data.conversation;
+      delete state.unread[id];
+      renderConversation(data.conversation, data.transcript || [], !quiet);
+      renderQueue();
+      renderMine();
+    }, function (error) {
+      if (error.status === 403 || error.status === 404) {
+        if (state.current && state.current.id === id) { closeConversationView(); }
+        banner(errorText(error), "warning");
+        refreshLists();
+      } else if (error.status !== 401) {
+        setError($("conv-error"), errorText(error));
+      }
+    });
+  }
+
+  function closeConversationView() {
+    if (state.current) { send({ type: "leave_conversation", data: { conversation_id: state.current.id } }); }
+    stopTyping();
+    state.current = null;
+    show($("conversation"), false);
+    show($("placeholder"), true);
+  }
+
+  function canReply(conversation) {
+    if (!state.me || conversation.status !== "in_progress") { return false; }
+    return conversation.agent === state.me.username || seesEverything();
+  }
+
+  function renderConversation(conversation, transcript, fresh) {
+    var customer = conversation.customer || {};
+    $("conv-title").textContent = customerName(conversation);
+    var meta = [
+      (CHANNELS[conversation.channel] || [null, conversation.channel])[1],
+      customer.phone_masked,
+      customer.contract_id ? "Contrato " + customer.contract_id : null,
+      conversation.protocol ? "Protocolo " + conversation.protocol : null,
+      conversation.reason ? "Motivo: " + conversation.reason : null,
+      conversation.agent ? "Atendente: " + conversation.agent : null
+    ].filter(Boolean);
+    $("conv-meta").textContent = meta.join(" · ");
+    var status = $("conv-status");
+    status.textContent = STATUS_LABELS[conversation.status] || conversation.status;
+    status.className = "status-tag status-" + conversation.status;
+    $("conv-summary").textContent = conversation.summary || "Sem resumo.";
+
+    var list = $("transcript");
+    var nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    clear(list);
+    transcript.forEach(function (message) { list.appendChild(bubble(message)); });
+    if (fresh || nearBottom) { list.scrollTop = list.scrollHeight; }
+
+    var replying = canReply(conversation);
+    show($("claim-bar"), conversation.status === "queue");
+    show($("reply-form"), replying);
+    show($("conv-actions"), replying);
+    show($("typing"), false);
+    if (fresh) {
+      setError($("conv-error"), "");
+      $("reply-text").value = "";
+      $("transfer-box").open = false;
+      $("close-box").open = false;
+    }
+    show($("placeholder"), false);
+    show($("conversation"), true);
+    if (fresh) { (replying ? $("reply-text") : $("conv-title")).focus(); }
+  }
+
+  function authorLabel(message) {
+    if (message.author === "customer") { return "Cliente"; }
+    if (message.author === "agent") {
+      return state.me && message.agent === state.me.username ? "Você" : (message.agent || "Atendente");
+    }
+    return "Bot";
+  }
+
+  function safeUrl(value) {
+    try {
+      var url = new URL(String(value), window.location.href);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (ignored) {
+      return null;
+    }
+  }
+
+  function bubble(message) {
+    var author = ["customer", "bot", "agent"].indexOf(message.author) >= 0 ? message.author : "bot";
+    var parts = [
+      el("span", { className: "author", text: authorLabel(message) }),
+      message.text ? el("p", { className: "text", text: message.text, "data-testid": "msg-text" }) : null
+    ];
+    var image = message.image && safeUrl(message.image);
+    if (image) {
+      parts.push(el("a", { href: image, target: "_blank", rel: "noopener noreferrer", text: "Imagem" }));
+    }
+    if (Array.isArray(message.buttons) && message.buttons.length) {
+      parts.push(el("ul", { className: "buttons", "aria-label": "Botões oferecidos" },
+        message.buttons.map(function (button) {
+          return el("li", { text: (button && (button.title || button.payload)) || "" });
+        })));
+    }
+    parts.push(el("time", { className: "time", text: clock(message.timestamp) }));
+    return el("li", { className: "msg msg-" + author, "data-testid": "msg-" + author }, parts);
+  }
+
+  function appendMessage(message) {
+    var list = $("transcript");
+    var nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    list.appendChild(bubble(message));
+    if (nearBottom || message.author === "agent") { list.scrollTop = list.scrollHeight; }
+  }
+
+  /** A message from the WebSocket; our own replies are shown once (see sendReply). */
+  function receiveMessage(message) {
+    if (message.author === "agent" && state.me && message.agent === state.me.username) {
+      for (var i = 0; i < state.outbox.length; i += 1) {
+        var entry = state.outbox[i];
+        if (entry.text === message.text && entry.by !== "ws") {
+          if (entry.by === "http") { state.outbox.splice(i, 1); return; }
+          entry.by = "ws";
+          break;
+        }
+      }
+    }
+    if (message.author === "customer") { show($("typing"), false); }
+    appendMessage(message);
+  }
+
+  function sendReply(event) {
+    if (event) { event.preventDefault(); }
+    var box = $("reply-text");
+    var text = box.value.trim();
+    if (!text || !state.current) { return; }
+    if (text.length > 4096) { setError($("conv-error"), "A mensagem pode ter no máximo 4096 caracteres."); return; }
+    var id = state.current.id;
+    var entry = { text: text, by: null };
+    state.outbox.push(entry);
+    var button = $("reply-form").querySelector("button[type=submit]");
+    button.disabled = true;
+    stopTyping();
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/messages", { text: text }).then(function (data) {
+      button.disabled = false;
+      setError($("conv-error"), "");
+      if (box.value.trim() === text) { box.value = ""; }
+      var index = state.outbox.indexOf(entry);
+      if (entry.by === "ws") { state.outbox.splice(index, 1); return; }
+      entry.by = "http";
+      setTimeout(function () {
+        var at = state.outbox.indexOf(entry);
+        if (at >= 0) { state.outbox.splice(at, 1); }
+      }, 15000);
+      if (state.current && state.current.id === id) {
+        appendMessage((data && data.message) || { author: "agent", agent: state.me.username, text: text,
+                                                  timestamp: new Date().toISOString() });
+      }
+    }, function (error) {
+      button.disabled = false;
+      state.outbox.splice(state.outbox.indexOf(entry), 1);
+      if (error.status === 409 || error.status === 403) {
+        setError($("conv-error"), "A mensagem não foi enviada: a conversa não está mais com você.");
+        openConversation(id, true);
+      } else if (error.status !== 401) {
+        setError($("conv-error"), "A mensagem não foi enviada: " + errorText(error));
+      }
+    });
+  }
+
+  function onReplyKey(event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { sendReply(event); }
+  }
+
+  /** typing_start once while the agent types, typing_stop after a pause or on send. */
+  function onReplyInput() {
+    if (!state.current) { return; }
+    if (!$("reply-text").value) { stopTyping(); return; }
+    if (!state.typingSent) {
+      state.typingSent = send({ type: "typing_start", data: { conversation_id: state.current.id } });
+    }
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    if (state.typingSent && state.current) {
+      send({ type: "typing_stop", data: { conversation_id: state.current.id } });
+    }
+    state.typingSent = false;
+  }
+
+  function othersTyping(agent, typing) {
+    var node = $("typing");
+    clearTimeout(state.othersTypingTimer);
+    node.textContent = (agent || "Outro atendente") + " está digitando...";
+    show(node, Boolean(typing));
+    if (typing) { state.othersTypingTimer = setTimeout(function () { show(node, false); }, 10000); }
+  }
+
+  // --- transfer and close ----------------------------------------------------
+
+  function loadTransferTargets() {
+    if (!$("transfer-box").open || !state.current) { return; }
+    var select = $("transfer-to");
+    clear(select);
+    select.appendChild(el("option", { value: "", text: "Carregando..." }));
+    api("GET", "/agents").then(function (data) {
+      clear(select);
+      var agents = ((data && data.agents) || []).filter(function (agent) {
+        return agent.username !== state.current.agent && !agent.disabled;
+      });
+      select.appendChild(el("option", { value: "", text: agents.length ? "Escolha..." : "Nenhum outro atendente" }));
+      agents.forEach(function (agent) {
+        var presence = PRESENCE_LABELS[agent.status] || agent.status || "";
+        select.appendChild(el("option", { value: agent.username, text: agent.name + " (" + presence + ")" }));
+      });
+    }, function (error) {
+      clear(select);
+      select.appendChild(el("option", { value: "", text: "Lista indisponível" }));
+      setError($("conv-error"), "Não foi possível listar os atendentes: " + errorText(error));
+    });
+  }
+
+  function onTransfer(event) {
+    event.preventDefault();
+    var to = $("transfer-to").value;
+    var reason = $("transfer-reason").value.trim();
+    if (!to) { setError($("conv-error"), "Escolha para quem transferir."); $("transfer-to").focus(); return; }
+    if (!reason) { setError($("conv-error"), "Informe o motivo da transferência."); $("transfer-reason").focus(); return; }
+    var id = state.current.id;
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/transfer", { to: to, reason: reason }).then(function () {
+      $("transfer-reason").value = "";
+      banner("Conversa transferida.", "info");
+      refreshLists();
+      if (seesEverything()) { openConversation(id, true); } else { closeConversationView(); }
+    }, function (error) {
+      if (error.status !== 401) { setError($("conv-error"), "Não foi possível transferir: " + errorText(error)); }
+    });
+  }
+
+  function onClose(event) {
+    event.preventDefault();
+    var resolution = $("close-resolution").value.trim();
+    var notes = $("close-notes").value.trim();
+    if (!resolution) { setError($("conv-error"), "Informe a resolução."); $("close-resolution").focus(); return; }
+    var id = state.current.id;
+    stopTyping();
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/close", { resolution: resolution, notes: notes }).then(function () {
+      $("close-resolution").value = "";
+      $("close-notes").value = "";
+      banner("Conversa encerrada; o bot retomou o atendimento.", "info");
+      refreshLists();
+      openConversation(id, true);
+    }, function (error) {
+      if (error.status !== 401) { setError($("conv-error"), "Não foi possível encerrar: " + errorText(error)); }
+    });
+  }
+
+  // --- supervisors' dashboard --------------------------------------------------
+
+  function refreshDashboard() {
+    if (!seesEverything()) { return; }
+    api("GET", "/metrics").then(renderMetrics, function () { return null; });
+    api("GET", "/agents").then(function (data) { renderAgents((data && data.agents) || []); }, function () { return null; });
+  }
+
+  function renderMetrics(metrics) {
+    metrics = metrics || {};
+    var rows = [
+      ["Em atendimento", metrics.active],
+      ["Na fila", metrics.in_queue],
+      ["Resolvidas hoje", metrics.resolved_today],
+      ["Atendentes disponíveis", metrics.agents_online],
+      ["Atendentes ocupados", metrics.agents_busy],
+      ["Espera média", metrics.average_wait_seconds == null ? null : duration(metrics.average_wait_seconds)],
+      ["Atendimento médio", metrics.average_handling_seconds == null ? null : duration(metrics.average_handling_seconds)],
+      ["CSAT médio", metrics.csat_average == null ? null : Number(metrics.csat_average).toFixed(1)]
+    ];
+    var list = $("metrics");
+    clear(list);
+    rows.forEach(function (row) {
+      list.appendChild(el("div", { className: "metric" }, [
+        el("dt", { text: row[0] }),
+        el("dd", { text: row[1] === null || row[1] === undefined ? "–" : String(row[1]) })
+      ]));
+    });
+  }
+
+  function renderAgents(agents) {
+    var body = $("agents");
+    clear(body);
+    agents.forEach(function (agent) {
+      body.appendChild(el("tr", { "data-testid": "agent-row" }, [
+        el("td", { text: agent.name || agent.username }),
+        el("td", {}, [el("span", { className: "presence presence-" + agent.status,
+                                   text: PRESENCE_LABELS[agent.status] || agent.status || "" })]),
+        el("td", { text: String(agent.active_conversations || 0) })
+      ]));
+    });
+  }
+
+  // --- start -------------------------------------------------------------
+
+  function init() {
+    $("login-form").addEventListener("submit", onLogin);
+    $("logout").addEventListener("click", onLogout);
+    $("my-status").addEventListener("change", onPresenceChange);
+    $("reply-form").addEventListener("submit", sendReply);
+    $("reply-text").addEventListener("keydown", onReplyKey);
+    $("reply-text").addEventListener("input", onReplyInput);
+    $("reply-text").addEventListener("blur", stopTyping);
+    $("claim").addEventListener("click", function () { if (state.current) { claimConversation(state.current.id); } });
+    $("transfer-box").addEventListener("toggle", loadTransferTargets);
+    $("transfer-form").addEventListener("submit", onTransfer);
+    $("close-form").addEventListener("submit", onClose);
+
+    var saved = null;
+    try { saved = sessionStorage.getItem(TOKEN_KEY); } catch (ignored) { saved = null; }
+    if (!saved) { $("login-username").focus(); return; }
+    state.token = saved;
+    api("GET", "/me").then(function (me) {
+      start(me, me.status);
+    }, function () {
+      state.token = null;
+      try { sessionStorage.removeItem(TOKEN_KEY); } catch (ignored) { /* private mode */ }
+      $("login-username").focus();
+    });
+  }
+
+  init();
+})();
