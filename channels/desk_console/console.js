@@ -282,8 +282,9 @@
 
   function heartbeat() {
     api("POST", "/me/status", { status: state.presence }).catch(function () { return null; });
-    // Without live updates, keep the lists fresh by polling at the heartbeat pace.
-    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) { refreshLists(); }
+    // Also a safety net for live updates: a missed event (or none, while the
+    // WebSocket is down) is corrected within one heartbeat.
+    refreshLists();
   }
 
   function onPresenceChange() {
@@ -426,11 +427,12 @@
     });
   }
 
+  /** Priority runs 0..100 (bot.desk); a normal handoff is 10, so only higher ones get a tag. */
   function priorityTag(priority) {
-    if (!priority) { return null; }
+    if (!(priority >= 25)) { return null; }
     return el("span", {
       className: "priority" + (priority >= 50 ? " high" : ""), "data-testid": "priority",
-      title: "Prioridade " + priority, text: priority >= 50 ? "Urgente" : "Prioridade " + priority
+      title: "Prioridade " + priority + " de 100", text: priority >= 50 ? "Urgente" : "Alta"
     });
   }
 
@@ -568,7 +570,8 @@
       customer.contract_id ? "Contrato " + customer.contract_id : null,
       conversation.protocol ? "Protocolo " + conversation.protocol : null,
       conversation.reason ? "Motivo: " + conversation.reason : null,
-      conversation.agent ? "Atendente: " + conversation.agent : null
+      conversation.agent ? "Atendente: " + conversation.agent : null,
+      conversation.csat ? "Nota do cliente: " + conversation.csat + "/5" : null
     ].filter(Boolean);
     $("conv-meta").textContent = meta.join(" · ");
     var status = $("conv-status");
