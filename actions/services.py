@@ -49,6 +49,7 @@ SUBJECT_WORDS = {
     TicketSubject.NEW_SERVICE: "nova instalacao",
     TicketSubject.WIFI_PASSWORD: "senha do wi-fi",
     TicketSubject.PAYMENT_RECEIPT: "comprovante de pagamento",
+    TicketSubject.HUMAN_CONTACT: "pedido de atendimento humano",
 }
 
 

@@ -67,6 +67,11 @@ class Outbox:
             ],
         )
 
+    async def publish_typing(self, sender_id: str, active: bool) -> None:
+        """Tell a connected client that someone is typing (nothing is stored)."""
+        await self.redis.publish(live_channel(sender_id),
+                                 json.dumps({"type": "typing", "active": bool(active)}))
+
     async def after(
         self, sender_id: str, after: Optional[str] = None, limit: int = 100
     ) -> List[Dict[str, Any]]:

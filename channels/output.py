@@ -119,3 +119,8 @@ class OutboxOutput(ApiOutputChannel):
 
     async def deliver(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         await Outbox.from_env().push(recipient_id, message, publish=self.publish)
+
+    async def send_typing(self, recipient_id: Text, active: bool) -> None:
+        """A live-only typing frame (not kept in the outbox), e.g. an atendente typing."""
+        if self.publish:
+            await Outbox.from_env().publish_typing(recipient_id, active)

@@ -103,10 +103,17 @@ class SocketIOOutput(OutputChannel):
     def name(cls) -> Text:
         return "socketio"
 
-    def __init__(self, emitter: Any, bot_message_evt: Text, namespace: Optional[Text] = None):
+    def __init__(self, emitter: Any, bot_message_evt: Text, namespace: Optional[Text] = None,
+                 typing_evt: Text = "typing"):
         self.emitter = emitter
         self.bot_message_evt = bot_message_evt
         self.namespace = namespace
+        self.typing_evt = typing_evt
+
+    async def send_typing(self, recipient_id: Text, active: bool) -> None:
+        """The typing indicator (e.g. an atendente typing on the desk)."""
+        await self.emitter.emit(self.typing_evt, {"typing": bool(active)},
+                                room=room_of(recipient_id), namespace=self.namespace)
 
     async def _send_message(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         await self.emitter.emit(
@@ -218,10 +225,11 @@ class SocketIOInput(InputChannel):
     def get_output_channel(self) -> Optional[OutputChannel]:
         """Delivers to a session by sender id, from any replica (emits go through Redis)."""
         if self.sio is not None:
-            return SocketIOOutput(self.sio, self.bot_message_evt, self.namespace)
+            return SocketIOOutput(self.sio, self.bot_message_evt, self.namespace, self.typing_evt)
         if self.use_redis:
             self._write_only = self._write_only or self._redis_manager(write_only=True)
-            return SocketIOOutput(self._write_only, self.bot_message_evt, self.namespace)
+            return SocketIOOutput(self._write_only, self.bot_message_evt, self.namespace,
+                                  self.typing_evt)
         logger.warning("socketio: no server in this process and SOCKETIO_REDIS is off")
         return None
 

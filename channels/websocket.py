@@ -186,7 +186,10 @@ class WebSocketInput(InputChannel):
                 item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if item and item.get("type") == "message":
                     published = json.loads(item["data"])
-                    await conn.send("chat", published["message"], published["id"])
+                    if published.get("type") == "typing":  # an atendente typing (desk)
+                        await conn.send("typing", {"active": bool(published.get("active"))})
+                    else:
+                        await conn.send("chat", published["message"], published["id"])
         except (RedisError, OSError) as error:
             logger.error("websocket: live delivery for %s lost Redis: %s", conn.sender_id, error)
             await conn.close(CLOSE_ERROR, "message store unavailable, reconnect with ?after=")

@@ -20,6 +20,7 @@ from tests.services import ROOT, VENV_BIN, Service, free_port, project_env
 CHAT_API_KEY = "test-chat-key"
 CHAT_RATE_LIMIT = 12
 WEBSOCKET_JWT_SECRET = "test-websocket-secret-at-least-32-bytes"
+DESK_JWT_SECRET = "test-desk-secret-0123456789abcdef0123456789"
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +105,12 @@ def server_env(redis_settings, key_prefix, demo_db, graph_api) -> Dict[str, str]
         # socket.io widget page (tests/e2e/test_widget_browser.py)
         WIDGET_PROVIDER="Fibra Teste",
         WIDGET_COLOR="#123abc",
+        # Human desk (tests/e2e/test_desk_*.py): always open unless a test says otherwise.
+        DESK_JWT_SECRET=DESK_JWT_SECRET,
+        DESK_HOURS="mon-sun 00:00-24:00",
+        DESK_LOGIN_MAX_FAILURES="50",
+        DESK_POSITION_CHECK_SECONDS="1",
+        DESK_POSITION_NOTICE_SECONDS="2",
         ISP_BACKEND="demo",
         ISP_DEMO_DB=str(demo_db),
         # REDIS_URL wins over REDIS_HOST/DB in bot.settings: point both at the test db.

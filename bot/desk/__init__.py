@@ -7,8 +7,9 @@ Rasa-free and Redis-only, so the action server (``action_handoff``), every
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 from bot.desk.auth import Auth, AuthSettings
 from bot.desk.conversations import Conversations
@@ -34,6 +35,17 @@ class Desk:
         events = DeskEvents(redis, keys)
         return cls(users, Conversations(redis, users, events, keys), events, keys)
 
+    @classmethod
+    def shared(cls) -> "Desk":
+        """The process's Desk for the running event loop (its Redis client is bound to it)."""
+        loop = id(asyncio.get_event_loop())
+        if loop not in _shared:
+            _shared[loop] = cls.create()
+        return _shared[loop]
+
     def auth(self, settings: Optional[AuthSettings] = None) -> Auth:
         """Logins and tokens; needs ``DESK_JWT_SECRET`` unless ``settings`` are given."""
         return Auth(self.users.redis, self.users, settings, self.keys)
+
+
+_shared: Dict[int, Desk] = {}

@@ -34,7 +34,9 @@ import logging
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Dict, List, Optional
+from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
 
@@ -51,6 +53,7 @@ STATUSES = (QUEUE, IN_PROGRESS, RESOLVED, CLOSED)
 OPEN = (QUEUE, IN_PROGRESS)
 PRIORITY_MIN, PRIORITY_MAX = 0, 100
 CUSTOMER_CANCELLED = "cancelled_by_customer"
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 RECENT_HANDLING = 20  # closed conversations averaged for the wait estimate
 
 _OPEN = """
@@ -151,6 +154,7 @@ class Conversation:
     customer_name: str = ""
     customer_phone: str = ""
     customer_contract: str = ""
+    protocol: str = ""
     created_at: float = 0.0
     claimed_at: Optional[float] = None
     closed_at: Optional[float] = None
@@ -193,6 +197,7 @@ class Conversation:
             customer_name=data.get("customer_name", ""),
             customer_phone=data.get("customer_phone", ""),
             customer_contract=data.get("customer_contract", ""),
+            protocol=data.get("protocol", ""),
             created_at=float(data.get("created_at") or 0),
             claimed_at=number("claimed_at"), closed_at=number("closed_at"),
             agent=data.get("agent") or None, resolution=data.get("resolution", ""),
@@ -421,6 +426,23 @@ class Conversations:
         wait = estimate_wait(position, len(online), idle, await self.average_handling())
         return QueueStatus(position, size, len(online), wait)
 
+    async def set_protocol(self, conversation_id: str, protocol: str) -> None:
+        """The protocol given to the customer (ERP ticket or desk number)."""
+        protocol = _text("protocol", protocol, 64, required=True)
+        await self.redis.hset(self._conv(conversation_id), "protocol", protocol)
+
+    async def next_protocol(self, now: Optional[float] = None) -> str:
+        """A desk protocol number, ``YYYYMMDD`` (Sao Paulo) + a 6-digit daily
+        sequence, for customers the ERP does not know (SAC rules ask one per demand)."""
+        day = datetime.fromtimestamp(time.time() if now is None else now,
+                                     SAO_PAULO).strftime("%Y%m%d")
+        key = self.keys("protocol", day)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, 3 * 24 * 3600)
+        sequence, _ = await pipe.execute()
+        return f"{day}{sequence:06d}"
+
     async def agent_load(self, username: str) -> int:
         """How many conversations the agent has in progress."""
         return await self.redis.scard(self.agent_set_key(username))
@@ -428,7 +450,7 @@ class Conversations:
     # -- changing ----------------------------------------------------------
     async def open(self, channel: str, sender_id: str, reason: str, priority: int = 0,
                    summary: str = "", customer_name: str = "", customer_phone: str = "",
-                   customer_contract: str = "",
+                   customer_contract: str = "", protocol: str = "",
                    now: Optional[float] = None) -> tuple[Conversation, bool]:
         """Queue the sender, or return their conversation already open.
 
@@ -444,6 +466,7 @@ class Conversations:
             "customer_name": _text("customer_name", customer_name, 120),
             "customer_phone": _text("customer_phone", customer_phone, 40),
             "customer_contract": _text("customer_contract", customer_contract, 120),
+            "protocol": _text("protocol", protocol, 64),
         }
         now = time.time() if now is None else now
         conversation_id = uuid.uuid4().hex[:16]

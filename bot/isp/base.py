@@ -58,6 +58,7 @@ class TicketSubject(str, enum.Enum):
     NEW_SERVICE = "new_service"
     WIFI_PASSWORD = "wifi_password"
     PAYMENT_RECEIPT = "payment_receipt"
+    HUMAN_CONTACT = "human_contact"  # a person calls back (desk closed or nobody online)
 
 
 @dataclass(frozen=True)

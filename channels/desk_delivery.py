@@ -1,0 +1,119 @@
+"""Talking to a desk customer outside a turn: on their own channel, kept in the tracker.
+
+An agent's reply, a queue-position notice, the goodbye and CSAT question
+after closing: each goes out through the customer's channel (the connector in
+``app.ctx.input_channels`` whose ``name()`` is the conversation's channel, via
+Rasa's ``get_output_channel()``) and is appended to the customer's tracker as
+a ``BotUttered`` (agent messages carry ``{"desk_agent": username}`` in their
+metadata) under the conversation's lock, through the agent's tracker store,
+so the transcript, the event broker and every replica see it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Iterable, List, Optional
+
+from rasa.core.channels.channel import OutputChannel
+from rasa.shared.core.events import (ActionExecuted, BotUttered, ConversationResumed, Event,
+                                     SlotSet)
+from sanic import Sanic
+
+from bot.desk import handoff as texts
+from bot.desk.conversations import Conversation
+
+logger = logging.getLogger(__name__)
+
+DESK_SLOT = "desk_conversation_id"
+LOCK_POLL_SECONDS = 0.02  # Rasa polls every 1 s by default: too slow for a chat
+
+
+class Undeliverable(Exception):
+    """The customer's channel cannot send outside a request (e.g. Rasa's ``rest``)."""
+
+
+def current_app() -> Sanic:
+    """The Rasa server's Sanic app (one per process)."""
+    try:
+        return Sanic.get_app("rasa_server")
+    except Exception:
+        return Sanic.get_app()
+
+
+class CustomerLine:
+    def __init__(self, app: Sanic):
+        self.app = app
+
+    def output_for(self, channel: str) -> Optional[OutputChannel]:
+        for input_channel in getattr(self.app.ctx, "input_channels", None) or []:
+            if input_channel.name() == channel:
+                output = input_channel.get_output_channel()
+                if output is not None:
+                    return output
+        return None
+
+    async def append(self, sender_id: str, events: Iterable[Event]) -> None:
+        """Append to the tracker under the Redis lock, as a turn would."""
+        agent = self.app.ctx.agent
+        async with agent.lock_store.lock(sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
+            tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
+            for event in events:
+                tracker.update(event)
+            await agent.tracker_store.save(tracker)
+
+    async def _send(self, conversation: Conversation, messages: List[Dict[str, Any]],
+                    required: bool) -> bool:
+        output = self.output_for(conversation.channel)
+        if output is None:
+            if required:
+                raise Undeliverable(f"channel {conversation.channel!r} cannot deliver "
+                                    "messages outside a customer's request")
+            logger.warning("desk: %s has no output channel; message kept in the transcript only",
+                           conversation.channel)
+            return False
+        for message in messages:
+            await output.send_response(conversation.sender_id, dict(message))
+        return True
+
+    async def say(self, conversation: Conversation, text: str,
+                  buttons: Optional[List[Dict[str, Any]]] = None,
+                  agent: Optional[str] = None) -> BotUttered:
+        """Send ``text`` to the customer, then record it; raises :class:`Undeliverable`."""
+        message: Dict[str, Any] = {"text": text}
+        if buttons:
+            message["buttons"] = buttons
+        await self._send(conversation, [message], required=True)
+        event = _bot(text, buttons, agent)
+        await self.append(conversation.sender_id, [event])
+        return event
+
+    async def resume(self, conversation: Conversation, closing_text: str,
+                     ask_csat: bool) -> None:
+        """Give the conversation back to the bot: ``ConversationResumed``, the
+        goodbye (and CSAT question), then ``action_listen`` so the next message
+        is predicted as a fresh user turn."""
+        sends = [{"text": closing_text}]
+        events: List[Event] = [ConversationResumed(), _bot(closing_text)]
+        if ask_csat:
+            buttons = texts.csat_buttons()
+            sends.append({"text": texts.CSAT_QUESTION, "buttons": buttons})
+            events += [SlotSet(DESK_SLOT, conversation.id), _bot(texts.CSAT_QUESTION, buttons)]
+        events.append(ActionExecuted("action_listen"))
+        await self.append(conversation.sender_id, events)
+        try:
+            await self._send(conversation, sends, required=False)
+        except Exception:  # the bot is back either way; the customer may read it later
+            logger.exception("desk: closing message to %s not delivered", conversation.id)
+
+    async def typing(self, conversation: Conversation, active: bool) -> None:
+        """Show the agent typing where the channel can (web widget, WebSocket)."""
+        output = self.output_for(conversation.channel)
+        send_typing = getattr(output, "send_typing", None)
+        if send_typing is not None:
+            await send_typing(conversation.sender_id, active)
+
+
+def _bot(text: str, buttons: Optional[List[Dict[str, Any]]] = None,
+         agent: Optional[str] = None) -> BotUttered:
+    data = {"buttons": buttons} if buttons else {}
+    metadata = {"desk_agent": agent} if agent else {"desk": True}
+    return BotUttered(text, data=data, metadata=metadata)

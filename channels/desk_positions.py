@@ -1,0 +1,106 @@
+"""Queue-position notices to waiting customers, sent by one replica at a time.
+
+Every ``rasa run`` replica starts :func:`start_position_notices` after the
+server starts; only the holder of the Redis key ``desk:leader:positions``
+(``SET NX`` with a ``DESK_POSITION_LEADER_SECONDS`` expiry, renewed each
+round) works, so a customer gets one notice, and a crashed leader is
+replaced within that expiry. Each round (``DESK_POSITION_CHECK_SECONDS``,
+default 15) a customer whose position improved since the last notice is told
+the new position and wait, at most once per ``DESK_POSITION_NOTICE_SECONDS``
+(default 60). The last notice per conversation lives in the hash
+``desk:position_notices`` (``<position>:<time>``), so a new leader goes on
+where the old one stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Optional
+
+from redis.exceptions import RedisError
+
+from bot.desk import Desk
+from bot.desk import handoff as texts
+from bot.settings import env_int
+
+logger = logging.getLogger(__name__)
+
+# Renew only if we still hold it; take it if nobody does. 1 = leader.
+_LEAD = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end
+return 0
+"""
+
+
+class PositionNotices:
+    def __init__(self, app, desk: Desk):
+        self.app = app
+        self.desk = desk
+        self.me = uuid.uuid4().hex
+        self.check_every = env_int("DESK_POSITION_CHECK_SECONDS", 15, 1)
+        self.min_gap = env_int("DESK_POSITION_NOTICE_SECONDS", 60, 1)
+        self.lease = env_int("DESK_POSITION_LEADER_SECONDS", 45, 2)
+        self._lead = desk.users.redis.register_script(_LEAD)
+        self.notices_key = desk.keys("position_notices")
+
+    async def is_leader(self) -> bool:
+        return bool(await self._lead(keys=[self.desk.keys("leader", "positions")],
+                                     args=[self.me, self.lease]))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if await self.is_leader():
+                    await self.round()
+            except (RedisError, OSError) as error:
+                logger.warning("desk positions: Redis unavailable: %s", error)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("desk positions: round failed")
+            await asyncio.sleep(self.check_every)
+
+    async def round(self, now: Optional[float] = None) -> int:
+        """Notify whoever moved up; returns how many were told."""
+        from channels.desk_delivery import CustomerLine
+
+        now = time.time() if now is None else now
+        redis = self.desk.users.redis
+        queue = await self.desk.conversations.queue(limit=1000)
+        last = await redis.hgetall(self.notices_key)
+        told = 0
+        line = CustomerLine(self.app)
+        for position, conversation in enumerate(queue, start=1):
+            previous = last.get(conversation.id)
+            if previous is None:  # action_handoff told the position when queuing
+                await redis.hset(self.notices_key, conversation.id,
+                                 f"{position}:{conversation.created_at}")
+                continue
+            old_position, at = previous.split(":", 1)
+            if position >= int(old_position) or now - float(at) < self.min_gap:
+                continue
+            status = await self.desk.conversations.queue_status(conversation.id, now)
+            wait = status.estimated_wait_seconds if status else None
+            try:
+                await line.say(conversation, texts.position_update_text(position, wait))
+                told += 1
+            except Exception as error:  # one customer's channel must not stop the round
+                logger.warning("desk positions: notice to %s failed: %s", conversation.id, error)
+            await redis.hset(self.notices_key, conversation.id, f"{position}:{now}")
+        gone = set(last) - {conversation.id for conversation in queue}
+        if gone:
+            await redis.hdel(self.notices_key, *gone)
+        return told
+
+
+def start_position_notices(app) -> None:
+    """Start the background task once per process (Sanic ``after_server_start``)."""
+    if getattr(app.ctx, "desk_positions", None) is not None:
+        return
+    notices = PositionNotices(app, Desk.shared())
+    app.ctx.desk_positions = notices
+    app.add_task(notices.run())
