@@ -15,12 +15,17 @@ import rasa
 import bot
 from bot.redis_pool import get_redis
 
-CHECK_TIMEOUT_SECONDS = 2.0
+
+
+def check_timeout_seconds() -> float:
+    """Each dependency check gives up after this long (``HEALTH_CHECK_TIMEOUT_SECONDS``,
+    default 0.08), so ``/health`` answers within ~100 ms even with Redis frozen."""
+    return float(os.environ.get("HEALTH_CHECK_TIMEOUT_SECONDS", "0.08"))
 
 
 async def _redis() -> str:
     try:
-        await asyncio.wait_for(get_redis().ping(), CHECK_TIMEOUT_SECONDS)
+        await asyncio.wait_for(get_redis().ping(), check_timeout_seconds())
         return "ok"
     except Exception:  # any failure is "unavailable"; the reason is in Redis' logs
         return "unavailable"
@@ -39,10 +44,12 @@ async def _action_server(agent: Any) -> str:
     if endpoint is None or not endpoint.url:
         return "not_configured"
     try:
-        async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_SECONDS) as client:
-            response = await client.get(action_health_url(endpoint.url))
+        async with httpx.AsyncClient(timeout=check_timeout_seconds()) as client:
+            response = await asyncio.wait_for(
+                client.get(action_health_url(endpoint.url)), check_timeout_seconds()
+            )
         return "ok" if response.status_code == 200 else "unavailable"
-    except httpx.HTTPError:
+    except (httpx.HTTPError, asyncio.TimeoutError):
         return "unavailable"
 
 

@@ -121,6 +121,7 @@ def server_env(redis_settings, key_prefix, demo_db, graph_api) -> Dict[str, str]
         REDIS_PASSWORD=redis_settings.password,
         REDIS_KEY_PREFIX=key_prefix,
         TRACKER_TTL_SECONDS="3600",
+        HEALTH_CHECK_TIMEOUT_SECONDS="2",  # a loaded test machine must not look degraded
         ACTION_PORT=str(action_port),
         ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
     )
