@@ -25,6 +25,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
 from bot.redis_pool import get_redis, redis_key
 from bot.security import valid_signature
+from bot.whatsapp_dedupe import first_seen
 from bot.whatsapp_format import (
     document_body,
     image_body,
@@ -39,8 +40,6 @@ from bot.whatsapp_inbound import RECEIPT_TYPES, Inbound, InvalidNotification, St
 logger = logging.getLogger(__name__)
 
 SENDER_PREFIX = "wa:"
-# Meta retries an unacknowledged delivery for up to 7 days.
-DEDUPE_TTL_SECONDS = 7 * 24 * 3600
 # A numbered menu is answered in the next message or forgotten.
 MENU_TTL_SECONDS = 24 * 3600
 MAX_BODY_BYTES = 1024 * 1024
@@ -186,8 +185,8 @@ class WhatsAppInput(InputChannel):
                 detail = str(error) if isinstance(error, InvalidNotification) else "body is not valid JSON"
                 return _detail(400, detail)
             try:
-                messages = await self._claim(notification.messages, "seen")
-                failed = await self._claim([s for s in notification.statuses if s.status == "failed"], "failed")
+                messages = self._claim(notification.messages, "seen")
+                failed = self._claim([s for s in notification.statuses if s.status == "failed"], "failed")
             except RedisError as error:
                 logger.error("WhatsApp delivery refused, Redis unavailable: %s", type(error).__name__)
                 return _detail(503, "de-duplication store unavailable, retry later")
@@ -209,15 +208,11 @@ class WhatsAppInput(InputChannel):
 
         return whatsapp_webhook
 
-    async def _claim(self, items: Sequence[Any], kind: Text) -> List[Any]:
-        """The items seen for the first time, by one atomic ``SET NX EX`` each."""
-        if not items:
-            return []
-        async with get_redis().pipeline(transaction=False) as pipe:
-            for item in items:
-                pipe.set(redis_key("wa", kind, item.message_id), "1", nx=True, ex=DEDUPE_TTL_SECONDS)
-            fresh = await pipe.execute()
-        duplicates = len(items) - sum(bool(f) for f in fresh)
+    @staticmethod
+    def _claim(items: Sequence[Any], kind: Text) -> List[Any]:
+        """The items delivered for the first time (bot/whatsapp_dedupe.py)."""
+        fresh = first_seen(kind, [item.message_id for item in items])
+        duplicates = len(items) - sum(fresh)
         if duplicates:
             logger.info("WhatsApp: %d duplicate deliveries ignored", duplicates)
         return [item for item, first in zip(items, fresh) if first]

@@ -405,3 +405,24 @@ def test_graph_server_error_is_retried(rasa_server, graph_api):
     attempts = [r for r in graph_api.requests if r.to == wa_id]
     assert [r.status for r in attempts] == [500, 200]
     assert attempts[0].json == attempts[1].json
+
+
+# --- Redis down ---------------------------------------------------------------
+
+def test_without_redis_the_delivery_is_refused_with_503_so_meta_retries(
+        model_path, server_env, log_dir, action_server, graph_api):
+    from tests.conftest import RasaServer
+    from tests.services import free_port
+
+    port = free_port()  # nothing listens there
+    dead_redis = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port)}
+    server = RasaServer(model_path, {**server_env, **dead_redis}, log_dir, name="rasa-no-redis").start()
+    try:
+        wa_id = new_wa_id()
+        answer = deliver(server, notification(text(wa_id, "oi")))
+        assert answer.status_code == 503
+        assert "retry" in answer.json()["detail"]
+    finally:
+        server.stop()
+    assert graph_api.sent(to=wa_id) == []
+    assert "Redis unavailable" in server.log_text()

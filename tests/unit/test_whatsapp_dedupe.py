@@ -1,0 +1,30 @@
+"""The de-duplication record (bot/whatsapp_dedupe.py) against the real Redis."""
+import uuid
+
+import pytest
+from redis.exceptions import RedisError
+
+from bot import whatsapp_dedupe
+
+
+@pytest.fixture
+def dedupe(monkeypatch, redis_settings, key_prefix, redis_client):
+    monkeypatch.setenv("REDIS_URL", redis_settings.url)
+    monkeypatch.setenv("REDIS_KEY_PREFIX", key_prefix)
+    monkeypatch.setattr(whatsapp_dedupe, "_client", None)
+    yield whatsapp_dedupe
+    monkeypatch.setattr(whatsapp_dedupe, "_client", None)
+
+
+def test_only_the_first_delivery_of_a_message_id_counts(dedupe, redis_client, key_prefix):
+    first, second = f"wamid.{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
+    assert dedupe.first_seen("seen", [first]) == [True]
+    assert dedupe.first_seen("seen", [first, second, second]) == [False, True, False]
+    ttl = redis_client.ttl(f"{key_prefix}:wa:seen:{first}")
+    assert 6 * 24 * 3600 < ttl <= 7 * 24 * 3600
+
+
+def test_an_unreachable_redis_raises(dedupe, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(RedisError):
+        dedupe.first_seen("seen", ["wamid.x"])
