@@ -415,7 +415,9 @@
 
   function customerName(conversation) {
     var customer = conversation.customer || {};
-    return customer.name || conversation.customer_name || "Cliente sem nome";
+    var name = customer.name || conversation.customer_name;
+    if (name) { return name; }
+    return customer.phone_masked ? "Cliente " + customer.phone_masked : "Cliente sem nome";
   }
 
   function channelBadge(channel) {

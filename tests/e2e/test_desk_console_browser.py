@@ -1,0 +1,171 @@
+"""The atendentes' console (/desk/) in headless Chromium against the real stack.
+
+A WhatsApp customer (signed webhook, local Graph API stand-in) asks for a
+person; an atendente logged in to the console sees the conversation arrive in
+the queue, claims it, reads what the customer writes meanwhile, replies (the
+reply reaches the Graph API: what the customer sees), and closes it; the bot
+then asks the CSAT score and answers the customer's next message again.
+
+Uses Debian's /usr/bin/chromium and /usr/bin/chromedriver, like
+test_widget_browser.py. The atendente is created directly in the test Redis
+through bot.desk, as `python -m bot.desk create-user` would.
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from redis import asyncio as aioredis
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from bot.desk import Desk
+from tests.e2e.test_whatsapp_channel import (bodies, list_reply, new_wa_id, say, shown, text,
+                                             wait_text)
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOT = Path(tempfile.gettempdir()) / "desk-console-browser-test.png"
+PASSWORD = "senha-da-atendente-1"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.fail("the console test needs Debian's chromium and chromium-driver "
+                    "(apt-get install chromium chromium-driver; .ci/run installs them)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--window-size=1400,900",
+                 f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=ChromeService(executable_path=CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def desk_call(redis_settings, key_prefix, work):
+    """Run ``work(desk)`` on a Desk over the test Redis (what the CLI does)."""
+    async def run():
+        client = aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
+        try:
+            return await work(Desk.create(client, key_prefix))
+        finally:
+            await client.close()
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def atendente(redis_settings, key_prefix, redis_client):
+    username = f"ana-{uuid.uuid4().hex[:6]}"
+    desk_call(redis_settings, key_prefix,
+              lambda desk: desk.users.create(username, "Ana Souza", "atendente", PASSWORD))
+    # Other desk tests fail logins from 127.0.0.1 on purpose; start this one unlocked.
+    for key in redis_client.scan_iter(f"{key_prefix}:desk:login:failures:*"):
+        redis_client.delete(key)
+    return username
+
+
+def by_testid(driver, testid: str):
+    return driver.find_element(By.CSS_SELECTOR, f"[data-testid={testid}]")
+
+
+def bubbles(driver, author: str):
+    return [el.text for el in driver.find_elements(
+        By.CSS_SELECTOR, f"[data-testid=transcript] [data-testid=msg-{author}] [data-testid=msg-text]")]
+
+
+def test_atendente_claims_replies_and_hands_back_to_the_bot(
+        browser, rasa_server, graph_api, redis_settings, key_prefix, atendente):
+    wait = WebDriverWait(browser, 60)
+    browser.get(f"{rasa_server.url}/desk/")
+
+    # A wrong password is refused on the page; the right one opens the console.
+    by_testid(browser, "login-username").send_keys(atendente)
+    by_testid(browser, "login-password").send_keys("not-the-password")
+    by_testid(browser, "login-submit").click()
+    wait.until(lambda d: by_testid(d, "login-error").is_displayed())
+    assert "incorretos" in by_testid(browser, "login-error").text
+    by_testid(browser, "login-password").clear()
+    by_testid(browser, "login-password").send_keys(PASSWORD, Keys.ENTER)
+    wait.until(lambda d: by_testid(d, "app-view").is_displayed())
+    assert "Ana Souza" in by_testid(browser, "me-name").text
+    wait.until(lambda d: by_testid(d, "connection").text == "Ao vivo")  # /desk/ws is up
+
+    # A WhatsApp customer asks for a person while the atendente is online.
+    wa_id = new_wa_id()
+    say(rasa_server, text(wa_id, "quero falar com um atendente"), name="Cliente Zap")
+    sent_before_claim = len(graph_api.wait_for(lambda: bodies(graph_api, wa_id)))
+    conversation_id = graph_api.wait_for(lambda: desk_call(
+        redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")
+    )).id
+
+    # It shows up in the queue without a reload (live update), with its channel.
+    item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
+    item = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, item_css)))
+    assert item.find_element(By.CSS_SELECTOR, "[data-testid=channel]").text == "WA"
+    assert item.find_element(By.CSS_SELECTOR, "[data-testid=wait]").text.endswith("s")
+
+    item.find_element(By.CSS_SELECTOR, "[data-testid=claim]").click()
+    wait.until(lambda d: by_testid(d, "reply-form").is_displayed())
+    assert by_testid(browser, "conv-status").text == "Em atendimento"
+    wait.until(lambda d: "quero falar com um atendente" in bubbles(d, "customer"))
+    wait.until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, f"[data-testid=mine-item][data-conversation-id='{conversation_id}']")))
+    assert not browser.find_elements(By.CSS_SELECTOR, item_css)  # no longer queued
+
+    # What the customer writes now reaches the console live, not the bot, as plain text.
+    said = "minha internet caiu de novo <b>urgente</b>"
+    say(rasa_server, text(wa_id, said))
+    wait.until(lambda d: said in bubbles(d, "customer"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid=transcript] b")
+
+    # The reply (Enter sends) is delivered on WhatsApp, shown once in the console.
+    reply = "Oi! Aqui e a Ana, do suporte. Vou verificar sua conexao agora."
+    by_testid(browser, "reply-text").send_keys(reply, Keys.ENTER)
+    delivered = wait_text(graph_api, wa_id, reply)
+    assert delivered["type"] == "text" and shown(delivered) == reply
+    wait.until(lambda d: reply in bubbles(d, "agent"))
+    assert bubbles(browser, "agent").count(reply) == 1
+    assert by_testid(browser, "reply-text").get_attribute("value") == ""
+    sent_while_claimed = bodies(graph_api, wa_id)[sent_before_claim:]
+    assert [shown(b) for b in sent_while_claimed] == [reply]  # the bot stayed quiet
+
+    # Closing hands the customer back to the bot, which asks for a score.
+    by_testid(browser, "close-open").click()
+    by_testid(browser, "close-resolution").send_keys("Problema resolvido")
+    by_testid(browser, "close-notes").send_keys("Reiniciamos a ONU remotamente.")
+    by_testid(browser, "close-submit").click()
+    wait.until(lambda d: by_testid(d, "conv-status").text == "Resolvida")
+    assert not by_testid(browser, "reply-form").is_displayed()
+    wait.until(lambda d: not d.find_elements(
+        By.CSS_SELECTOR, f"[data-testid=mine-item][data-conversation-id='{conversation_id}']"))
+    question = wait_text(graph_api, wa_id, "De 1 a 5")
+
+    # The customer's next messages are the bot's again: the score (a tap on
+    # the list WhatsApp shows), then a job.
+    best = question["interactive"]["action"]["sections"][0]["rows"][0]
+    say(rasa_server, list_reply(wa_id, best["id"], best["title"]))
+    wait_text(graph_api, wa_id, "Obrigado pela avaliacao")
+    assert desk_call(redis_settings, key_prefix,
+                     lambda desk: desk.conversations.get(conversation_id)).csat == 5
+    say(rasa_server, text(wa_id, "quero a segunda via do boleto"))
+    wait_text(graph_api, wa_id, "CPF")
+    browser.save_screenshot(str(SCREENSHOT))
+
+    # Nothing about the customer went to the browser's console.
+    logged = " ".join(entry["message"] for entry in browser.get_log("browser"))
+    assert wa_id not in logged and "internet caiu" not in logged
