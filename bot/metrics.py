@@ -27,6 +27,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily
 from redis.exceptions import RedisError
 
+from bot.llm import metrics as llm_metrics
 from bot.redis_pool import redis_key
 
 logger = logging.getLogger(__name__)
@@ -127,5 +128,10 @@ async def render(redis) -> Tuple[bytes, str]:
     if handoffs is not None:
         extra = CollectorRegistry(auto_describe=False)
         extra.register(_Snapshot(handoffs))
+        body += generate_latest(extra)
+    llm = await llm_metrics.collector(redis)  # the action server's LLM fallback, via Redis
+    if llm is not None:
+        extra = CollectorRegistry(auto_describe=False)
+        extra.register(llm)
         body += generate_latest(extra)
     return body, CONTENT_TYPE_LATEST
