@@ -39,6 +39,7 @@ from urllib.parse import parse_qs
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint
 from rasa.core.lock_store import LockError
+from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -58,6 +59,8 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_MESSAGE_CHARS = 4096
 # A user_uttered frame carries at most a 4 KB text and the widget's metadata.
 MAX_FRAME_BYTES = 64 * 1024
+# Redis connections for publishing emits (plus one for listening), per process.
+REDIS_PUBLISH_CONNECTIONS = 16
 
 
 def room_of(recipient_id: Text) -> Text:
@@ -77,6 +80,27 @@ def _flag(name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+class BoundedRedisManager(AsyncRedisManager):
+    """``AsyncRedisManager`` whose emits share a few Redis connections.
+
+    Upstream's pool opens one connection per concurrent emit: 5,000 widgets
+    answered at once opened 4,000+ connections, whose connect timed out while
+    the event loop was busy with the turns, and the replies were lost
+    ("Cannot publish to redis... giving up"). Here an emit waits, without a
+    deadline, for one of a few connections; a dead Redis still fails fast at
+    connect (``socket_connect_timeout``).
+    """
+
+    def _redis_connect(self) -> None:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.redis_url, max_connections=REDIS_PUBLISH_CONNECTIONS + 1, timeout=None,
+            **self.redis_options,
+        )
+        self.redis = aioredis.Redis(connection_pool=pool)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
 
 
 class BadRequest(ValueError):
@@ -215,7 +239,7 @@ class SocketIOInput(InputChannel):
     def _redis_manager(self, write_only: bool = False) -> Optional[AsyncRedisManager]:
         if not self.use_redis:
             return None
-        return AsyncRedisManager(
+        return BoundedRedisManager(
             Settings.from_env().redis.url,
             channel=redis_key("socketio"),
             write_only=write_only,
