@@ -541,8 +541,9 @@
       renderMine();
     }, function (error) {
       if (error.status === 403 || error.status === 404) {
+        // Taken by someone else or gone: a background reload just closes the view.
         if (state.current && state.current.id === id) { closeConversationView(); }
-        banner(errorText(error), "warning");
+        if (!quiet) { banner(errorText(error), "warning"); }
         refreshLists();
       } else if (error.status !== 401) {
         setError($("conv-error"), errorText(error));

@@ -28,6 +28,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.desk import Desk
+from tests.e2e.desk_client import PASSWORD as AGENT_PASSWORD
+from tests.e2e.desk_client import DeskAgent, create_agent
 from tests.e2e.test_whatsapp_channel import (bodies, list_reply, new_wa_id, say, shown, text,
                                              wait_text)
 
@@ -77,6 +79,13 @@ def atendente(redis_settings, key_prefix, redis_client):
     for key in redis_client.scan_iter(f"{key_prefix}:desk:login:failures:*"):
         redis_client.delete(key)
     return username
+
+
+def log_in(driver, username: str, password: str = PASSWORD) -> None:
+    by_testid(driver, "login-username").clear()
+    by_testid(driver, "login-username").send_keys(username)
+    by_testid(driver, "login-password").clear()
+    by_testid(driver, "login-password").send_keys(password, Keys.ENTER)
 
 
 def by_testid(driver, testid: str):
@@ -169,3 +178,55 @@ def test_atendente_claims_replies_and_hands_back_to_the_bot(
     # Nothing about the customer went to the browser's console.
     logged = " ".join(entry["message"] for entry in browser.get_log("browser"))
     assert wa_id not in logged and "internet caiu" not in logged
+
+
+def test_locked_login_claim_race_and_the_supervisors_dashboard(
+        browser, rasa_server, graph_api, redis_settings, key_prefix, redis_client, atendente):
+    wait = WebDriverWait(browser, 60)
+    browser.get(f"{rasa_server.url}/desk/")
+
+    # Too many failed logins from this address (DESK_LOGIN_MAX_FAILURES): the page
+    # says how long to wait and keeps the button off meanwhile.
+    failures = f"{key_prefix}:desk:login:failures:127.0.0.1"
+    redis_client.set(failures, 10_000, ex=120)
+    try:
+        log_in(browser, atendente)
+        wait.until(lambda d: "Tente novamente em" in by_testid(d, "login-error").text)
+        assert not by_testid(browser, "login-submit").is_enabled()
+    finally:
+        redis_client.delete(failures)
+    browser.refresh()
+    log_in(browser, atendente)
+    wait.until(lambda d: by_testid(d, "connection").text == "Ao vivo")
+
+    wa_id = new_wa_id()
+    say(rasa_server, text(wa_id, "quero falar com um atendente"))
+    wait_text(graph_api, wa_id, "fila")
+    conversation_id = graph_api.wait_for(lambda: desk_call(
+        redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")
+    )).id
+    item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, item_css)))
+    browser.find_element(By.CSS_SELECTOR, f"{item_css} [data-testid=queue-open]").click()
+    wait.until(lambda d: by_testid(d, "claim-open").is_displayed())
+    assert "quero falar com um atendente" in by_testid(browser, "conv-summary").text
+    assert by_testid(browser, "conv-status").text == "Na fila"
+
+    # Another atendente is faster: "Assumir" answers 409 and the page says so.
+    other = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)).online()
+    other.ok("POST", f"/conversations/{conversation_id}/claim")
+    by_testid(browser, "claim-open").click()
+    wait.until(lambda d: "Outro atendente já assumiu" in by_testid(d, "banner").text)
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, item_css))
+    assert not by_testid(browser, "conversation").is_displayed()
+
+    # A supervisor sees the metrics and who is busy with what.
+    supervisor = create_agent(redis_settings.url, key_prefix, role="supervisor")
+    by_testid(browser, "logout").click()
+    wait.until(lambda d: by_testid(d, "login-view").is_displayed())
+    log_in(browser, supervisor, AGENT_PASSWORD)
+    wait.until(lambda d: by_testid(d, "dashboard").is_displayed())
+    wait.until(lambda d: any(f"Agente {other.username}" in row.text and row.text.endswith("1")
+                             for row in d.find_elements(By.CSS_SELECTOR, "[data-testid=agent-row]")))
+    assert "Em atendimento" in by_testid(browser, "metrics").text
+    other.ok("POST", f"/conversations/{conversation_id}/close", json={"resolution": "teste"})
