@@ -10,7 +10,7 @@ answers 503 and Meta retries).
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import redis
 
@@ -36,11 +36,15 @@ def _redis() -> redis.Redis:
     return _client
 
 
-def first_seen(kind: str, message_ids: Sequence[str]) -> List[bool]:
-    """For each id, whether this is its first delivery (and records it)."""
-    if not message_ids:
+def first_seen(keys: Sequence[Tuple[str, str]]) -> List[bool]:
+    """For each ``(kind, message id)``, whether this is its first delivery.
+
+    One round trip for a whole delivery: either every record is written or
+    the call raises, so no message is marked seen without being handled.
+    """
+    if not keys:
         return []
     pipe = _redis().pipeline(transaction=False)
-    for message_id in message_ids:
+    for kind, message_id in keys:
         pipe.set(redis_key("wa", kind, message_id), "1", nx=True, ex=DEDUPE_TTL_SECONDS)
     return [bool(result) for result in pipe.execute()]

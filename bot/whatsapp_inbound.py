@@ -6,7 +6,7 @@ One notification may carry several entries, changes, messages and statuses;
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 # Types whose content Rasa can read: their text (or button payload).
 READABLE = {"text", "interactive", "button"}

@@ -14,7 +14,7 @@ import asyncio
 import hmac
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
@@ -184,9 +184,9 @@ class WhatsAppInput(InputChannel):
             except ValueError as error:  # includes InvalidNotification
                 detail = str(error) if isinstance(error, InvalidNotification) else "body is not valid JSON"
                 return _detail(400, detail)
+            failures = [s for s in notification.statuses if s.status == "failed"]
             try:
-                messages = self._claim(notification.messages, "seen")
-                failed = self._claim([s for s in notification.statuses if s.status == "failed"], "failed")
+                messages, failed = self._claim(notification.messages, failures)
             except RedisError as error:
                 logger.error("WhatsApp delivery refused, Redis unavailable: %s", type(error).__name__)
                 return _detail(503, "de-duplication store unavailable, retry later")
@@ -209,13 +209,16 @@ class WhatsAppInput(InputChannel):
         return whatsapp_webhook
 
     @staticmethod
-    def _claim(items: Sequence[Any], kind: Text) -> List[Any]:
-        """The items delivered for the first time (bot/whatsapp_dedupe.py)."""
-        fresh = first_seen(kind, [item.message_id for item in items])
-        duplicates = len(items) - sum(fresh)
-        if duplicates:
-            logger.info("WhatsApp: %d duplicate deliveries ignored", duplicates)
-        return [item for item, first in zip(items, fresh) if first]
+    def _claim(messages: Sequence[Inbound], failures: Sequence[Status]) -> Tuple[List[Inbound], List[Status]]:
+        """The messages and failed statuses delivered for the first time (one Redis round trip)."""
+        keys = [("seen", m.message_id) for m in messages] + [("failed", s.message_id) for s in failures]
+        fresh = first_seen(keys)
+        if len(keys) - sum(fresh):
+            logger.info("WhatsApp: %d duplicate deliveries ignored", len(keys) - sum(fresh))
+        return (
+            [m for m, first in zip(messages, fresh) if first],
+            [s for s, first in zip(failures, fresh[len(messages):]) if first],
+        )
 
     def _spawn(self, wa_id: Text, work: Awaitable[None]) -> None:
         """Run ``work`` in the background after the customer's previous work."""

@@ -18,8 +18,9 @@ def dedupe(monkeypatch, redis_settings, key_prefix, redis_client):
 
 def test_only_the_first_delivery_of_a_message_id_counts(dedupe, redis_client, key_prefix):
     first, second = f"wamid.{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
-    assert dedupe.first_seen("seen", [first]) == [True]
-    assert dedupe.first_seen("seen", [first, second, second]) == [False, True, False]
+    assert dedupe.first_seen([("seen", first)]) == [True]
+    assert dedupe.first_seen([("seen", first), ("seen", second), ("seen", second), ("failed", first)]) == [
+        False, True, False, True]
     ttl = redis_client.ttl(f"{key_prefix}:wa:seen:{first}")
     assert 6 * 24 * 3600 < ttl <= 7 * 24 * 3600
 
@@ -27,4 +28,4 @@ def test_only_the_first_delivery_of_a_message_id_counts(dedupe, redis_client, ke
 def test_an_unreachable_redis_raises(dedupe, monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     with pytest.raises(RedisError):
-        dedupe.first_seen("seen", ["wamid.x"])
+        dedupe.first_seen([("seen", "wamid.x")])
