@@ -1,5 +1,5 @@
 # The two commands: `make run` (the assistant) and `make test` (every test).
-.PHONY: setup run test shell train validate nlu-eval clean
+.PHONY: setup run test shell train validate nlu-eval export-fallbacks clean
 
 setup:
 	@scripts/setup.sh
@@ -22,6 +22,10 @@ validate: setup
 # 5-fold cross-validation of the NLU model (slow: about five trainings).
 nlu-eval: setup
 	@bench/nlu_cross_validation.sh
+
+# Messages that went to the LLM fallback, as NLU YAML to review (OUT=file.yml).
+export-fallbacks: setup
+	@. scripts/env.sh && .venv/bin/python -m bot.llm export-fallbacks --out $${OUT:-fallbacks.yml}
 
 clean:
 	rm -rf models/*.tar.gz results .pytest_cache
