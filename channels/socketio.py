@@ -38,7 +38,6 @@ from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint
-from rasa.core.lock_store import LockError
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
@@ -47,9 +46,12 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
-from bot.redis_pool import redis_key
+from bot import metrics
+from bot.rate_limit import RateLimiter
+from bot.redis_pool import get_redis, redis_key
 from bot.security import InvalidToken, session_from_token
 from bot.settings import Settings, SettingsError
+from channels.turn import ServiceUnavailable, run_turn
 from channels.widget import WEBCHAT_JS, WidgetSettings, render_page
 
 logger = logging.getLogger(__name__)
@@ -106,14 +108,15 @@ class BoundedRedisManager(AsyncRedisManager):
 class BadRequest(ValueError):
     """A socket.io event we cannot use; ``field`` names what is wrong."""
 
-    def __init__(self, field: str, detail: str, code: str = "invalid_request"):
+    def __init__(self, field: str, detail: str, code: str = "invalid_request", **extra: Any):
         super().__init__(detail)
         self.field = field
         self.detail = detail
         self.code = code
+        self.extra = extra
 
-    def payload(self) -> Dict[Text, Text]:
-        return {"code": self.code, "field": self.field, "detail": self.detail}
+    def payload(self) -> Dict[Text, Any]:
+        return {"code": self.code, "field": self.field, "detail": self.detail, **self.extra}
 
 
 class SocketIOOutput(OutputChannel):
@@ -143,6 +146,7 @@ class SocketIOOutput(OutputChannel):
         await self.emitter.emit(
             self.bot_message_evt, message, room=room_of(recipient_id), namespace=self.namespace
         )
+        metrics.record_bot_message(self.name())
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         # One bubble per paragraph, as stock Rasa and rasa-webchat expect.
@@ -208,6 +212,7 @@ class SocketIOInput(InputChannel):
             metadata_key=credentials.get("metadata_key", "customData"),
             jwt_secret=credentials.get("jwt_secret") or os.environ.get("SOCKETIO_JWT_SECRET", ""),
             use_redis=_flag("SOCKETIO_REDIS", True),
+            rate_limit_per_minute=int(os.environ.get("CHAT_RATE_LIMIT_PER_MINUTE", "30") or 30),
         )
 
     def __init__(
@@ -220,6 +225,7 @@ class SocketIOInput(InputChannel):
         metadata_key: Text = "customData",
         jwt_secret: Text = "",
         use_redis: bool = True,
+        rate_limit_per_minute: int = 30,
     ) -> None:
         self.user_message_evt = user_message_evt
         self.bot_message_evt = bot_message_evt
@@ -229,6 +235,7 @@ class SocketIOInput(InputChannel):
         self.metadata_key = metadata_key
         self.jwt_secret = jwt_secret
         self.use_redis = use_redis
+        self.rate_limit_per_minute = rate_limit_per_minute
         self.sio: Optional[AsyncServer] = None
         self._write_only: Optional[AsyncRedisManager] = None
 
@@ -271,6 +278,11 @@ class SocketIOInput(InputChannel):
         self.sio = sio
         ns = self.namespace
         blueprint = SocketBlueprint(sio, self.socketio_path, "isp_socketio", __name__)
+        server: Dict[Text, Any] = {}
+
+        @blueprint.listener("before_server_start")
+        async def keep_app(app: Any, _: Any) -> None:
+            server["app"] = app  # run_turn needs the agent; socket.io events carry no request
 
         @blueprint.route("/widget", methods=["GET"])
         async def widget_page(_: Request) -> HTTPResponse:
@@ -327,10 +339,12 @@ class SocketIOInput(InputChannel):
                     logger.info("socketio: refused a connection: invalid token (%s)", error)
                     raise ConnectionRefusedError(f"invalid token: {error}", {"field": "token"})
             await sio.save_session(sid, {"bound": bound, "session_id": None}, namespace=ns)
+            metrics.CONNECTIONS.labels(channel=self.name()).inc()
             logger.debug("socketio: %s connected", sid)
 
         @sio.on("disconnect", namespace=ns)
         async def disconnect(sid: Text, *_: Any) -> None:
+            metrics.CONNECTIONS.labels(channel=self.name()).dec()
             logger.debug("socketio: %s disconnected", sid)
 
         @sio.on("session_request", namespace=ns)
@@ -352,6 +366,7 @@ class SocketIOInput(InputChannel):
                 if requested is None and not state.get("session_id") and not state.get("bound"):
                     raise BadRequest("session_id", "send session_request first")
                 session_id = await bind(sid, requested)
+                await self._check_rate(room_of(session_id))
             except BadRequest as error:
                 await emit_error(sid, error)
                 return
@@ -365,11 +380,9 @@ class SocketIOInput(InputChannel):
             )
             await sio.emit(self.typing_evt, {"typing": True}, room=room, namespace=ns)
             try:
-                await on_new_message(message)
-            except (RedisError, LockError) as error:
-                logger.error("socketio: turn of %s failed, store unavailable: %s", room, error)
-                await emit_error(sid, BadRequest(
-                    "message", "the conversation store is unavailable, try again", "unavailable"))
+                await run_turn(server["app"], on_new_message, message, self.name())
+            except ServiceUnavailable as error:
+                await emit_error(sid, BadRequest("message", f"{error}; retry later", "unavailable"))
             except Exception:
                 logger.exception("socketio: turn of %s failed", room)
                 await emit_error(sid, BadRequest("message", "internal error", "internal"))
@@ -377,6 +390,18 @@ class SocketIOInput(InputChannel):
                 await sio.emit(self.typing_evt, {"typing": False}, room=room, namespace=ns)
 
         return blueprint
+
+    async def _check_rate(self, sender_id: Text) -> None:
+        """CHAT_RATE_LIMIT_PER_MINUTE per session, shared with the REST API and WebSocket."""
+        try:
+            wait = await RateLimiter(get_redis(), self.rate_limit_per_minute, "chat").hit(sender_id)
+        except (RedisError, OSError):
+            raise BadRequest("message", "the conversation store (Redis) does not answer; retry later",
+                             "unavailable") from None
+        if wait is not None:
+            metrics.record_error(self.name(), "rate_limited")
+            raise BadRequest("message", f"too many messages; retry in {wait}s", "rate_limited",
+                             retry_after=wait)
 
     def _parse_message(self, data: Any) -> tuple:
         """``(text, session_id or None, metadata)`` of a ``user_uttered`` frame."""

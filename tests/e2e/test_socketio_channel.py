@@ -14,7 +14,7 @@ import jwt
 import pytest
 import requests
 
-from tests.conftest import RasaServer
+from tests.conftest import CHAT_RATE_LIMIT, RasaServer
 from tests.e2e.widget_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
@@ -165,6 +165,22 @@ def test_bad_frames_get_an_error_naming_the_field_and_the_socket_stays_usable(cl
         "code": "invalid_request", "field": "customData", "detail": "customData is not valid JSON"}
     assert error_for("user_uttered", ["oi"])["field"] == "user_uttered"
     assert client.say("oi")  # still answered
+
+
+def test_a_flooding_session_is_rate_limited_and_counted_in_metrics(client, rasa_server):
+    """CHAT_RATE_LIMIT_PER_MINUTE per session (a fixed minute window: 2 x limit + 1 always trips it)."""
+    client.session()
+    for _ in range(2 * CHAT_RATE_LIMIT + 1):
+        client.sio.emit("user_uttered", {"message": "/greet", "session_id": client.session_id})
+        name, data = client.events.get(timeout=60)
+        while name not in ("error",) and not (name == "typing" and data == {"typing": False}):
+            name, data = client.events.get(timeout=60)
+        if name == "error":
+            break
+    assert data["code"] == "rate_limited" and data["field"] == "message"
+    assert 1 <= data["retry_after"] <= 60
+    metrics = requests.get(f"{rasa_server.url}/metrics", timeout=10).text
+    assert 'channel="socketio"' in metrics
 
 
 def test_jwt_is_required_when_configured(jwt_server):
