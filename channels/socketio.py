@@ -22,6 +22,11 @@ python-socketio we run (5.18):
   any replica, and ``get_output_channel()`` with nothing but the sender id
   (the atendentes' desk), reaches the customer.
 
+Each message counts against the session's ``CHAT_RATE_LIMIT_PER_MINUTE``
+(shared with the REST API and WebSocket) and runs through
+``channels.turn.run_turn`` (metrics; Redis or lock failures become an
+``unavailable`` error, never silence).
+
 With ``SOCKETIO_JWT_SECRET`` set a connection must present a token (socket.io
 ``auth: {token}``, ``?token=`` or ``Authorization: Bearer``) and may only use
 the session id bound in it (``bot.security.session_from_token``).

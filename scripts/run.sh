@@ -53,5 +53,5 @@ wait_http "http://127.0.0.1:$ACTION_PORT/health" "action server" "${pids[-1]}"
   --logging-config-file logging.yml ${RASA_CORS:+--cors "$RASA_CORS"} &
 pids+=($!)
 wait_http "http://127.0.0.1:$RASA_PORT/status" "rasa server" "${pids[-1]}"
-echo "run: ready - Rasa on http://127.0.0.1:$RASA_PORT, actions on :$ACTION_PORT (Ctrl-C stops)" >&2
+echo "run: ready - Rasa on http://127.0.0.1:$RASA_PORT (web widget: /widget), actions on :$ACTION_PORT (Ctrl-C stops)" >&2
 wait -n "${pids[@]}"
