@@ -25,7 +25,7 @@ from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bot.desk import Desk
 from tests.e2e.desk_client import PASSWORD as AGENT_PASSWORD
@@ -230,3 +230,49 @@ def test_locked_login_claim_race_and_the_supervisors_dashboard(
                              for row in d.find_elements(By.CSS_SELECTOR, "[data-testid=agent-row]")))
     assert "Em atendimento" in by_testid(browser, "metrics").text
     other.ok("POST", f"/conversations/{conversation_id}/close", json={"resolution": "teste"})
+
+
+def test_typing_is_announced_and_a_transfer_hands_the_conversation_over(
+        browser, rasa_server, graph_api, redis_settings, key_prefix, atendente):
+    wait = WebDriverWait(browser, 60)
+    colleague = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)).online()
+    watcher = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="supervisor"))
+    watcher.connect()  # a supervisor's /desk/ws sees every conversation's events
+    try:
+        browser.get(f"{rasa_server.url}/desk/")
+        log_in(browser, atendente)
+        wait.until(lambda d: by_testid(d, "connection").text == "Ao vivo")
+
+        wa_id = new_wa_id()
+        say(rasa_server, text(wa_id, "quero falar com um atendente"))
+        conversation_id = graph_api.wait_for(lambda: desk_call(
+            redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")
+        )).id
+        item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
+        wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f"{item_css} [data-testid=claim]"))).click()
+        wait.until(lambda d: by_testid(d, "reply-form").is_displayed())
+
+        # Typing sends typing_start, and typing_stop after a pause.
+        by_testid(browser, "reply-text").send_keys("Só um instante")
+        started = watcher.event("agent_typing", lambda d: d["conversation_id"] == conversation_id)
+        assert started["agent"] == atendente and started["typing"] is True
+        stopped = watcher.event("agent_typing", lambda d: d["conversation_id"] == conversation_id)
+        assert stopped["typing"] is False
+
+        # Transfer to a colleague with a reason: it leaves this console.
+        by_testid(browser, "transfer-open").click()
+        wait.until(lambda d: any(o.get_attribute("value") == colleague.username
+                                 for o in d.find_elements(By.CSS_SELECTOR, "[data-testid=transfer-to] option")))
+        Select(by_testid(browser, "transfer-to")).select_by_value(colleague.username)
+        by_testid(browser, "transfer-reason").send_keys("Cliente pediu o financeiro")
+        by_testid(browser, "transfer-submit").click()
+        wait.until(lambda d: "transferida" in by_testid(d, "banner").text)
+        assert not by_testid(browser, "conversation").is_displayed()
+        wait.until(lambda d: not d.find_elements(
+            By.CSS_SELECTOR, f"[data-testid=mine-item][data-conversation-id='{conversation_id}']"))
+        moved = colleague.ok("GET", f"/conversations/{conversation_id}")["conversation"]
+        assert moved["agent"] == colleague.username
+        assert moved["transfers"][-1]["reason"] == "Cliente pediu o financeiro"
+        colleague.ok("POST", f"/conversations/{conversation_id}/close", json={"resolution": "teste"})
+    finally:
+        watcher.close()
