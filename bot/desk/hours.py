@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from bot.settings import SettingsError
 
 TIMEZONE = ZoneInfo("America/Sao_Paulo")
-DEFAULT_HOURS = "mon-fri 08:00-18:00; sat 08:00-12:00"
+DEFAULT_HOURS = "mon-fri 08:00-20:00; sat 08:00-14:00"  # what utter_business_hours says
 
 _DAY_TOKENS = {
     "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
