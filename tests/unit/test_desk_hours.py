@@ -9,7 +9,7 @@ from bot.desk.metrics import day_bounds
 from bot.settings import SettingsError
 
 SP = ZoneInfo("America/Sao_Paulo")
-HOURS = BusinessHours.parse(DEFAULT_HOURS, "2026-12-25, 01-01")
+HOURS = BusinessHours.parse("mon-fri 08:00-18:00; sat 08:00-12:00", "2026-12-25, 01-01")
 
 
 def sp(*args):
