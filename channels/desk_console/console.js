@@ -438,10 +438,43 @@
     });
   }
 
-  function renderQueue() {
-    var list = $("queue-list");
-    clear(list);
-    state.queue.forEach(function (conversation, index) {
+  /**
+   * Put one <li> per conversation in ``list``, in order, keeping the nodes whose
+   * content did not change: a refresh every few seconds must not steal the
+   * keyboard focus or the element an agent is about to click.
+   */
+  function renderKeyed(list, conversations, view) {
+    var old = {};
+    Array.prototype.forEach.call(list.children, function (node) {
+      old[node.getAttribute("data-conversation-id")] = node;
+    });
+    var nodes = conversations.map(function (conversation, index) {
+      var signature = JSON.stringify(view.signature(conversation, index));
+      var node = old[conversation.id];
+      delete old[conversation.id];
+      if (node && node.getAttribute("data-signature") === signature) { return node; }
+      var fresh = view.build(conversation, index);
+      fresh.setAttribute("data-signature", signature);
+      if (node) { list.replaceChild(fresh, node); }
+      return fresh;
+    });
+    Object.keys(old).forEach(function (id) { list.removeChild(old[id]); });
+    nodes.forEach(function (node, index) {
+      if (list.children[index] !== node) { list.insertBefore(node, list.children[index] || null); }
+    });
+  }
+
+  function isSelected(conversation) {
+    return Boolean(state.current) && state.current.id === conversation.id;
+  }
+
+  var queueView = {
+    signature: function (conversation, index) {
+      return [conversation.position || index + 1, customerName(conversation), conversation.reason,
+              conversation.channel, conversation.priority,
+              waitingSince(conversation, state.queueFetchedAt), isSelected(conversation)];
+    },
+    build: function (conversation, index) {
       var position = conversation.position || index + 1;
       var since = waitingSince(conversation, state.queueFetchedAt);
       var open = el("button", {
@@ -462,20 +495,19 @@
       var claim = el("button", { type: "button", className: "primary small", "data-testid": "claim",
                                  text: "Assumir", "aria-label": "Assumir a conversa de " + customerName(conversation) });
       claim.addEventListener("click", function () { claimConversation(conversation.id); });
-      list.appendChild(el("li", {
-        className: "item" + (state.current && state.current.id === conversation.id ? " selected" : ""),
+      return el("li", {
+        className: "item" + (isSelected(conversation) ? " selected" : ""),
         "data-testid": "queue-item", "data-conversation-id": conversation.id
-      }, [open, claim]));
-    });
-    $("queue-count").textContent = String(state.queue.length);
-    show($("queue-empty"), state.queue.length === 0);
-    document.title = (state.queue.length ? "(" + state.queue.length + ") " : "") + "Central de atendimento";
-  }
+      }, [open, claim]);
+    }
+  };
 
-  function renderMine() {
-    var list = $("mine-list");
-    clear(list);
-    state.mine.forEach(function (conversation) {
+  var mineView = {
+    signature: function (conversation) {
+      return [customerName(conversation), conversation.reason, conversation.channel,
+              Boolean(state.unread[conversation.id]), isSelected(conversation)];
+    },
+    build: function (conversation) {
       var unread = Boolean(state.unread[conversation.id]);
       var open = el("button", {
         type: "button", className: "item-open", "data-testid": "mine-open",
@@ -489,11 +521,22 @@
         unread ? el("span", { className: "unread", text: "nova", "data-testid": "unread" }) : null
       ]);
       open.addEventListener("click", function () { openConversation(conversation.id); });
-      list.appendChild(el("li", {
-        className: "item" + (state.current && state.current.id === conversation.id ? " selected" : ""),
+      return el("li", {
+        className: "item" + (isSelected(conversation) ? " selected" : ""),
         "data-testid": "mine-item", "data-conversation-id": conversation.id
-      }, [open]));
-    });
+      }, [open]);
+    }
+  };
+
+  function renderQueue() {
+    renderKeyed($("queue-list"), state.queue, queueView);
+    $("queue-count").textContent = String(state.queue.length);
+    show($("queue-empty"), state.queue.length === 0);
+    document.title = (state.queue.length ? "(" + state.queue.length + ") " : "") + "Central de atendimento";
+  }
+
+  function renderMine() {
+    renderKeyed($("mine-list"), state.mine, mineView);
     $("mine-count").textContent = String(state.mine.length);
     show($("mine-empty"), state.mine.length === 0);
   }

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from redis import asyncio as aioredis
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -81,6 +82,15 @@ def atendente(redis_settings, key_prefix, redis_client):
     return username
 
 
+def waiter(driver) -> WebDriverWait:
+    """Conditions are re-evaluated from fresh lookups: a live update may replace a node."""
+    return WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def click(wait: WebDriverWait, css: str) -> None:
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
+
+
 def log_in(driver, username: str, password: str = PASSWORD) -> None:
     by_testid(driver, "login-username").clear()
     by_testid(driver, "login-username").send_keys(username)
@@ -99,7 +109,7 @@ def bubbles(driver, author: str):
 
 def test_atendente_claims_replies_and_hands_back_to_the_bot(
         browser, rasa_server, graph_api, redis_settings, key_prefix, atendente):
-    wait = WebDriverWait(browser, 60)
+    wait = waiter(browser)
     browser.get(f"{rasa_server.url}/desk/")
 
     # A wrong password is refused on the page; the right one opens the console.
@@ -124,11 +134,10 @@ def test_atendente_claims_replies_and_hands_back_to_the_bot(
 
     # It shows up in the queue without a reload (live update), with its channel.
     item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
-    item = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, item_css)))
-    assert item.find_element(By.CSS_SELECTOR, "[data-testid=channel]").text == "WA"
-    assert item.find_element(By.CSS_SELECTOR, "[data-testid=wait]").text.endswith("s")
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"{item_css} [data-testid=channel]").text == "WA")
+    assert browser.find_element(By.CSS_SELECTOR, f"{item_css} [data-testid=wait]").text.endswith("s")
 
-    item.find_element(By.CSS_SELECTOR, "[data-testid=claim]").click()
+    click(wait, f"{item_css} [data-testid=claim]")
     wait.until(lambda d: by_testid(d, "reply-form").is_displayed())
     assert by_testid(browser, "conv-status").text == "Em atendimento"
     wait.until(lambda d: "quero falar com um atendente" in bubbles(d, "customer"))
@@ -182,7 +191,7 @@ def test_atendente_claims_replies_and_hands_back_to_the_bot(
 
 def test_locked_login_claim_race_and_the_supervisors_dashboard(
         browser, rasa_server, graph_api, redis_settings, key_prefix, redis_client, atendente):
-    wait = WebDriverWait(browser, 60)
+    wait = waiter(browser)
     browser.get(f"{rasa_server.url}/desk/")
 
     # Too many failed logins from this address (DESK_LOGIN_MAX_FAILURES): the page
@@ -206,8 +215,7 @@ def test_locked_login_claim_race_and_the_supervisors_dashboard(
         redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")
     )).id
     item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, item_css)))
-    browser.find_element(By.CSS_SELECTOR, f"{item_css} [data-testid=queue-open]").click()
+    click(wait, f"{item_css} [data-testid=queue-open]")
     wait.until(lambda d: by_testid(d, "claim-open").is_displayed())
     assert "quero falar com um atendente" in by_testid(browser, "conv-summary").text
     assert by_testid(browser, "conv-status").text == "Na fila"
@@ -234,7 +242,7 @@ def test_locked_login_claim_race_and_the_supervisors_dashboard(
 
 def test_typing_is_announced_and_a_transfer_hands_the_conversation_over(
         browser, rasa_server, graph_api, redis_settings, key_prefix, atendente):
-    wait = WebDriverWait(browser, 60)
+    wait = waiter(browser)
     colleague = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)).online()
     watcher = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="supervisor"))
     watcher.connect()  # a supervisor's /desk/ws sees every conversation's events
@@ -249,7 +257,7 @@ def test_typing_is_announced_and_a_transfer_hands_the_conversation_over(
             redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")
         )).id
         item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
-        wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f"{item_css} [data-testid=claim]"))).click()
+        click(wait, f"{item_css} [data-testid=claim]")
         wait.until(lambda d: by_testid(d, "reply-form").is_displayed())
 
         # Typing sends typing_start, and typing_stop after a pause.
