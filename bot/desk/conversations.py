@@ -317,7 +317,10 @@ class Conversations:
             size = await self.redis.zcard(self.keys("queue"))
         except RedisError:
             size = None
-        await self._publish("queue_update", conversation, queue_size=size)
+        # previous_status: every atendente saw it queued, so every one hears it left.
+        previous = QUEUE if conversation.status != QUEUE else None
+        await self._publish("queue_update", conversation, queue_size=size,
+                            **({"previous_status": previous} if previous else {}))
 
     # -- reading ---------------------------------------------------------
     async def get(self, conversation_id: str) -> Optional[Conversation]:
@@ -503,7 +506,8 @@ class Conversations:
         if outcome != "ok":
             raise AlreadyClaimed(conversation_id, outcome, holder or None)
         conversation = await self.require(conversation_id)
-        await self._publish("conversation_assigned", conversation, agent=agent.username)
+        await self._publish("conversation_assigned", conversation, agent=agent.username,
+                            previous_status=QUEUE)
         await self._queue_changed(conversation)
         return conversation
 
@@ -589,7 +593,7 @@ class Conversations:
         if outcome != "ok":
             raise Conflict(f"conversation {cid} changed meanwhile; reload it")
         closed = await self.require(cid)
-        await self._publish("conversation_closed", closed)
+        await self._publish("conversation_closed", closed, previous_status=conversation.status)
         if conversation.status == QUEUE:
             await self._queue_changed(closed)
         return closed

@@ -49,10 +49,12 @@ class DeskEvent:
 
     def visible_to(self, username: str, sees_everything: bool) -> bool:
         """The access rule of the API: supervisors/admins see every event;
-        atendentes those of queued conversations and of their own."""
+        atendentes those of queued conversations (also the event of one
+        leaving the queue: ``data.previous_status``) and of their own."""
         if sees_everything or self.conversation_id is None:
             return True
-        return self.status == "queue" or username == self.agent or username in self.also_to
+        return (self.status == "queue" or self.data.get("previous_status") == "queue"
+                or username == self.agent or username in self.also_to)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)

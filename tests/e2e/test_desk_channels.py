@@ -225,7 +225,7 @@ def test_websocket_customer_reaches_an_agent_and_comes_back(rasa_server, agent):
 
 # -- leaving the queue -------------------------------------------------------------
 
-def test_the_customer_leaves_the_queue_and_the_bot_answers_again(rasa_server, agent):
+def test_the_customer_leaves_the_queue_and_the_bot_answers_again(rasa_server, agent, redis_client, key_prefix):
     session_id = f"leave-{uuid.uuid4().hex[:10]}"
     chat(rasa_server, session_id, "me passa pra um atendente")
     queued = agent.find_queued(f"api:{session_id}")
@@ -233,5 +233,6 @@ def test_the_customer_leaves_the_queue_and_the_bot_answers_again(rasa_server, ag
     closed = agent.event("conversation_closed", lambda d: d["conversation"]["id"] == queued["id"])
     assert closed["conversation"]["status"] == "closed"
     later_texts(rasa_server, session_id, "cancelei o atendimento humano")
-    assert agent.ok("GET", f"/conversations/{queued['id']}")["conversation"]["resolution"] == "cancelled_by_customer"
+    stored = redis_client.hgetall(f"{key_prefix}:desk:conv:{queued['id']}")
+    assert stored["resolution"] == "cancelled_by_customer" and stored["closed_by"] == "customer"
     assert chat(rasa_server, session_id, "oi")["messages"]  # the bot is back

@@ -1,0 +1,137 @@
+"""The desk API's guarantees on the real server: atomic claims, tokens, access, bad input.
+
+Conversations for these tests are queued directly through ``bot.desk`` (as
+``action_handoff`` does) in the test Redis; everything else goes over HTTP
+and /desk/ws like the console.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import jwt
+import pytest
+import requests
+import websocket
+from redis import asyncio as aioredis
+
+from bot.desk import Desk
+from tests.conftest import DESK_JWT_SECRET
+from tests.e2e.desk_client import DeskAgent, create_agent
+
+pytestmark = pytest.mark.e2e
+
+
+def queue_conversations(redis_url: str, prefix: str, count: int) -> list:
+    async def run():
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            desk = Desk.create(client, prefix)
+            return [(await desk.conversations.open("rest_api", f"api:claim-{uuid.uuid4().hex[:10]}",
+                                                   "pedido do cliente", 10))[0].id
+                    for _ in range(count)]
+        finally:
+            await client.close()
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def agents(rasa_server, redis_settings, key_prefix):
+    return [DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)) for _ in range(20)]
+
+
+def test_twenty_agents_claiming_ten_conversations_at_once_give_one_agent_each(
+        rasa_server, agents, redis_settings, key_prefix):
+    ids = queue_conversations(redis_settings.url, key_prefix, 10)
+    attempts = [(agent, conversation_id) for conversation_id in ids for agent in agents]
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        results = list(pool.map(lambda pair: (pair[0].username, pair[1],
+                                              pair[0].api("POST", f"/conversations/{pair[1]}/claim")),
+                                attempts))
+    for conversation_id in ids:
+        answers = [(user, r) for user, cid, r in results if cid == conversation_id]
+        winners = [user for user, r in answers if r.status_code == 200]
+        assert len(winners) == 1, [r.status_code for _, r in answers]
+        assert all(r.status_code == 409 for user, r in answers if user not in winners)
+        other = next(a for a in agents if a.username != winners[0])
+        assert other.api("GET", f"/conversations/{conversation_id}").status_code == 403
+        holder = next(a for a in agents if a.username == winners[0])
+        assert holder.ok("GET", f"/conversations/{conversation_id}")["conversation"]["agent"] == winners[0]
+
+
+def forged(**overrides) -> str:
+    now = int(time.time())
+    claims = {"sub": "nobody", "role": "admin", "jti": uuid.uuid4().hex, "iat": now, "exp": now + 600}
+    claims.update(overrides.pop("claims", {}))
+    return jwt.encode(claims, overrides.pop("secret", DESK_JWT_SECRET), algorithm=overrides.pop("alg", "HS256"))
+
+
+def test_expired_forged_and_alg_none_tokens_are_401(rasa_server, agents):
+    real = agents[0]
+    claims = jwt.decode(real.token, DESK_JWT_SECRET, algorithms=["HS256"])
+    expired = jwt.encode({**claims, "iat": claims["iat"] - 7200, "exp": int(time.time()) - 60},
+                         DESK_JWT_SECRET, algorithm="HS256")
+    wrong_key = jwt.encode(claims, "another-secret-of-at-least-32-characters!!", algorithm="HS256")
+    alg_none = jwt.encode(claims, None, algorithm="none")
+    for token in (expired, wrong_key, alg_none, "not-a-jwt", ""):
+        answer = requests.get(f"{rasa_server.url}/desk/api/queue",
+                              headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert answer.status_code == 401, (token, answer.text)
+        assert answer.json()["detail"]
+    assert requests.get(f"{rasa_server.url}/desk/api/queue", timeout=30).status_code == 401
+    for token in (alg_none, expired):
+        ws = websocket.create_connection(rasa_server.url.replace("http", "ws") + "/desk/ws?token=" + token,
+                                         timeout=10)
+        opcode, frame = ws.recv_data_frame(True)
+        assert opcode == websocket.ABNF.OPCODE_CLOSE
+        assert int.from_bytes(frame.data[:2], "big") == 1008
+
+
+def test_first_frame_auth_and_logout_revokes(rasa_server, redis_settings, key_prefix):
+    agent = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    ws = websocket.create_connection(rasa_server.url.replace("http", "ws") + "/desk/ws", timeout=10)
+    ws.send('{"type": "auth", "data": {"token": "%s"}}' % agent.token)
+    ws.send('{"type": "ping"}')
+    assert '"pong"' in ws.recv()
+    ws.close()
+    assert agent.api("POST", "/auth/logout").status_code == 204
+    assert agent.api("GET", "/me").status_code == 401
+
+
+def test_bad_credentials_are_401_and_bad_json_400(rasa_server, agents):
+    answer = requests.post(f"{rasa_server.url}/desk/api/auth/login",
+                           json={"username": agents[0].username, "password": "wrong-password"}, timeout=30)
+    assert answer.status_code == 401
+    answer = requests.post(f"{rasa_server.url}/desk/api/auth/login", data=b"{not json", timeout=30)
+    assert answer.status_code == 400 and answer.json()["field"] == "body"
+
+
+def test_another_agents_conversation_is_403_unknown_404_bad_fields_422(
+        rasa_server, agents, redis_settings, key_prefix):
+    ana, beto = agents[0], agents[1]
+    [conversation_id] = queue_conversations(redis_settings.url, key_prefix, 1)
+    ana.ok("POST", f"/conversations/{conversation_id}/claim")
+    assert beto.api("GET", f"/conversations/{conversation_id}").status_code == 403
+    assert beto.api("POST", f"/conversations/{conversation_id}/messages",
+                    json={"text": "oi"}).status_code == 403
+    assert beto.api("POST", f"/conversations/{conversation_id}/close",
+                    json={"resolution": "x"}).status_code == 403
+    assert ana.api("GET", "/conversations/does-not-exist").status_code == 404
+    assert ana.api("POST", "/conversations/does-not-exist/claim").status_code == 404
+    for body, field in (({"text": ""}, "text"), ({"text": "x" * 4097}, "text"),
+                        ({"text": 5}, "text"), ({"texto": "oi"}, "texto")):
+        answer = ana.api("POST", f"/conversations/{conversation_id}/messages", json=body)
+        assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+    answer = ana.api("POST", f"/conversations/{conversation_id}/close", json={"resolution": ""})
+    assert answer.status_code == 422 and answer.json()["field"] == "resolution"
+    answer = ana.api("POST", f"/conversations/{conversation_id}/transfer", json={"to": "ninguem", "reason": "x"})
+    assert answer.status_code == 422 and answer.json()["field"] == "to"
+    answer = ana.api("GET", "/conversations", params={"status": "pending"})
+    assert answer.status_code == 422 and answer.json()["field"] == "status"
+    answer = ana.api("POST", "/me/status", json={"status": "dormindo"})
+    assert answer.status_code == 422 and answer.json()["field"] == "status"
+    assert ana.api("GET", "/users").status_code == 403  # atendentes do not manage users
+    # the claim of a conversation already taken
+    assert beto.api("POST", f"/conversations/{conversation_id}/claim").status_code == 409
