@@ -33,6 +33,7 @@ the session id bound in it (``bot.security.session_from_token``).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -243,6 +244,7 @@ class SocketIOInput(InputChannel):
         self.rate_limit_per_minute = rate_limit_per_minute
         self.sio: Optional[AsyncServer] = None
         self._write_only: Optional[AsyncRedisManager] = None
+        self._redis_gate: Optional[asyncio.Semaphore] = None
 
     def url_prefix(self) -> Text:
         # Rasa mounts at urljoin("/webhooks/", url_prefix()): "/" keeps /widget absolute.
@@ -398,8 +400,12 @@ class SocketIOInput(InputChannel):
 
     async def _check_rate(self, sender_id: Text) -> None:
         """CHAT_RATE_LIMIT_PER_MINUTE per session, shared with the REST API and WebSocket."""
+        # A few checks at a time: the shared client's pool opens a connection per
+        # concurrent call, and 5,000 messages at once made 3,000+ time out (false 503s).
+        self._redis_gate = self._redis_gate or asyncio.Semaphore(REDIS_PUBLISH_CONNECTIONS)
         try:
-            wait = await RateLimiter(get_redis(), self.rate_limit_per_minute, "chat").hit(sender_id)
+            async with self._redis_gate:
+                wait = await RateLimiter(get_redis(), self.rate_limit_per_minute, "chat").hit(sender_id)
         except (RedisError, OSError):
             raise BadRequest("message", "the conversation store (Redis) does not answer; retry later",
                              "unavailable") from None
