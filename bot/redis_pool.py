@@ -27,13 +27,18 @@ def get_redis(settings: Optional[Settings] = None) -> aioredis.Redis:
     client = _clients.get(loop_id)
     if client is None:
         settings = settings or Settings.from_env()
-        client = aioredis.Redis.from_url(
+        # A bounded pool that *waits* for a free connection: a burst of thousands
+        # of turns must queue for Redis, not fail with "too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
             settings.redis.url,
+            max_connections=int(os.environ.get("REDIS_MAX_CONNECTIONS", "64")),
+            timeout=redis_timeout_seconds(),
             decode_responses=True,
             socket_timeout=redis_timeout_seconds(),
             socket_connect_timeout=redis_timeout_seconds(),
             health_check_interval=30,
         )
+        client = aioredis.Redis(connection_pool=pool)
         _clients[loop_id] = client
     return client
 
