@@ -236,3 +236,21 @@ def test_the_customer_leaves_the_queue_and_the_bot_answers_again(rasa_server, ag
     stored = redis_client.hgetall(f"{key_prefix}:desk:conv:{queued['id']}")
     assert stored["resolution"] == "cancelled_by_customer" and stored["closed_by"] == "customer"
     assert chat(rasa_server, session_id, "oi")["messages"]  # the bot is back
+
+
+# -- queue position notices -----------------------------------------------------
+
+def test_a_waiting_customer_hears_when_they_move_up(rasa_server, agent):
+    """Test settings: checked every 1 s, at most one notice per 2 s per customer."""
+    first, second = (f"pos-{uuid.uuid4().hex[:10]}" for _ in range(2))
+    chat(rasa_server, first, "quero falar com um atendente")
+    said = "\n".join(m.get("text", "") for m in chat(rasa_server, second, "quero falar com um atendente")["messages"])
+    ahead = agent.find_queued(f"api:{first}")
+    mine = agent.find_queued(f"api:{second}")
+    assert mine["position"] > ahead["position"]
+    assert f"posicao {mine['position']}" in said
+    time.sleep(2.5)  # past the minimum gap since the handoff told the position
+    agent.ok("POST", f"/conversations/{ahead['id']}/claim")
+    messages = later_texts(rasa_server, second, "da fila. Espera estimada")
+    assert len([m for m in messages if "da fila. Espera estimada" in m.get("text", "")]) == 1
+    agent.ok("POST", f"/conversations/{ahead['id']}/close", json={"resolution": "teste"})
