@@ -43,6 +43,29 @@ def get_redis(settings: Optional[Settings] = None) -> aioredis.Redis:
     return client
 
 
+_subscribers: Dict[int, aioredis.Redis] = {}
+
+
+def get_subscriber_redis(settings: Optional[Settings] = None) -> aioredis.Redis:
+    """A client for long-lived pub/sub subscriptions (one connection each).
+
+    Kept apart from :func:`get_redis`'s bounded pool, so a thousand open
+    WebSockets or desk consoles cannot take every connection the turns need.
+    """
+    loop_id = id(asyncio.get_event_loop())
+    client = _subscribers.get(loop_id)
+    if client is None:
+        settings = settings or Settings.from_env()
+        client = aioredis.Redis.from_url(
+            settings.redis.url,
+            decode_responses=True,
+            socket_connect_timeout=redis_timeout_seconds(),
+            health_check_interval=30,
+        )
+        _subscribers[loop_id] = client
+    return client
+
+
 def redis_key(*parts: str) -> str:
     """A key under the configured prefix, e.g. ``isp:wa:dedupe:<wamid>``."""
     prefix = os.environ.get("REDIS_KEY_PREFIX", "isp")

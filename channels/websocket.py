@@ -38,7 +38,7 @@ from bot import chat_input, metrics
 from bot.chat_input import InvalidInput
 from bot.outbox import MESSAGE_ID, Outbox, live_channel
 from bot.rate_limit import RateLimiter
-from bot.redis_pool import get_redis
+from bot.redis_pool import get_redis, get_subscriber_redis
 from bot.security import InvalidToken, session_from_token
 from bot.settings import env_int
 from channels.output import ApiOutputChannel, OutboxOutput
@@ -240,7 +240,7 @@ class WebSocketInput(InputChannel):
             await conn.close(CLOSE_POLICY, "after: must be a message id like 1732590000000-0")
             return
         try:
-            pubsub = get_redis().pubsub()
+            pubsub = get_subscriber_redis().pubsub()
             await pubsub.subscribe(live_channel(conn.sender_id))
             missed = await Outbox.from_env().after(conn.sender_id, after) if after else []
         except (RedisError, OSError) as error:

@@ -16,7 +16,7 @@ from bot.desk.conversations import Conversations
 from bot.desk.events import DeskEvents
 from bot.desk.keys import Keys
 from bot.desk.users import Users
-from bot.redis_pool import get_redis
+from bot.redis_pool import get_redis, get_subscriber_redis
 
 
 @dataclass
@@ -29,10 +29,11 @@ class Desk:
     @classmethod
     def create(cls, redis=None, prefix: Optional[str] = None) -> "Desk":
         """All stores on ``redis`` (default: the process's shared client)."""
+        subscriber = None if redis is not None else get_subscriber_redis()
         redis = redis if redis is not None else get_redis()
         keys = Keys(prefix)
         users = Users(redis, keys)
-        events = DeskEvents(redis, keys)
+        events = DeskEvents(redis, keys, subscriber)
         return cls(users, Conversations(redis, users, events, keys), events, keys)
 
     @classmethod

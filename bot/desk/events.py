@@ -69,8 +69,9 @@ class DeskEvent:
 
 
 class DeskEvents:
-    def __init__(self, redis, keys: Optional[Keys] = None):
+    def __init__(self, redis, keys: Optional[Keys] = None, subscriber=None):
         self.redis = redis
+        self.subscriber = subscriber  # client for subscriptions; defaults to ``redis``
         self.channel = (keys or Keys())("events")
 
     async def publish(self, event_type: str, conversation: Any = None,
@@ -101,7 +102,7 @@ class DeskEvents:
         The subscription is confirmed by Redis before the block starts, so no
         event published afterwards is missed.
         """
-        pubsub = self.redis.pubsub()
+        pubsub = (self.subscriber or self.redis).pubsub()
         await pubsub.subscribe(self.channel)
         try:
             for _ in range(5):  # wait (up to ~5 s) for Redis to confirm the subscription
