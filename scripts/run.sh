@@ -48,6 +48,10 @@ fi
 pids+=($!)
 wait_http "http://127.0.0.1:$ACTION_PORT/health" "action server" "${pids[-1]}"
 
+# One Sanic worker per core: turns are CPU-bound (NLU + policies). Every worker
+# shares Redis (tracker, lock, socket.io, desk), so none keeps its own state.
+export SANIC_WORKERS=${SANIC_WORKERS:-$(nproc)}
+echo "run: $SANIC_WORKERS Sanic worker(s)" >&2
 .venv/bin/rasa run --enable-api --port "$RASA_PORT" --model "$model" \
   --endpoints endpoints.yml --credentials credentials.yml \
   --logging-config-file logging.yml ${RASA_CORS:+--cors "$RASA_CORS"} &

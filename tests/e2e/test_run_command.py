@@ -50,6 +50,19 @@ def test_run_script_serves_the_bot_and_stops_on_ctrl_c(model_path, redis_setting
         assert replies, output[-3000:]
         assert "CPF ou CNPJ" in replies[-1]["text"]  # the action server answered
         assert "training" not in output
+        # one worker per core; the next turns may land on any worker and the
+        # conversation (form, slots) continues through Redis
+        assert f"run: {len(os.sched_getaffinity(0))} Sanic worker(s)" in output
+        for _ in range(3):
+            follow_up = requests.post(
+                f"http://127.0.0.1:{rasa_port}/api/v1/chat",
+                json={"session_id": "run-test-2", "message": "to sem internet"}, timeout=30,
+            ).json()
+        cpf = requests.post(
+            f"http://127.0.0.1:{rasa_port}/api/v1/chat",
+            json={"session_id": "run-test-2", "message": "529.982.247-25"}, timeout=30,
+        ).json()
+        assert "Maria" in " ".join(m.get("text", "") for m in cpf["messages"]), (follow_up, cpf)
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         process.wait(timeout=60)
