@@ -254,6 +254,7 @@
     try { sessionStorage.removeItem(TOKEN_KEY); } catch (ignored) { /* private mode */ }
     clear($("queue-list"));
     clear($("mine-list"));
+    clear($("active-list"));
     closeConversationView();
     show($("banner"), false);
     show($("app-view"), false);
@@ -362,9 +363,13 @@
       if (isCurrent) { receiveMessage(data.message || {}); }
       else if (id && isMine(id)) { state.unread[id] = true; renderMine(); }
     } else if (type === "conversation_assigned") {
-      if (conversation.agent && state.me && conversation.agent === state.me.username
-          && data.previous_agent && data.previous_agent !== state.me.username) {
+      var mine = Boolean(state.me) && conversation.agent === state.me.username;
+      if (mine && data.previous_agent && data.previous_agent !== state.me.username) {
         banner("Uma conversa foi transferida para você.", "info");
+      } else if (isCurrent && !mine && !seesEverything()) {
+        // The one on screen went to someone else: say so; the reload closes it.
+        banner(data.previous_agent ? "Esta conversa foi transferida para " + (conversation.agent || "outro atendente") + "."
+                                   : "Outro atendente já assumiu esta conversa.", "warning");
       }
       scheduleRefresh();
       if (isCurrent) { openConversation(id, true); }
@@ -524,6 +529,30 @@
       return el("li", {
         className: "item" + (isSelected(conversation) ? " selected" : ""),
         "data-testid": "mine-item", "data-conversation-id": conversation.id
+      }, [open]);
+    }
+  };
+
+  /** Supervisors: every conversation in progress, with who has it. */
+  var activeView = {
+    signature: function (conversation) {
+      return [customerName(conversation), conversation.agent, conversation.channel, isSelected(conversation)];
+    },
+    build: function (conversation) {
+      var open = el("button", {
+        type: "button", className: "item-open", "data-testid": "active-open",
+        "aria-label": "Abrir a conversa de " + customerName(conversation) + " com " + (conversation.agent || "ninguém")
+      }, [
+        channelBadge(conversation.channel),
+        el("span", { className: "item-body" }, [
+          el("strong", { text: customerName(conversation) }),
+          el("span", { className: "muted reason", text: "com " + (conversation.agent || "?") })
+        ])
+      ]);
+      open.addEventListener("click", function () { openConversation(conversation.id); });
+      return el("li", {
+        className: "item" + (isSelected(conversation) ? " selected" : ""),
+        "data-testid": "active-item", "data-conversation-id": conversation.id
       }, [open]);
     }
   };
@@ -841,6 +870,11 @@
   function refreshDashboard() {
     if (!seesEverything()) { return; }
     api("GET", "/metrics").then(renderMetrics, function () { return null; });
+    api("GET", "/conversations?status=in_progress").then(function (data) {
+      var active = (data && data.conversations) || [];
+      renderKeyed($("active-list"), active, activeView);
+      show($("active-empty"), active.length === 0);
+    }, function () { return null; });
     api("GET", "/agents").then(function (data) { renderAgents((data && data.agents) || []); }, function () { return null; });
   }
 

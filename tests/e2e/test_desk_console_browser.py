@@ -13,6 +13,7 @@ through bot.desk, as `python -m bot.desk create-user` would.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import tempfile
 import uuid
@@ -29,6 +30,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bot.desk import Desk
+from bot.desk.conversations import Conversations
 from tests.e2e.desk_client import PASSWORD as AGENT_PASSWORD
 from tests.e2e.desk_client import DeskAgent, create_agent
 from tests.e2e.test_whatsapp_channel import (bodies, list_reply, new_wa_id, say, shown, text,
@@ -220,9 +222,15 @@ def test_locked_login_claim_race_and_the_supervisors_dashboard(
     assert "quero falar com um atendente" in by_testid(browser, "conv-summary").text
     assert by_testid(browser, "conv-status").text == "Na fila"
 
-    # Another atendente is faster: "Assumir" answers 409 and the page says so.
+    # Another atendente was faster, and this console did not hear of it (pub/sub
+    # keeps nothing for a console that was reconnecting): "Assumir" gets 409.
     other = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)).online()
-    other.ok("POST", f"/conversations/{conversation_id}/claim")
+
+    async def claim_unheard(desk):
+        silent = Conversations(desk.users.redis, desk.users, events=None, keys=desk.keys)
+        return await silent.claim(conversation_id, await desk.users.require(other.username))
+
+    desk_call(redis_settings, key_prefix, claim_unheard)
     by_testid(browser, "claim-open").click()
     wait.until(lambda d: "Outro atendente já assumiu" in by_testid(d, "banner").text)
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, item_css))
@@ -237,10 +245,17 @@ def test_locked_login_claim_race_and_the_supervisors_dashboard(
     wait.until(lambda d: any(f"Agente {other.username}" in row.text and row.text.endswith("1")
                              for row in d.find_elements(By.CSS_SELECTOR, "[data-testid=agent-row]")))
     assert "Em atendimento" in by_testid(browser, "metrics").text
+    # ... and can open any conversation in progress (and write in it, if needed).
+    active_css = f"[data-testid=active-item][data-conversation-id='{conversation_id}']"
+    wait.until(lambda d: f"com {other.username}" in d.find_element(By.CSS_SELECTOR, active_css).text)
+    click(wait, f"{active_css} [data-testid=active-open]")
+    wait.until(lambda d: by_testid(d, "reply-form").is_displayed())
+    assert f"Atendente: {other.username}" in by_testid(browser, "conv-meta").text
+    assert "quero falar com um atendente" in bubbles(browser, "customer")
     other.ok("POST", f"/conversations/{conversation_id}/close", json={"resolution": "teste"})
 
 
-def test_typing_is_announced_and_a_transfer_hands_the_conversation_over(
+def test_live_claims_and_transfers_typing_and_a_transfer_from_the_console(
         browser, rasa_server, graph_api, redis_settings, key_prefix, atendente):
     wait = waiter(browser)
     colleague = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)).online()
@@ -257,7 +272,19 @@ def test_typing_is_announced_and_a_transfer_hands_the_conversation_over(
             redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")
         )).id
         item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
-        click(wait, f"{item_css} [data-testid=claim]")
+        click(wait, f"{item_css} [data-testid=queue-open]")
+        wait.until(lambda d: by_testid(d, "claim-open").is_displayed())
+
+        # A colleague takes it while it is on screen: the console says so live.
+        colleague.ok("POST", f"/conversations/{conversation_id}/claim")
+        wait.until(lambda d: "Outro atendente já assumiu" in by_testid(d, "banner").text)
+        wait.until(lambda d: not by_testid(d, "conversation").is_displayed())
+
+        # ... and passes it on to this atendente, who hears of it and opens it.
+        colleague.ok("POST", f"/conversations/{conversation_id}/transfer",
+                     json={"to": atendente, "reason": "Cliente quer suporte tecnico"})
+        wait.until(lambda d: "transferida para você" in by_testid(d, "banner").text)
+        click(wait, f"[data-testid=mine-item][data-conversation-id='{conversation_id}'] [data-testid=mine-open]")
         wait.until(lambda d: by_testid(d, "reply-form").is_displayed())
 
         # Typing sends typing_start, and typing_stop after a pause.
@@ -284,3 +311,13 @@ def test_typing_is_announced_and_a_transfer_hands_the_conversation_over(
         colleague.ok("POST", f"/conversations/{conversation_id}/close", json={"resolution": "teste"})
     finally:
         watcher.close()
+
+
+def test_the_console_loads_nothing_from_other_sites():
+    """No CDN: the console must work on a server without internet access."""
+    console = Path(__file__).resolve().parents[2] / "channels" / "desk_console"
+    for name in ("index.html", "console.js", "console.css"):
+        source = (console / name).read_text(encoding="utf-8")
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", source), name
+        assert not re.search(r"@import|url\(\s*[\"']?(https?:)?//", source), name
+        assert "innerHTML" not in source.replace("never innerHTML", ""), name
