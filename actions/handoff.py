@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
@@ -200,3 +200,21 @@ class ActionCsat(Action):
             return []
         dispatcher.utter_message(text=texts.CSAT_THANKS)
         return [SlotSet(DESK_SLOT, None)]
+
+
+class ActionSessionStart(Action):
+    """Rasa's session start, but a new session (60 idle minutes, e.g. a customer
+    queued overnight) must not wake the bot while the desk has the conversation."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        events = [SessionStarted(), ActionExecuted("action_listen")]
+        try:
+            if await desk().conversations.find_open(tracker.sender_id) is not None:
+                events.append(ConversationPaused())
+        except RedisError as error:  # the desk is unknown: let the bot answer
+            logger.warning("session start of %s: desk not checked: %s", tracker.sender_id, error)
+        return events

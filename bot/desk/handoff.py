@@ -148,7 +148,7 @@ def queued_text(position: int, wait_seconds: Optional[int]) -> str:
         where = "Voce e o proximo da fila"
     else:
         where = f"Voce esta na posicao {position} da fila"
-    return (f"Certo, vou te passar para um atendente. {where}, espera estimada: "
+    return (f"Certo, vou te passar para um dos nossos atendentes. {where}, espera estimada: "
             f"{wait_phrase(wait_seconds)}. Pode continuar escrevendo por aqui: o atendente "
             "vai ver tudo. Se preferir, toque em \"Voltar para o bot\".")
 

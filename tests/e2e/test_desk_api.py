@@ -135,3 +135,34 @@ def test_another_agents_conversation_is_403_unknown_404_bad_fields_422(
     assert ana.api("GET", "/users").status_code == 403  # atendentes do not manage users
     # the claim of a conversation already taken
     assert beto.api("POST", f"/conversations/{conversation_id}/claim").status_code == 409
+
+
+def test_transfer_metrics_agents_and_user_admin(rasa_server, agents, redis_settings, key_prefix):
+    ana, beto = agents[2], agents[3]
+    admin = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="admin"))
+    [conversation_id] = queue_conversations(redis_settings.url, key_prefix, 1)
+    ana.ok("POST", f"/conversations/{conversation_id}/claim")
+    moved = ana.ok("POST", f"/conversations/{conversation_id}/transfer",
+                   json={"to": beto.username, "reason": "assunto financeiro"})["conversation"]
+    assert moved["agent"] == beto.username and moved["transfers"][0]["reason"] == "assunto financeiro"
+    assert ana.api("GET", f"/conversations/{conversation_id}").status_code == 403
+    assert beto.ok("GET", f"/conversations/{conversation_id}")["conversation"]["status"] == "in_progress"
+
+    metrics = admin.ok("GET", "/metrics")
+    assert {"active", "in_queue", "resolved_today", "agents_online", "agents_busy",
+            "average_wait_seconds", "average_handling_seconds", "csat_average"} <= set(metrics)
+    assert metrics["active"] >= 1
+    listed = {a["username"]: a for a in admin.ok("GET", "/agents")["agents"]}
+    assert listed[beto.username]["active_conversations"] >= 1
+
+    created = admin.ok("POST", "/users", status=201, json={
+        "username": "nova.atendente", "name": "Nova", "role": "atendente", "password": "uma-senha-boa"})
+    assert created["user"]["role"] == "atendente"
+    assert admin.api("POST", "/users", json={"username": "nova.atendente", "name": "N", "role": "atendente",
+                                             "password": "uma-senha-boa"}).status_code == 409
+    bad = admin.api("POST", "/users", json={"username": "x", "name": "N", "role": "chefe", "password": "12345678"})
+    assert bad.status_code == 422 and bad.json()["field"] in ("username", "role")
+    nova = DeskAgent(rasa_server, "nova.atendente", "uma-senha-boa")
+    assert admin.ok("PATCH", "/users/nova.atendente", json={"disabled": True})["user"]["disabled"] is True
+    assert nova.api("GET", "/me").status_code == 401  # a disabled agent's token stops working
+    assert admin.api("PATCH", "/users/ninguem", json={"name": "X"}).status_code == 404

@@ -254,3 +254,23 @@ def test_a_waiting_customer_hears_when_they_move_up(rasa_server, agent):
     messages = later_texts(rasa_server, second, "da fila. Espera estimada")
     assert len([m for m in messages if "da fila. Espera estimada" in m.get("text", "")]) == 1
     agent.ok("POST", f"/conversations/{ahead['id']}/close", json={"resolution": "teste"})
+
+
+# -- a new session while waiting ---------------------------------------------------
+
+def test_a_new_session_while_queued_keeps_the_bot_paused(rasa_server, agent):
+    """The customer waited over an hour (session expiry): the bot must not wake
+    up and answer while the conversation is still with the desk."""
+    session_id = f"late-{uuid.uuid4().hex[:10]}"
+    chat(rasa_server, session_id, "quero falar com um atendente")
+    queued = agent.find_queued(f"api:{session_id}")
+    old = time.time() - 2 * 3600  # as if the last message were two hours old
+    answer = requests.post(f"{rasa_server.url}/conversations/api:{session_id}/tracker/events",
+                           json=[{"event": "user", "text": "ainda to aqui", "timestamp": old,
+                                  "parse_data": {"intent": {"name": "greet", "confidence": 1.0}}}],
+                           timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert chat(rasa_server, session_id, "alguem vai me atender?")["messages"] == []
+    events = rasa_server.tracker(f"api:{session_id}")["events"]
+    assert [e["event"] for e in events].count("session_started") >= 2
+    agent.customer_message(queued["id"], "alguem vai me atender?")
