@@ -5,6 +5,9 @@ person; an atendente logged in to the console sees the conversation arrive in
 the queue, claims it, reads what the customer writes meanwhile, replies (the
 reply reaches the Graph API: what the customer sees), and closes it; the bot
 then asks the CSAT score and answers the customer's next message again.
+Also: a locked login, a claim lost to a colleague (409 and live), a transfer
+both ways, typing frames, logout revoking the token, the supervisor's
+dashboard, and a check that the console loads nothing from other sites.
 
 Uses Debian's /usr/bin/chromium and /usr/bin/chromedriver, like
 test_widget_browser.py. The atendente is created directly in the test Redis
@@ -20,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 from redis import asyncio as aioredis
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -238,8 +242,13 @@ def test_locked_login_claim_race_and_the_supervisors_dashboard(
 
     # A supervisor sees the metrics and who is busy with what.
     supervisor = create_agent(redis_settings.url, key_prefix, role="supervisor")
+    token = browser.execute_script("return sessionStorage.getItem('desk.token')")
     by_testid(browser, "logout").click()
     wait.until(lambda d: by_testid(d, "login-view").is_displayed())
+    assert browser.execute_script("return sessionStorage.getItem('desk.token')") is None
+    revoked = requests.get(f"{rasa_server.url}/desk/api/me", headers={"Authorization": f"Bearer {token}"},
+                           timeout=10)
+    assert revoked.status_code == 401  # logout revoked the token, not just forgot it
     log_in(browser, supervisor, AGENT_PASSWORD)
     wait.until(lambda d: by_testid(d, "dashboard").is_displayed())
     wait.until(lambda d: any(f"Agente {other.username}" in row.text and row.text.endswith("1")
