@@ -20,6 +20,7 @@ from redis import asyncio as aioredis
 from bot.desk import Desk
 from tests.conftest import DESK_JWT_SECRET
 from tests.e2e.desk_client import DeskAgent, create_agent
+from tests.e2e.test_rest_channel import own_redis, server_on_own_redis  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -166,3 +167,17 @@ def test_transfer_metrics_agents_and_user_admin(rasa_server, agents, redis_setti
     assert admin.ok("PATCH", "/users/nova.atendente", json={"disabled": True})["user"]["disabled"] is True
     assert nova.api("GET", "/me").status_code == 401  # a disabled agent's token stops working
     assert admin.api("PATCH", "/users/ninguem", json={"name": "X"}).status_code == 404
+
+
+def test_redis_down_is_503_for_the_api(server_on_own_redis, own_redis, key_prefix):
+    server = server_on_own_redis
+    agent = DeskAgent(server, create_agent(f"redis://127.0.0.1:{own_redis['port']}/0", key_prefix))
+    assert agent.api("GET", "/queue").status_code == 200
+    own_redis["process"].terminate()
+    own_redis["process"].wait(timeout=10)
+    for method, path, body in (("GET", "/queue", None), ("GET", "/me", None),
+                               ("POST", "/conversations/x/claim", None),
+                               ("POST", "/auth/login", {"username": "a", "password": "b"})):
+        answer = agent.api(method, path, json=body)
+        assert answer.status_code == 503, (path, answer.text)
+        assert "Redis" in answer.json()["detail"]
