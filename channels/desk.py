@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.exceptions import WebsocketClosed
@@ -176,7 +177,7 @@ class DeskInput(InputChannel):
             event = await CustomerLine(app).say(conversation, text, agent=agent.username)
         except Undeliverable as error:
             raise ApiError(409, str(error), "channel") from None
-        except (RedisError, OSError):
+        except (RedisError, OSError, LockError):
             raise
         except Exception as error:  # the channel's API (e.g. Graph API) refused it
             logger.error("desk: message to %s not delivered: %s", conversation.id, error)
@@ -216,7 +217,7 @@ class DeskInput(InputChannel):
                                   headers={"WWW-Authenticate": "Bearer"})
                 except DeskError as error:
                     return _error(error.status, error.message, error.field)
-                except (RedisError, OSError) as error:
+                except (RedisError, OSError, LockError) as error:
                     logger.error("desk: Redis unavailable: %s", error)
                     return _error(503, "the desk store (Redis) is not available; retry later")
             wrapped.__name__ = handler.__name__

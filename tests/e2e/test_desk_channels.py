@@ -21,7 +21,7 @@ import websockets
 
 from tests.conftest import CHAT_API_KEY, WEBSOCKET_JWT_SECRET
 from tests.e2e.desk_client import DeskAgent, create_agent
-from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, shown, text, wait_text
+from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, text, wait_text
 from tests.e2e.widget_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
@@ -274,3 +274,35 @@ def test_a_new_session_while_queued_keeps_the_bot_paused(rasa_server, agent):
     events = rasa_server.tracker(f"api:{session_id}")["events"]
     assert [e["event"] for e in events].count("session_started") >= 2
     agent.customer_message(queued["id"], "alguem vai me atender?")
+
+
+# -- two replicas ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def second_replica(model_path, server_env, log_dir, action_server, rasa_server):
+    from tests.conftest import RasaServer
+
+    server = RasaServer(model_path, server_env, log_dir, name="rasa-desk-replica").start()
+    yield server
+    server.stop()
+
+
+def test_customer_on_one_replica_and_agent_on_another(rasa_server, second_replica, redis_settings, key_prefix):
+    """State and events live in Redis: the widget talks to replica 1, the
+    atendente's API calls and /desk/ws go to replica 2."""
+    other = DeskAgent(second_replica, create_agent(redis_settings.url, key_prefix)).online().connect()
+    widget = WidgetClient(rasa_server.url).connect()
+    try:
+        session_id = widget.session()
+        widget.say("quero falar com um atendente")
+        queued = other.find_queued(f"web:{session_id}")
+        other.ok("POST", f"/conversations/{queued['id']}/claim")
+        assert widget.say("to esperando aqui") == []
+        other.customer_message(queued["id"], "to esperando aqui")
+        other.ok("POST", f"/conversations/{queued['id']}/messages", status=201, json={"text": "Cheguei!"})
+        assert widget.next("bot_uttered")["text"] == "Cheguei!"
+        other.ok("POST", f"/conversations/{queued['id']}/close", json={"resolution": "ok"})
+        assert "encerrado" in widget.next("bot_uttered")["text"]
+    finally:
+        widget.close()
+        other.close()
