@@ -310,8 +310,8 @@ def test_live_claims_and_transfers_typing_and_a_transfer_from_the_console(
         Select(by_testid(browser, "transfer-to")).select_by_value(colleague.username)
         by_testid(browser, "transfer-reason").send_keys("Cliente pediu o financeiro")
         by_testid(browser, "transfer-submit").click()
-        wait.until(lambda d: "transferida" in by_testid(d, "banner").text)
-        assert not by_testid(browser, "conversation").is_displayed()
+        wait.until(lambda d: not by_testid(d, "conversation").is_displayed())
+        assert by_testid(browser, "banner").text == "Conversa transferida."
         wait.until(lambda d: not d.find_elements(
             By.CSS_SELECTOR, f"[data-testid=mine-item][data-conversation-id='{conversation_id}']"))
         moved = colleague.ok("GET", f"/conversations/{conversation_id}")["conversation"]
