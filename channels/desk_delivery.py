@@ -10,12 +10,15 @@ so the transcript, the event broker and every replica see it.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict, Iterable, List, Optional
 
 from rasa.core.channels.channel import OutputChannel
+from rasa.core.lock_store import LockError
 from rasa.shared.core.events import (ActionExecuted, BotUttered, ConversationResumed, Event,
                                      SlotSet)
+from redis.exceptions import RedisError
 from sanic import Sanic
 
 from bot.desk import handoff as texts
@@ -25,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 DESK_SLOT = "desk_conversation_id"
 LOCK_POLL_SECONDS = 0.02  # Rasa polls every 1 s by default: too slow for a chat
+RESUME_ATTEMPTS = 3
 
 
 class Undeliverable(Exception):
@@ -98,7 +102,16 @@ class CustomerLine:
             sends.append({"text": texts.CSAT_QUESTION, "buttons": buttons})
             events += [SlotSet(DESK_SLOT, conversation.id), _bot(texts.CSAT_QUESTION, buttons)]
         events.append(ActionExecuted("action_listen"))
-        await self.append(conversation.sender_id, events)
+        # The desk conversation is already closed: a lost resume would leave the
+        # bot paused (until the next session), so try a little harder.
+        for attempt in range(RESUME_ATTEMPTS):
+            try:
+                await self.append(conversation.sender_id, events)
+                break
+            except (RedisError, LockError):
+                if attempt == RESUME_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.25 * (attempt + 1))
         try:
             await self._send(conversation, sends, required=False)
         except Exception:  # the bot is back either way; the customer may read it later
