@@ -3,7 +3,6 @@ and contract the identification form stored in slots."""
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
@@ -11,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.isp import create_backend
 from bot.isp.caching import CachingBackend
+from bot.settings import env_float
 from bot.isp.base import Contract, ContractStatus, Customer, IspBackend
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def backend() -> IspBackend:
     global _backend
     if _backend is None:
         _backend = create_backend()
-        ttl = float(os.environ.get("ISP_CACHE_SECONDS", "10"))
+        ttl = env_float("ISP_CACHE_SECONDS", 10.0)
         if ttl > 0:
             _backend = CachingBackend(_backend, ttl)
     return _backend

@@ -14,7 +14,6 @@ Usage: .venv/bin/python bench/backend_turn_latency.py MODEL.tar.gz [turns]
 """
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time

@@ -12,13 +12,13 @@ from typing import Dict, Optional
 
 from redis import asyncio as aioredis
 
-from bot.settings import Settings
+from bot.settings import Settings, env_float, env_int
 
 _clients: Dict[int, aioredis.Redis] = {}
 
 
 def redis_timeout_seconds() -> float:
-    return float(os.environ.get("REDIS_TIMEOUT_SECONDS", "2"))
+    return env_float("REDIS_TIMEOUT_SECONDS", 2.0, 0.01)
 
 
 def get_redis(settings: Optional[Settings] = None) -> aioredis.Redis:
@@ -31,7 +31,7 @@ def get_redis(settings: Optional[Settings] = None) -> aioredis.Redis:
         # of turns must queue for Redis, not fail with "too many connections".
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.redis.url,
-            max_connections=int(os.environ.get("REDIS_MAX_CONNECTIONS", "64")),
+            max_connections=env_int("REDIS_MAX_CONNECTIONS", 64, 1),
             timeout=redis_timeout_seconds(),
             decode_responses=True,
             socket_timeout=redis_timeout_seconds(),

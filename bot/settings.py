@@ -17,20 +17,30 @@ class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names the variable."""
 
 
-def _int(name: str, default: int, minimum: int = 0) -> int:
+def _number(name: str, default, minimum, kind: type, kind_words: str):
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        raise SettingsError(f"{name} must be {kind_words}, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
-env_int = _int  # public name for the connectors' own settings
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    """An integer setting; a bad value is a SettingsError naming the variable."""
+    return _number(name, default, minimum, int, "an integer")
+
+
+def env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    """A number setting (seconds, thresholds); a bad value names the variable."""
+    return _number(name, default, minimum, float, "a number")
+
+
+_int = env_int
 
 
 @dataclass(frozen=True)

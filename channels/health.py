@@ -14,13 +14,14 @@ import rasa
 
 import bot
 from bot.redis_pool import get_redis
+from bot.settings import env_float
 
 
 
 def check_timeout_seconds() -> float:
     """Each dependency check gives up after this long (``HEALTH_CHECK_TIMEOUT_SECONDS``,
     default 0.08), so ``/health`` answers within ~100 ms even with Redis frozen."""
-    return float(os.environ.get("HEALTH_CHECK_TIMEOUT_SECONDS", "0.08"))
+    return env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 0.08, 0.001)
 
 
 async def _redis() -> str:

@@ -4,20 +4,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from bot.settings import SettingsError, env_int
+from bot.settings import env_float, env_int
 
 
-def _float(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
-    return value
+_float = env_float
 
 
 @dataclass(frozen=True)

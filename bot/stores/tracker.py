@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Text
+from typing import Any, Iterable, List, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import TrackerStore
@@ -56,7 +56,7 @@ from bot.stores.errors import UNAVAILABLE_ERRORS, StoreUnavailable
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_EVENTS = 10_000
-DEFAULT_WINDOW_EVENTS = 100
+DEFAULT_WINDOW_EVENTS = 50
 _MARKER = "_append_only_redis_state"
 
 # Appends a turn's events atomically; moves the checkpoint when asked (only if

@@ -10,12 +10,12 @@ pytestmark = pytest.mark.e2e
 
 def test_tracker_is_stored_in_redis_with_ttl(rasa_server, redis_client, key_prefix, sender):
     rasa_server.send(sender, "bom diaaa tudo certo")
-    key = f"{key_prefix}:tracker:{sender}"
-    stored = json.loads(redis_client.get(key))
-    assert stored["name"] == sender
-    user_texts = [e.get("text") for e in stored["events"] if e["event"] == "user"]
+    events_key = f"{key_prefix}:tracker-events:{sender}"
+    events = [json.loads(event) for event in redis_client.lrange(events_key, 0, -1)]
+    user_texts = [e.get("text") for e in events if e["event"] == "user"]
     assert user_texts == ["bom diaaa tudo certo"]
-    assert 0 < redis_client.ttl(key) <= 3600
+    for key in (events_key, f"{key_prefix}:tracker-meta:{sender}"):
+        assert 0 < redis_client.ttl(key) <= 3600
 
 
 def test_conversation_survives_a_rasa_restart(rasa_server, sender):

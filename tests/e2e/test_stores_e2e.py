@@ -14,7 +14,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 import pytest
 import requests

@@ -9,7 +9,6 @@ import uuid
 from typing import List
 
 import pytest
-import redis
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
