@@ -8,6 +8,21 @@ pids=()
 stop_all() {
   trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # Give them STOP_TIMEOUT_SECONDS to finish their turns, then kill what is
+  # left (a Sanic worker stuck in shutdown must not keep the port busy).
+  for _ in $(seq 1 $((${STOP_TIMEOUT_SECONDS:-20} * 5))); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "run: process $pid did not stop in time; killing it" >&2
+      pkill -KILL -P "$pid" 2>/dev/null || true
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "run: stopped" >&2
 }

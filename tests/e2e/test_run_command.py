@@ -65,7 +65,14 @@ def test_run_script_serves_the_bot_and_stops_on_ctrl_c(model_path, redis_setting
         assert "Maria" in " ".join(m.get("text", "") for m in cpf["messages"]), (follow_up, cpf)
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            left = subprocess.run(["ps", "-o", "pid,stat,cmd", "-g", str(process.pid)],
+                                  capture_output=True, text=True).stdout
+            os.killpg(process.pid, signal.SIGKILL)
+            pytest.fail(f"run.sh did not stop on Ctrl-C; still running:\n{left}\n"
+                        f"{(tmp_path / 'run.log').read_text()[-3000:]}")
     for port in (rasa_port, action_port):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/", timeout=2)
