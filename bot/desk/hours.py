@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from bot.settings import SettingsError
 
 TIMEZONE = ZoneInfo("America/Sao_Paulo")
-DEFAULT_HOURS = "mon-fri 08:00-20:00; sat 08:00-14:00"  # what utter_business_hours says
+DEFAULT_HOURS = "mon-fri 08:00-20:00; sat 08:00-14:00"  # as data/knowledge/atendimento.md says
 
 _DAY_TOKENS = {
     "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
@@ -164,7 +164,8 @@ class BusinessHours:
             return "sem horario de atendimento humano configurado"
         parts = []
         for spans, days in groups:
-            hours = _join([f"das {_clock(start)} as {_clock(end)}" for start, end in spans])
+            hours = _join(["24 horas" if (start, end) == (0, 24 * 60) else f"das {_clock(start)} as {_clock(end)}"
+                           for start, end in spans])
             parts.append(f"{self._describe_days(days)}, {hours}")
         text = "; ".join(parts)
         if self.holidays or self.yearly_holidays:

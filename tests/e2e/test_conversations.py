@@ -115,7 +115,7 @@ def test_every_job_reaches_its_action_after_identification(
 @pytest.mark.parametrize(
     "message, expected",
     [
-        ("que horas vcs abrem no sabado", "sabado das 8h"),
+        ("que horas vcs abrem no sabado", "segunda a domingo, 24 horas"),  # DESK_HOURS of the tests
         ("vc eh um robo msm?", "assistente virtual"),
         ("valeu mesmo", "Por nada"),
         ("quais planos vcs tem?", "planos de fibra"),
