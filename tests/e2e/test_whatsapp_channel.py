@@ -213,11 +213,11 @@ def test_text_gets_a_read_receipt_and_interactive_buttons_on_the_wire(rasa_serve
 def test_button_list_and_template_replies_are_taken_as_payloads(rasa_server, graph_api):
     wa_id = new_wa_id()
     say(rasa_server, button_reply(wa_id, "/ask_business_hours", "Horarios"))
-    wait_text(graph_api, wa_id, "segunda a sexta")
+    wait_text(graph_api, wa_id, "Nosso atendimento humano funciona")
     say(rasa_server, list_reply(wa_id, "/ask_plans", "Planos"))
     wait_text(graph_api, wa_id, "Nossos planos de fibra")
     say(rasa_server, message(wa_id, "button", {"text": "Horario", "payload": "/ask_business_hours"}))
-    graph_api.wait_for(lambda: sum("segunda a sexta" in shown(b) for b in bodies(graph_api, wa_id)) == 2)
+    graph_api.wait_for(lambda: sum("Nosso atendimento humano funciona" in shown(b) for b in bodies(graph_api, wa_id)) == 2)
     intents = [e["parse_data"]["intent"]["name"] for e in user_events(rasa_server, wa_id)]
     assert intents == ["ask_business_hours", "ask_plans", "ask_business_hours"]
 
@@ -281,13 +281,13 @@ def test_the_same_delivery_five_times_at_once_gets_one_reply(rasa_server, graph_
         answers = list(pool.map(lambda _: deliver(rasa_server, payload), range(5)))
     assert [a.status_code for a in answers] == [200] * 5
 
-    wait_text(graph_api, wa_id, "segunda a sexta")
+    wait_text(graph_api, wa_id, "Nosso atendimento humano funciona")
     say(rasa_server, message(wa_id, "reaction", {"message_id": wamid, "emoji": "\U0001F44D"}))
     wait_text(graph_api, wa_id, "Recebi sua reacao")
     deliver(rasa_server, payload)  # and a retry a moment later
     say(rasa_server, message(wa_id, "sticker", {"id": "99", "mime_type": "image/webp"}))
     wait_text(graph_api, wa_id, "figurinha")
-    assert sum("segunda a sexta" in shown(b) for b in bodies(graph_api, wa_id)) == 1
+    assert sum("Nosso atendimento humano funciona" in shown(b) for b in bodies(graph_api, wa_id)) == 1
     assert len(read_receipts(graph_api, wamid)) == 1
     assert len(user_events(rasa_server, wa_id)) == 1
 
@@ -377,7 +377,7 @@ def test_many_choices_become_a_list_or_a_numbered_menu_answered_by_number(output
     menu = wait_text(graph_api, wa_id, "Escolha um assunto:")
     assert "11. Opcao 11" in menu["text"]["body"]
     say(rasa_server, text(wa_id, "11"))
-    wait_text(graph_api, wa_id, "segunda a sexta")
+    wait_text(graph_api, wa_id, "Nosso atendimento humano funciona")
     assert user_events(rasa_server, wa_id)[0]["parse_data"]["intent"]["name"] == "ask_business_hours"
 
 
@@ -404,7 +404,7 @@ def test_graph_server_error_is_retried(rasa_server, graph_api):
     wa_id = new_wa_id()
     graph_api.fail_next(1, status=500)
     say(rasa_server, button_reply(wa_id, "/ask_business_hours", "Horarios"))
-    wait_text(graph_api, wa_id, "segunda a sexta")
+    wait_text(graph_api, wa_id, "Nosso atendimento humano funciona")
     attempts = [r for r in graph_api.requests if r.to == wa_id]
     assert [r.status for r in attempts] == [500, 200]
     assert attempts[0].json == attempts[1].json
