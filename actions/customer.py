@@ -15,6 +15,7 @@ from actions.backend import (
 )
 from bot.documents import only_digits, parse_document
 from bot.isp.base import BackendError, Contract, ContractStatus
+from bot.phones import whatsapp_number
 
 # After this many invalid documents the bot offers a person on every retry.
 MAX_ATTEMPTS_BEFORE_OFFERING_HUMAN = 2
@@ -70,10 +71,11 @@ class ValidateCustomerIdForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """On WhatsApp the phone identifies the customer before any CPF is asked."""
-        if tracker.get_slot("customer_document") or not tracker.sender_id.startswith("wa:"):
+        number = whatsapp_number(tracker.sender_id)
+        if tracker.get_slot("customer_document") or number is None:
             return {}
         try:
-            customer = await backend().find_customer_by_phone(tracker.sender_id[3:])
+            customer = await backend().find_customer_by_phone(number)
         except BackendError:
             return {}  # the CPF question still works
         if customer is None:

@@ -34,6 +34,7 @@ from bot.desk.hours import TIMEZONE, BusinessHours
 from bot.documents import mask_document
 from bot.isp.base import BackendError, ContractStatus, TicketSubject
 from bot.pii import mask_pii
+from bot.phones import whatsapp_number
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,10 @@ def _context(tracker: Tracker) -> Tuple[List[Tuple[str, str]], List[Optional[str
 
 
 def _phone_of(sender_id: Text) -> str:
-    if sender_id.startswith("wa:"):
-        return mask_pii(sender_id[3:]) if len(sender_id) > 7 else "****"
-    return ""
+    number = whatsapp_number(sender_id)
+    if number is None:
+        return ""
+    return mask_pii(number) if len(number) > 4 else "****"
 
 
 async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -19,7 +19,7 @@ from actions.details import valid_address
 from bot.documents import only_digits
 from bot.formatting import brl
 from bot.isp.base import BackendError, Lead, Plan
-from bot.phones import phone_variants
+from bot.phones import phone_variants, whatsapp_number
 
 LEAD_SLOTS = ["lead_name", "lead_address", "lead_phone", "plan_speed"]
 NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ '.-][^\W\d_]+)+$")  # two words or more, letters only
@@ -36,9 +36,10 @@ def proper_name(name: Text) -> Text:
 
 def whatsapp_phone(tracker: Tracker) -> Optional[Text]:
     """The phone of a WhatsApp sender (``wa:<wa_id>``), with the ninth digit."""
-    if not tracker.sender_id.startswith("wa:"):
+    number = whatsapp_number(tracker.sender_id)
+    if number is None:
         return None
-    variants = phone_variants(tracker.sender_id[3:])
+    variants = phone_variants(number)
     return max(variants, key=len) if variants and len(variants[0]) >= 12 else None
 
 

@@ -6,7 +6,9 @@ A mobile number may arrive with or without the ninth digit (5511987654321 or
 from __future__ import annotations
 
 import re
-from typing import List
+from typing import List, Optional
+
+WHATSAPP_SENDER_PREFIX = "wa:"
 
 
 def phone_variants(phone: str) -> List[str]:
@@ -20,3 +22,10 @@ def phone_variants(phone: str) -> List[str]:
     elif digits.startswith("55") and len(digits) == 12 and digits[4] in "6789":
         variants.append(digits[:4] + "9" + digits[4:])
     return variants
+
+
+def whatsapp_number(sender_id: str) -> Optional[str]:
+    """The ``wa_id`` of a WhatsApp sender (``wa:<wa_id>``); None for other channels."""
+    if not sender_id.startswith(WHATSAPP_SENDER_PREFIX):
+        return None
+    return sender_id[len(WHATSAPP_SENDER_PREFIX):]
