@@ -35,6 +35,12 @@ class Completion:
     seconds: float
 
 
+def _forget(task: "asyncio.Future") -> None:
+    """Collect the outcome of an abandoned call so asyncio does not warn about it."""
+    if not task.cancelled():
+        task.exception()
+
+
 class LlmClient:
     def __init__(self, settings: LlmSettings):
         self.settings = settings
@@ -49,11 +55,30 @@ class LlmClient:
                        on_delta: Optional[OnDelta] = None) -> Completion:
         """The model's answer; with ``on_delta`` it is streamed and each piece passed on."""
         started = time.monotonic()
+        expired = False
+
+        async def until_expired(delta: str) -> None:
+            if not expired:  # a late piece must not follow the fallback answer
+                await on_delta(delta)
+
+        call = self._stream(messages, until_expired) if on_delta else self._once(messages)
+        task = asyncio.ensure_future(call)
+        # Not asyncio.wait_for: it waits for the cancelled call to finish, and the
+        # SDK's HTTP stack can hold a cancellation back until its own timeout and
+        # retry have run (seen: 3.5 s for a 1.5 s budget). The customer's budget
+        # ends here; the call is cancelled and left to wind down on its own.
         try:
-            call = self._stream(messages, on_delta) if on_delta else self._once(messages)
-            text, usage = await asyncio.wait_for(call, timeout=self.settings.timeout_seconds)
-        except asyncio.TimeoutError:
-            raise LlmError("timeout", f"no answer in {self.settings.timeout_seconds}s") from None
+            done, _ = await asyncio.wait({task}, timeout=self.settings.timeout_seconds)
+        except asyncio.CancelledError:  # the turn itself was cancelled
+            task.cancel()
+            raise
+        if not done:
+            expired = True
+            task.cancel()
+            task.add_done_callback(_forget)
+            raise LlmError("timeout", f"no answer in {self.settings.timeout_seconds}s")
+        try:
+            text, usage = task.result()
         except openai.APITimeoutError as error:
             raise LlmError("timeout", str(error)) from None
         except openai.OpenAIError as error:
