@@ -1,7 +1,11 @@
-"""Validation of what a chat client sends (REST API and WebSocket frames).
+"""Validation of what a chat client sends (every connector's JSON, texts and metadata).
 
 Every error names the field, so an integrator knows what to fix without
-reading our logs.
+reading our logs. :func:`parse_json` is the one way a connector decodes a
+client's JSON: bounded in size and nesting (the C decoder raises
+RecursionError near 1,000 levels, and Rasa deep-copies metadata), with lone
+UTF-16 surrogates (``"\\ud800"``, valid JSON but not encodable as UTF-8:
+the CRF extractor and Redis would fail on them) replaced by U+FFFD.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from typing import Any, Dict, Optional
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 4096
+MAX_JSON_DEPTH = 32  # levels of nested objects/arrays a client may send
+_SURROGATE = re.compile("[\ud800-\udfff]")  # after decoding, any surrogate is a lone one
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 SESSION_ID_RULE = "1 to 128 characters among A-Z a-z 0-9 _ . : -"
 
@@ -29,11 +35,44 @@ class MalformedJson(ValueError):
     """The body is not JSON at all (HTTP 400)."""
 
 
-def parse_json(raw: bytes | str) -> Any:
+class TooLarge(ValueError):
+    """The body or frame is over the size limit (HTTP 413)."""
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD, so it encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def clean_value(value: Any, field: str = "body", max_depth: int = MAX_JSON_DEPTH, _depth: int = 1) -> Any:
+    """Decoded JSON with every string (keys too) cleaned; deeper than ``max_depth`` is refused."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if not isinstance(value, (dict, list)):
+        return value
+    if _depth > max_depth:
+        raise MalformedJson(f"{field}: nested deeper than {max_depth} levels")
+    if isinstance(value, list):
+        return [clean_value(item, field, max_depth, _depth + 1) for item in value]
+    return {clean_text(str(key)): clean_value(item, field, max_depth, _depth + 1) for key, item in value.items()}
+
+
+def parse_json(raw: bytes | str, field: str = "body", max_bytes: int = MAX_BODY_BYTES) -> Any:
+    """A client's JSON, safely: at most ``max_bytes``, ``MAX_JSON_DEPTH`` levels, clean strings.
+
+    Raises :class:`TooLarge` (413) or :class:`MalformedJson` (400), never
+    RecursionError or UnicodeError.
+    """
+    size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise TooLarge(f"{field}: larger than {max_bytes} bytes")
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
+    except RecursionError:
+        raise MalformedJson(f"{field}: nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (UnicodeDecodeError, ValueError) as error:
-        raise MalformedJson(f"body is not valid JSON: {error}") from None
+        raise MalformedJson(f"{field} is not valid JSON: {error}") from None
+    return clean_value(value, field)
 
 
 def session_id(value: Any, field: str = "session_id") -> str:
@@ -55,7 +94,7 @@ def message_text(value: Any, field: str = "message") -> str:
         raise InvalidInput(field, f"must be at most {MAX_MESSAGE_CHARS} characters")
     if not value.strip():
         raise InvalidInput(field, "must not be empty")
-    return value.strip()
+    return clean_text(value.strip())
 
 
 def metadata(value: Any, field: str = "metadata") -> Optional[Dict[str, Any]]:
@@ -63,7 +102,10 @@ def metadata(value: Any, field: str = "metadata") -> Optional[Dict[str, Any]]:
         return None
     if not isinstance(value, dict):
         raise InvalidInput(field, f"must be an object, got {type(value).__name__}")
-    return value
+    try:
+        return clean_value(value, field)
+    except MalformedJson as error:
+        raise InvalidInput(field, f"nested deeper than {MAX_JSON_DEPTH} levels") from error
 
 
 def no_unknown_fields(data: Dict[str, Any], allowed: tuple, where: str = "") -> None:

@@ -45,6 +45,36 @@ def test_malformed_json_is_its_own_error():
         chat_input.parse_json(b"\xff\xfe")
 
 
+def test_json_nested_20000_deep_is_malformed_not_a_recursion_error():
+    for raw in ("[" * 20_000 + "]" * 20_000, '{"a":' * 10_000 + "1" + "}" * 10_000):
+        with pytest.raises(MalformedJson, match="body: nested deeper than 32 levels"):
+            chat_input.parse_json(raw)
+
+
+def test_json_depth_is_bounded_even_below_the_decoder_limit():
+    chat_input.parse_json("[" * 32 + "]" * 32)
+    with pytest.raises(MalformedJson, match="frame: nested deeper than 32"):
+        chat_input.parse_json("[" * 33 + "]" * 33, field="frame")
+    deep: list = []
+    for _ in range(40):  # metadata that did not come through parse_json (socket.io)
+        deep = [deep]
+    with pytest.raises(InvalidInput, match="metadata: nested deeper"):
+        chat_input.metadata({"b": deep})
+
+
+def test_json_over_the_size_limit_is_too_large():
+    with pytest.raises(chat_input.TooLarge, match="body: larger than 65536 bytes"):
+        chat_input.parse_json(b'"' + b"x" * 65_536 + b'"')
+
+
+def test_lone_surrogates_are_replaced_everywhere_and_pairs_kept():
+    body = chat_input.parse_json('{"message": "oi \\ud800", "metadata": {"k\\udfff": ["\\ud83d\\ude00"]}}')
+    assert body == {"message": "oi \ufffd", "metadata": {"k\ufffd": ["\U0001F600"]}}
+    body["message"].encode("utf-8")  # what the CRF extractor and Redis do
+    assert chat_input.message_text("a\ud800b") == "a\ufffdb"
+    assert chat_input.metadata({"x": "\udc00"}) == {"x": "\ufffd"}
+
+
 def test_rate_limit_windows_and_retry_after():
     assert window_of(119.9) == 1 and window_of(120.0) == 2
     assert retry_after(120.0) == 60
