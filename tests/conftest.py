@@ -21,6 +21,15 @@ CHAT_API_KEY = "test-chat-key"
 CHAT_RATE_LIMIT = 12
 WEBSOCKET_JWT_SECRET = "test-websocket-secret-at-least-32-bytes"
 DESK_JWT_SECRET = "test-desk-secret-0123456789abcdef0123456789"
+# Credentials of the shared servers (every secret: at least 32 characters).
+# Rasa's HTTP API takes RASA_API_TOKEN as ?token= (its --auth-token); the
+# action server wants ACTION_SERVER_TOKEN as a bearer token (endpoints.yml);
+# /metrics and the /health detail want METRICS_TOKEN as a bearer token.
+RASA_API_TOKEN = "test-rasa-api-token-0123456789abcdef0123"
+ACTION_SERVER_TOKEN = "test-action-server-token-0123456789abcdef"
+METRICS_TOKEN = "test-metrics-token-0123456789abcdef012345"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+ACTION_AUTH = {"Authorization": f"Bearer {ACTION_SERVER_TOKEN}"}
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +133,9 @@ def server_env(redis_settings, key_prefix, demo_db, graph_api) -> Dict[str, str]
         HEALTH_CHECK_TIMEOUT_SECONDS="2",  # a loaded test machine must not look degraded
         ACTION_PORT=str(action_port),
         ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+        RASA_API_TOKEN=RASA_API_TOKEN,
+        ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
+        METRICS_TOKEN=METRICS_TOKEN,
     )
 
 
@@ -142,24 +154,31 @@ def action_server(server_env, log_dir):
 
 
 class RasaServer(Service):
-    """`rasa run --enable-api` on the test model, Redis stores, real actions."""
+    """`rasa run --enable-api --auth-token` on the test model, Redis stores, real actions."""
 
     def __init__(self, model: Path, env: Dict[str, str], log_dir: Path, name: str = "rasa"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.token = env["RASA_API_TOKEN"]
         super().__init__(
             name,
             [VENV_BIN / "rasa", "run", "--enable-api", "--port", str(self.port),
              "--model", str(model), "--endpoints", "endpoints.yml",
              "--credentials", "credentials.yml", "--debug",
-             "--logging-config-file", "logging.yml"],
+             "--logging-config-file", "logging.yml", "--auth-token", self.token],
             env,
             log_dir,
         )
 
     def start(self, ready_url: str = "", timeout: float = 180) -> "RasaServer":
-        super().start(ready_url or f"{self.url}/status", timeout)
+        super().start(ready_url or f"{self.url}/status?token={self.token}", timeout)
         return self
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Rasa's HTTP API (``/conversations/...``, ``/status``...) with the token."""
+        kwargs["params"] = {**(kwargs.get("params") or {}), "token": self.token}
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, f"{self.url}{path}", **kwargs)
 
     def restart(self) -> None:
         self.stop()
@@ -176,7 +195,7 @@ class RasaServer(Service):
         return response.json()
 
     def tracker(self, sender: str) -> dict:
-        response = requests.get(f"{self.url}/conversations/{sender}/tracker", timeout=30)
+        response = self.api("GET", f"/conversations/{sender}/tracker")
         response.raise_for_status()
         return response.json()
 

@@ -265,10 +265,9 @@ def test_a_new_session_while_queued_keeps_the_bot_paused(rasa_server, agent):
     chat(rasa_server, session_id, "quero falar com um atendente")
     queued = agent.find_queued(f"api:{session_id}")
     old = time.time() - 2 * 3600  # as if the last message were two hours old
-    answer = requests.post(f"{rasa_server.url}/conversations/api:{session_id}/tracker/events",
-                           json=[{"event": "user", "text": "ainda to aqui", "timestamp": old,
-                                  "parse_data": {"intent": {"name": "greet", "confidence": 1.0}}}],
-                           timeout=30)
+    answer = rasa_server.api("POST", f"/conversations/api:{session_id}/tracker/events",
+                             json=[{"event": "user", "text": "ainda to aqui", "timestamp": old,
+                                    "parse_data": {"intent": {"name": "greet", "confidence": 1.0}}}])
     assert answer.status_code == 200, answer.text
     assert chat(rasa_server, session_id, "alguem vai me atender?")["messages"] == []
     events = rasa_server.tracker(f"api:{session_id}")["events"]

@@ -17,7 +17,7 @@ import requests
 import websockets
 import yaml
 
-from tests.conftest import RasaServer, texts
+from tests.conftest import METRICS_AUTH, RasaServer, texts
 from tests.e2e.test_websocket_channel import ws_url
 from tests.fakes.openai_server import API_KEY, FakeOpenAI
 from tests.services import VENV_BIN, ROOT, Service, free_port
@@ -69,7 +69,7 @@ def test_fallbacks_are_logged_masked_and_exported_as_nlu_yaml(rasa_server, serve
 
 def test_metrics_show_fallback_answers(rasa_server, sender):
     rasa_server.send(sender, DUAL_BAND)
-    body = requests.get(f"{rasa_server.url}/metrics", timeout=10).text
+    body = requests.get(f"{rasa_server.url}/metrics", headers=METRICS_AUTH, timeout=10).text
     assert 'isp_llm_fallback_answers_total{source="knowledge"}' in body
 
 

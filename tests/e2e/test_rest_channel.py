@@ -12,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT, RasaServer
+from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT, METRICS_AUTH, RasaServer
 from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
@@ -41,8 +41,8 @@ def texts(body: dict) -> str:
 def trigger(server, sender: str, intent: str) -> None:
     """What the desk or a proactive notice does: a bot turn outside the customer's request,
     sent through the conversation's own channel (Rasa calls get_output_channel())."""
-    response = requests.post(
-        f"{server.url}/conversations/{sender}/trigger_intent",
+    response = server.api(
+        "POST", f"/conversations/{sender}/trigger_intent",
         params={"output_channel": "latest"},
         json={"name": intent},
         timeout=60,
@@ -272,7 +272,7 @@ def test_cors_allows_only_the_configured_origin(rasa_server, session_id):
 
 
 def test_health_reports_every_dependency(rasa_server):
-    response = requests.get(f"{rasa_server.url}/health", timeout=30)
+    response = requests.get(f"{rasa_server.url}/health", headers=METRICS_AUTH, timeout=30)
     assert response.status_code == 200
     assert response.json() | {"model_id": None} == {
         "status": "healthy",
@@ -290,7 +290,7 @@ def test_metrics_count_messages_by_channel_and_intent(rasa_server, session_id):
     chat(rasa_server, session_id, "oi")
     chat(rasa_server, session_id, "quero a segunda via do boleto")
     requests.post(f"{rasa_server.url}/api/v1/chat", data="{", headers=AUTH, timeout=30)
-    response = requests.get(f"{rasa_server.url}/metrics", timeout=30)
+    response = requests.get(f"{rasa_server.url}/metrics", headers=METRICS_AUTH, timeout=30)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain")
     text = response.text
@@ -357,9 +357,9 @@ def test_redis_down_is_503_never_an_empty_answer(server_on_own_redis, own_redis,
         headers=AUTH, timeout=30,
     )
     assert stream.status_code == 503
-    health = requests.get(f"{server.url}/health", timeout=30)
+    health = requests.get(f"{server.url}/health", headers=METRICS_AUTH, timeout=30)
     assert health.status_code == 200
     assert health.json()["status"] == "degraded" and health.json()["redis"] == "unavailable"
     assert 'isp_errors_total{channel="rest_api",kind="unavailable"}' in requests.get(
-        f"{server.url}/metrics", timeout=30
+        f"{server.url}/metrics", headers=METRICS_AUTH, timeout=30
     ).text

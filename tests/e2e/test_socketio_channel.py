@@ -14,7 +14,7 @@ import jwt
 import pytest
 import requests
 
-from tests.conftest import CHAT_RATE_LIMIT, RasaServer
+from tests.conftest import CHAT_RATE_LIMIT, METRICS_AUTH, RasaServer
 from tests.e2e.widget_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
@@ -50,8 +50,8 @@ def texts(replies):
 def deliver(server: RasaServer, sender: str, events: list) -> None:
     """Bot messages sent outside a customer turn, as the desk does: Rasa's
     HTTP API asks our connector's get_output_channel() for the sender id."""
-    response = requests.post(
-        f"{server.url}/conversations/{sender}/tracker/events",
+    response = server.api(
+        "POST", f"/conversations/{sender}/tracker/events",
         params={"output_channel": "socketio", "execute_side_effects": "true"},
         json=events,
         timeout=30,
@@ -179,7 +179,7 @@ def test_a_flooding_session_is_rate_limited_and_counted_in_metrics(client, rasa_
             break
     assert data["code"] == "rate_limited" and data["field"] == "message"
     assert 1 <= data["retry_after"] <= 60
-    metrics = requests.get(f"{rasa_server.url}/metrics", timeout=10).text
+    metrics = requests.get(f"{rasa_server.url}/metrics", headers=METRICS_AUTH, timeout=10).text
     assert 'channel="socketio"' in metrics
 
 

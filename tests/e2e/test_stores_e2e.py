@@ -177,7 +177,7 @@ def test_redis_killed_and_restarted_mid_conversation(servers, store_redis):
         down = chat(servers[0], session, "/thank")
         assert down.status_code == 503, down.text
         assert "unavailable" in down.text
-        tracker = requests.get(f"{servers[1].url}/conversations/api:{session}/tracker", timeout=30)
+        tracker = servers[1].api("GET", f"/conversations/api:{session}/tracker")
         assert tracker.status_code == 500  # an error, not an empty conversation from memory
     finally:
         store_redis.start()

@@ -67,8 +67,8 @@ def run(coroutine):
 def trigger(server, sender: str, intent: str) -> None:
     """A bot message outside the customer's turn (as the desk sends one): Rasa
     delivers it through the conversation's channel via get_output_channel()."""
-    response = requests.post(
-        f"{server.url}/conversations/{sender}/trigger_intent",
+    response = server.api(
+        "POST", f"/conversations/{sender}/trigger_intent",
         params={"output_channel": "latest"}, json={"name": intent}, timeout=60,
     )
     response.raise_for_status()

@@ -297,8 +297,8 @@ def test_the_same_delivery_five_times_at_once_gets_one_reply(rasa_server, graph_
 @pytest.mark.parametrize("wa_id", [MARIA, MARIA_WITHOUT_NINTH_DIGIT], ids=["with-9th-digit", "without-9th-digit"])
 def test_maria_gets_her_invoice_by_phone(rasa_server, graph_api, wa_id):
     # Maria's numbers are also used by other suites: start her conversation afresh
-    requests.post(f"{rasa_server.url}/conversations/wa:{wa_id}/tracker/events",
-                  json={"event": "restart"}, timeout=30).raise_for_status()
+    rasa_server.api("POST", f"/conversations/wa:{wa_id}/tracker/events",
+                    json={"event": "restart"}).raise_for_status()
     say(rasa_server, button_reply(wa_id, "/request_invoice", "2a via / PIX"), name="Maria")
     wait_text(graph_api, wa_id, "Oi, Maria! Encontrei seu cadastro pelo numero deste WhatsApp.")
     closing = wait_text(graph_api, wa_id, "Posso ajudar em mais alguma coisa?")
