@@ -76,6 +76,9 @@ class Status:
 class Notification:
     messages: List[Inbound] = field(default_factory=list)
     statuses: List[Status] = field(default_factory=list)
+    # What was dropped or ignored because Meta's objects were not objects
+    # (the connector logs it and still acknowledges: Meta retries failures for days).
+    dropped: List[str] = field(default_factory=list)
 
 
 def _dict(value: Any, name: str) -> Dict[str, Any]:
@@ -92,27 +95,38 @@ def _list(value: Any, name: str) -> List[Any]:
     return value
 
 
-def _content(message: Dict[str, Any]) -> tuple[str, str, Dict[str, Any]]:
+def _object(parent: Dict[str, Any], key: str, where: str) -> Dict[str, Any]:
+    """``parent[key]`` when it is an object, ``{}`` when absent; anything else is malformed."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidNotification(f"{where}.{key} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _content(message: Dict[str, Any], where: str = "message") -> tuple[str, str, Dict[str, Any]]:
     """(type, text or payload, media details) of one message."""
     kind = str(message.get("type") or "unsupported")
     if kind == "text":
-        return kind, str((message.get("text") or {}).get("body") or ""), {}
+        return kind, str(_object(message, "text", where).get("body") or ""), {}
     if kind == "interactive":
-        interactive = message.get("interactive") or {}
-        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        interactive = _object(message, "interactive", where)
+        reply = (_object(interactive, "button_reply", f"{where}.interactive")
+                 or _object(interactive, "list_reply", f"{where}.interactive"))
         if not reply.get("id"):
             return "unsupported", "", {}
         return kind, str(reply["id"]), {}
     if kind == "button":  # quick reply of a template message
-        button = message.get("button") or {}
+        button = _object(message, "button", where)
         return kind, str(button.get("payload") or button.get("text") or ""), {}
     if kind in ("image", "document", "audio", "video", "sticker", "voice"):
-        media = message.get(kind) or {}
+        media = _object(message, kind, where)
         keep = ("id", "mime_type", "filename", "caption", "sha256")
         return kind, "", {k: media[k] for k in keep if media.get(k)}
     if kind == "reaction":
-        reaction = message.get("reaction") or {}
-        return kind, "", {"emoji": reaction.get("emoji", ""), "message_id": reaction.get("message_id", "")}
+        reaction = _object(message, "reaction", where)
+        return kind, "", {"emoji": str(reaction.get("emoji") or ""), "message_id": str(reaction.get("message_id") or "")}
     if kind in ("location", "contacts"):
         return kind, "", {}
     return "unsupported", "", {}
@@ -127,18 +141,31 @@ def parse_notification(payload: Any) -> Notification:
         for c, change in enumerate(_list(entry.get("changes"), f"entry[{e}].changes")):
             where = f"entry[{e}].changes[{c}].value"
             value = _dict(_dict(change, f"entry[{e}].changes[{c}]").get("value") or {}, where)
-            phone_number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
-            names = {
-                str(contact.get("wa_id")): str((contact.get("profile") or {}).get("name") or "")
-                for contact in _list(value.get("contacts"), f"{where}.contacts")
-                if isinstance(contact, dict)
-            }
+            try:
+                phone_number_id = str(_object(value, "metadata", where).get("phone_number_id") or "")
+            except InvalidNotification as error:  # the default number answers instead
+                result.dropped.append(f"{error} (ignored)")
+                phone_number_id = ""
+            names = {}
+            for n, contact in enumerate(_list(value.get("contacts"), f"{where}.contacts")):
+                if not isinstance(contact, dict):
+                    result.dropped.append(f"{where}.contacts[{n}] must be an object (ignored)")
+                    continue
+                try:
+                    names[str(contact.get("wa_id"))] = str(
+                        _object(contact, "profile", f"{where}.contacts[{n}]").get("name") or "")
+                except InvalidNotification as error:  # the name is only a courtesy
+                    result.dropped.append(f"{error} (ignored)")
             for m, message in enumerate(_list(value.get("messages"), f"{where}.messages")):
                 message = _dict(message, f"{where}.messages[{m}]")
                 wa_id, message_id = str(message.get("from") or ""), str(message.get("id") or "")
                 if not wa_id or not message_id:
                     raise InvalidNotification(f"{where}.messages[{m}] needs 'from' and 'id'")
-                kind, text, media = _content(message)
+                try:
+                    kind, text, media = _content(message, f"{where}.messages[{m}]")
+                except InvalidNotification as error:
+                    result.dropped.append(f"{error} (message dropped)")
+                    continue
                 result.messages.append(
                     Inbound(message_id, wa_id, kind, phone_number_id, names.get(wa_id, ""), text, media)
                 )

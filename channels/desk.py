@@ -33,6 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from websockets.exceptions import ConnectionClosed
 
+from bot import chat_input
 from bot.desk import Desk
 from bot.desk import handoff as texts
 from bot.desk.auth import Auth
@@ -70,12 +71,12 @@ def _error(status: int, detail: str, field: Optional[str] = None, headers=None) 
 
 
 def _body(request: Request, allowed: tuple) -> Dict[str, Any]:
-    if len(request.body or b"") > MAX_BODY_BYTES:
-        raise ApiError(413, f"body: larger than {MAX_BODY_BYTES} bytes", "body")
     try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        raise ApiError(400, "body: not valid JSON", "body") from None
+        data = chat_input.parse_json(request.body or b"{}", max_bytes=MAX_BODY_BYTES)
+    except chat_input.TooLarge as error:
+        raise ApiError(413, str(error), "body") from None
+    except chat_input.MalformedJson as error:
+        raise ApiError(400, f"body: not valid JSON ({error})", "body") from None
     if not isinstance(data, dict):
         raise ApiError(400, "body: must be a JSON object", "body")
     unknown = sorted(set(data) - set(allowed))
@@ -449,7 +450,7 @@ class DeskSocket:
         try:
             if not token:
                 raw = await asyncio.wait_for(self.ws.recv(), WS_AUTH_SECONDS)
-                first = json.loads(raw) if isinstance(raw, str) else {}
+                first = chat_input.parse_json(raw, field="frame") if isinstance(raw, str) else {}
                 if not isinstance(first, dict) or first.get("type") != "auth":
                     raise Unauthorized("send {type: auth, data: {token}} first")
                 token = (first.get("data") or {}).get("token")
@@ -513,10 +514,10 @@ class DeskSocket:
             if raw is None:
                 continue
             try:
-                incoming = json.loads(raw)
+                incoming = chat_input.parse_json(raw, field="frame")
                 if not isinstance(incoming, dict) or not isinstance(incoming.get("type"), str):
                     raise ValueError
-            except ValueError:
+            except ValueError:  # MalformedJson and TooLarge are ValueErrors
                 await self.error("invalid_frame", "frame: JSON object {type, data}")
                 continue
             try:

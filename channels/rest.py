@@ -31,7 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import chat_input, metrics
-from bot.chat_input import InvalidInput, MalformedJson
+from bot.chat_input import InvalidInput, MalformedJson, TooLarge
 from bot.outbox import MESSAGE_ID, Outbox
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis
@@ -95,6 +95,62 @@ def invalid(error: InvalidInput) -> ApiError:
     return ApiError(422, error.detail, "validation", field=error.field)
 
 
+def authorize(api_keys: Tuple[str, ...], request: Request) -> None:
+    """401 unless ``Authorization: Bearer <key>`` is one of ``api_keys`` (none set: open)."""
+    if not api_keys:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() == "bearer" and key and any(
+        hmac.compare_digest(key.encode(), allowed.encode()) for allowed in api_keys
+    ):
+        return
+    raise ApiError(
+        401, "Authorization: a valid bearer API key is required", "unauthorized",
+        field="Authorization", headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def rate_limit(per_minute: int, sender: str, field: str) -> None:
+    """429 over ``per_minute`` messages of ``sender`` (one budget per sender, in Redis); 503 without Redis."""
+    redis = get_redis()
+    limiter = RateLimiter(redis, per_minute, "chat")
+    try:
+        wait = await limiter.hit(sender)
+        if limiter.limit <= 0:
+            await check_redis(redis)
+    except (RedisError, OSError, ServiceUnavailable) as error:
+        logger.error("rest_api: Redis is not available: %s", error)
+        raise ApiError(503, "service unavailable: the conversation store (Redis) does not answer", "unavailable") from None
+    if wait is not None:
+        raise ApiError(
+            429, f"{field}: more than {limiter.limit} messages per minute; retry in {wait}s",
+            "rate_limited", field=field, headers={"Retry-After": str(wait)},
+        )
+
+
+def json_body(request: Request) -> Any:
+    """The request's JSON through :func:`bot.chat_input.parse_json`: 413 too large, 400 malformed."""
+    try:
+        return chat_input.parse_json(request.body or b"")
+    except TooLarge as error:
+        raise ApiError(413, str(error), "validation", field="body") from None
+    except MalformedJson as error:
+        raise ApiError(400, str(error), "validation", field="body") from None
+
+
+async def api_turn(request: Request, on_new_message, message: UserMessage, channel: str) -> None:
+    """:func:`channels.turn.run_turn` with its failures as :class:`ApiError` (503, 500)."""
+    try:
+        await run_turn(request.app, on_new_message, message, channel)
+    except ServiceUnavailable as error:
+        raise ApiError(503, f"service unavailable: {error}", "unavailable") from None
+    except Exception:
+        logger.exception("%s: turn of %s failed", channel, message.sender_id)
+        raise ApiError(500, "internal error; the request id is in the X-Request-ID header", "internal") from None
+
+
 def sse(event: str, data: Dict[str, Any], event_id: Optional[int] = None) -> str:
     """One Server-Sent Event (JSON data on one line)."""
     head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
@@ -125,35 +181,10 @@ class RestApiInput(InputChannel):
     # -- request checks ------------------------------------------------------
 
     def _authorize(self, request: Request) -> None:
-        if not self.settings.api_keys:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
-        key = key.strip()
-        if scheme.lower() == "bearer" and key and any(
-            hmac.compare_digest(key.encode(), allowed.encode()) for allowed in self.settings.api_keys
-        ):
-            return
-        raise ApiError(
-            401, "Authorization: a valid bearer API key is required", "unauthorized",
-            field="Authorization", headers={"WWW-Authenticate": "Bearer"},
-        )
+        authorize(self.settings.api_keys, request)
 
     async def _rate_limit(self, session_id: str) -> None:
-        redis = get_redis()
-        limiter = RateLimiter(redis, self.settings.rate_limit_per_minute, "chat")
-        try:
-            wait = await limiter.hit(sender_id(session_id))
-            if limiter.limit <= 0:
-                await check_redis(redis)
-        except (RedisError, OSError, ServiceUnavailable) as error:
-            logger.error("rest_api: Redis is not available: %s", error)
-            raise ApiError(503, "service unavailable: the conversation store (Redis) does not answer", "unavailable") from None
-        if wait is not None:
-            raise ApiError(
-                429, f"session_id: more than {limiter.limit} messages per minute; retry in {wait}s",
-                "rate_limited", field="session_id", headers={"Retry-After": str(wait)},
-            )
+        await rate_limit(self.settings.rate_limit_per_minute, sender_id(session_id), "session_id")
 
     def _cors_headers(self, request: Request) -> Dict[str, str]:
         origin = request.headers.get("origin")
@@ -182,13 +213,7 @@ class RestApiInput(InputChannel):
         )
 
     async def _turn(self, request: Request, on_new_message, message: UserMessage) -> None:
-        try:
-            await run_turn(request.app, on_new_message, message, self.name())
-        except ServiceUnavailable as error:
-            raise ApiError(503, f"service unavailable: {error}", "unavailable") from None
-        except Exception:
-            logger.exception("rest_api: turn of %s failed", message.sender_id)
-            raise ApiError(500, "internal error; the request id is in the X-Request-ID header", "internal") from None
+        await api_turn(request, on_new_message, message, self.name())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("isp_rest_api", __name__)
@@ -217,17 +242,12 @@ class RestApiInput(InputChannel):
         async def chat(request: Request) -> HTTPResponse:
             try:
                 self._authorize(request)
-                if len(request.body or b"") > chat_input.MAX_BODY_BYTES:
-                    raise ApiError(413, f"body: larger than {chat_input.MAX_BODY_BYTES} bytes", "validation", field="body")
-                try:
-                    chat = chat_input.chat_request(chat_input.parse_json(request.body or b""))
-                except MalformedJson as error:
-                    raise ApiError(400, str(error), "validation", field="body") from None
-                except InvalidInput as error:
-                    raise invalid(error) from None
+                chat = chat_input.chat_request(json_body(request))
                 await self._rate_limit(chat.session_id)
                 output = CollectingApiOutput(channel)
                 await self._turn(request, on_new_message, self._user_message(request, chat, output))
+            except InvalidInput as error:
+                return failed(invalid(error))
             except ApiError as error:
                 return failed(error)
             return response.json(
@@ -242,9 +262,9 @@ class RestApiInput(InputChannel):
                 try:
                     if args.get("metadata") is not None:
                         try:
-                            args["metadata"] = json.loads(args["metadata"])
-                        except ValueError:
-                            raise InvalidInput("metadata", "must be a JSON object") from None
+                            args["metadata"] = chat_input.parse_json(args["metadata"], field="metadata")
+                        except (MalformedJson, TooLarge) as error:
+                            raise InvalidInput("metadata", f"must be a JSON object ({error})") from None
                     chat = chat_input.chat_request(args)
                 except InvalidInput as error:
                     raise invalid(error) from None

@@ -34,7 +34,6 @@ the session id bound in it (``bot.security.session_from_token``).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -52,7 +51,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
-from bot import metrics
+from bot import chat_input, metrics
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis, redis_key
 from bot.security import InvalidToken, session_from_token
@@ -426,14 +425,14 @@ class SocketIOInput(InputChannel):
         metadata = data.get(self.metadata_key)
         if isinstance(metadata, str):
             try:
-                metadata = json.loads(metadata)
-            except ValueError:
-                raise BadRequest(self.metadata_key, f"{self.metadata_key} is not valid JSON") from None
-        if metadata is None:
-            metadata = {}
-        if not isinstance(metadata, dict):
-            raise BadRequest(self.metadata_key, f"{self.metadata_key} must be an object")
-        return text, data.get("session_id") or None, metadata
+                metadata = chat_input.parse_json(metadata, field=self.metadata_key)
+            except ValueError as error:  # MalformedJson, TooLarge
+                raise BadRequest(self.metadata_key, f"{self.metadata_key} is not valid JSON ({error})") from None
+        try:
+            metadata = chat_input.metadata(metadata, self.metadata_key) or {}
+        except chat_input.InvalidInput as error:
+            raise BadRequest(self.metadata_key, error.detail) from None
+        return chat_input.clean_text(text), data.get("session_id") or None, metadata
 
 
 def _token(auth: Any, environ: Dict) -> Optional[str]:

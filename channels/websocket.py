@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from sanic.request import Request
 
 from bot import chat_input, metrics
-from bot.chat_input import InvalidInput
+from bot.chat_input import InvalidInput, MalformedJson
 from bot.outbox import MESSAGE_ID, Outbox, live_channel
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis, get_subscriber_redis
@@ -286,9 +286,9 @@ class WebSocketInput(InputChannel):
                 await conn.error("invalid_frame", "frame: binary frames are not supported, send JSON text")
                 continue
             try:
-                incoming = json.loads(raw)
-            except ValueError:
-                await conn.error("invalid_json", "frame: not valid JSON")
+                incoming = chat_input.parse_json(raw, field="frame")
+            except MalformedJson as error:
+                await conn.error("invalid_json", str(error), field="frame")
                 continue
             if not isinstance(incoming, dict) or not isinstance(incoming.get("type"), str):
                 await conn.error("invalid_frame", "type: every frame is an object with a string type")

@@ -23,6 +23,7 @@ from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
+from bot import chat_input
 from bot.redis_pool import get_redis, redis_key
 from bot.security import valid_signature
 from bot.whatsapp_dedupe import first_seen
@@ -35,7 +36,7 @@ from bot.whatsapp_format import (
     with_buttons,
 )
 from bot.whatsapp_graph import GraphClient, WhatsAppSettings
-from bot.whatsapp_inbound import RECEIPT_TYPES, Inbound, InvalidNotification, Status, parse_notification
+from bot.whatsapp_inbound import RECEIPT_TYPES, Inbound, Status, parse_notification
 
 logger = logging.getLogger(__name__)
 
@@ -180,10 +181,11 @@ class WhatsAppInput(InputChannel):
             if not valid_signature(self.settings.app_secret, body, signature):
                 return _detail(403, "X-Hub-Signature-256 missing or invalid")
             try:
-                notification = parse_notification(json.loads(body))
-            except ValueError as error:  # includes InvalidNotification
-                detail = str(error) if isinstance(error, InvalidNotification) else "body is not valid JSON"
-                return _detail(400, detail)
+                notification = parse_notification(chat_input.parse_json(body, max_bytes=MAX_BODY_BYTES))
+            except ValueError as error:  # MalformedJson, InvalidNotification
+                return _detail(400, str(error))
+            for reason in notification.dropped:  # acknowledged anyway: Meta would retry for days
+                logger.warning("WhatsApp: malformed notification part: %s", reason)
             failures = [s for s in notification.statuses if s.status == "failed"]
             try:
                 messages, failed = self._claim(notification.messages, failures)

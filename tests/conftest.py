@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Dict, List
@@ -185,14 +186,28 @@ class RasaServer(Service):
         self.start()
 
     def send(self, sender: str, message: str) -> List[dict]:
-        """A customer's message through Rasa's REST channel; the bot's replies."""
-        response = requests.post(
-            f"{self.url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": message},
-            timeout=60,
-        )
+        """A customer's message through Rasa's REST webhook (channels/rasa_rest.py); the bot's replies.
+
+        Sends the server's first ``CHAT_API_KEYS`` key; over the per-sender
+        rate limit it waits ``Retry-After`` once, as a client should.
+        """
+        for attempt in range(2):
+            response = requests.post(
+                f"{self.url}/webhooks/rest/webhook",
+                json={"sender": sender, "message": message},
+                headers=self.chat_headers(),
+                timeout=60,
+            )
+            if response.status_code != 429 or attempt:
+                break
+            time.sleep(int(response.headers.get("Retry-After", "1")))
         response.raise_for_status()
         return response.json()
+
+    def chat_headers(self) -> Dict[str, str]:
+        """``Authorization`` with the first of ``CHAT_API_KEYS`` (none when unset)."""
+        key = (self.env.get("CHAT_API_KEYS") or "").split(",")[0].strip()
+        return {"Authorization": f"Bearer {key}"} if key else {}
 
     def tracker(self, sender: str) -> dict:
         response = self.api("GET", f"/conversations/{sender}/tracker")

@@ -4,6 +4,8 @@ import sqlite3
 import pytest
 
 from tests.conftest import texts
+from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, shown, wait_text
+from tests.e2e.test_whatsapp_channel import text as whatsapp_text
 
 pytestmark = pytest.mark.e2e
 
@@ -91,19 +93,17 @@ def test_plans_come_from_the_backend(rasa_server, sender):
     assert "Fibra 500 Mega: R$ 119,90/mes" in reply
 
 
-def test_whatsapp_phone_identifies_the_customer_without_asking_cpf(rasa_server):
-    # Maria's phone without the ninth digit, as old WhatsApp accounts send it
-    sender = "wa:551187650001"
-    replies = texts(rasa_server.send(sender, "me manda a segunda via"))
-    assert "Encontrei seu cadastro pelo numero deste WhatsApp" in replies
-    assert "CPF ou CNPJ" not in replies
-    assert "Linha digitavel" in replies
+# wa: senders come only through the signed WhatsApp webhook (the REST webhook
+# refuses them); Maria identified by phone: test_whatsapp_channel.py.
+def whatsapp_says(rasa_server, graph_api, wa_id: str, message: str, expected: str) -> str:
+    """One WhatsApp text in, the first reply to ``wa_id`` showing ``expected`` out."""
+    say(rasa_server, whatsapp_text(wa_id, message))
+    return shown(wait_text(graph_api, wa_id, expected))
 
 
-def test_unknown_whatsapp_phone_falls_back_to_the_cpf_question(rasa_server):
-    replies = texts(rasa_server.send(sender := "wa:5521999990000", "manda a fatura"))
-    assert "CPF ou CNPJ" in replies
-    assert rasa_server.tracker(sender)["active_loop"]["name"] == "customer_id_form"
+def test_unknown_whatsapp_phone_falls_back_to_the_cpf_question(rasa_server, graph_api):
+    wa_id = new_wa_id()
+    whatsapp_says(rasa_server, graph_api, wa_id, "manda a fatura", "CPF ou CNPJ")
 
 
 def test_plan_change_asks_which_plan_and_records_it(rasa_server, demo_db, sender):
@@ -142,12 +142,14 @@ def test_new_customer_leaves_a_lead_with_a_protocol(rasa_server, demo_db, sender
         ("Jose Carlos Pereira", "11976543210", "Rua Sete de Setembro, 80, Centro")]
 
 
-def test_new_customer_on_whatsapp_is_not_asked_the_phone(rasa_server, demo_db):
-    sender = "wa:553188887777"  # no ninth digit, as old accounts send it
-    rasa_server.send(sender, "queria assinar o plano de 500 mega")
-    rasa_server.send(sender, "Rita de Souza")
-    reply = texts(rasa_server.send(sender, "Av Brasil 1500, Funcionarios, Belo Horizonte"))
-    assert "telefone" not in reply and "no plano 500 mega" in reply
+def test_new_customer_on_whatsapp_is_not_asked_the_phone(rasa_server, graph_api, demo_db):
+    wa_id = "553188887777"  # no ninth digit, as old accounts send it
+    whatsapp_says(rasa_server, graph_api, wa_id, "queria assinar o plano de 500 mega", "nome completo")
+    whatsapp_says(rasa_server, graph_api, wa_id, "Rita de Souza", "endereco")
+    reply = whatsapp_says(rasa_server, graph_api, wa_id, "Av Brasil 1500, Funcionarios, Belo Horizonte",
+                          "Protocolo: ")
+    assert "no plano 500 mega" in reply
+    assert not any("telefone" in shown(body) for body in bodies(graph_api, wa_id))
     protocol = reply.split("Protocolo: ")[1].split(".")[0]
     assert query(demo_db, "SELECT name, phone, plan FROM leads WHERE protocol = ?", protocol) == [
         ("Rita de Souza", "5531988887777", "500 mega")]

@@ -170,7 +170,7 @@ def test_missing_or_wrong_signature_is_refused_with_no_side_effects(rasa_server,
 def test_bad_json_is_400_naming_the_problem(rasa_server):
     answer = deliver(rasa_server, None, raw=b'{"object": "whatsapp_business_account", "entry": [')
     assert answer.status_code == 400
-    assert answer.json()["detail"] == "body is not valid JSON"
+    assert answer.json()["detail"].startswith("body is not valid JSON")
 
     answer = deliver(rasa_server, {"object": "whatsapp_business_account", "entry": {"id": "1"}})
     assert answer.status_code == 400

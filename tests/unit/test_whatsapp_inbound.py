@@ -96,3 +96,30 @@ def test_statuses_and_several_changes_are_all_read():
 def test_malformed_notifications_name_the_field(payload, field):
     with pytest.raises(InvalidNotification, match=field.replace("[", r"\[").replace("]", r"\]")):
         parse_notification(payload)
+
+
+@pytest.mark.parametrize("kind, content, field", [
+    ("text", "oi", "messages[0].text"),
+    ("interactive", "x", "messages[0].interactive"),
+    ("interactive", {"type": "button_reply", "button_reply": "x"}, "messages[0].interactive.button_reply"),
+    ("interactive", {"type": "list_reply", "list_reply": 7}, "messages[0].interactive.list_reply"),
+    ("button", "x", "messages[0].button"),
+    ("image", "x", "messages[0].image"),
+    ("reaction", ["x"], "messages[0].reaction"),
+])
+def test_a_message_whose_object_is_a_string_is_dropped_with_a_reason(kind, content, field):
+    good = message("text", {"body": "segue"}, wamid="wamid.OK")
+    parsed = parse_notification(notification(value([message(kind, content), good])))
+    assert [m.message_id for m in parsed.messages] == ["wamid.OK"]
+    [reason] = parsed.dropped
+    assert f"{field} must be an object" in reason and "message dropped" in reason
+
+
+def test_string_metadata_or_profile_is_ignored_and_the_message_kept():
+    broken = value([message("text", {"body": "oi"})], contacts=[{"profile": "Kerry", "wa_id": "16315551234"}, "x"])
+    broken["metadata"] = "106540352242922"
+    parsed = parse_notification(notification(broken))
+    [inbound] = parsed.messages
+    assert (inbound.text, inbound.phone_number_id, inbound.profile_name) == ("oi", "", "")
+    assert len(parsed.dropped) == 3
+    assert all("ignored" in reason for reason in parsed.dropped)

@@ -1,0 +1,117 @@
+"""Rasa's REST webhook, ``POST /webhooks/rest/webhook``, with the chat API's checks.
+
+Loaded from ``credentials.yml`` as ``channels.rasa_rest.RasaRestInput:`` in
+place of Rasa's stock ``rest:``, which answered ``200 []`` and lost the
+message when Redis failed, took any sender id (so anyone could write into a
+WhatsApp customer's ``wa:`` conversation) and answered a 500 to ``null``.
+Same contract as Rasa's: ``{"sender", "message", "metadata"?}`` ->
+``[{"recipient_id", "text", "buttons"?, "image"?, "custom"?, ...}]`` (Rasa's
+``CollectingOutputChannel``, one entry per paragraph), so existing clients
+keep working. Errors are the chat API's (``channels/rest.py``):
+``{"detail": "<field>: ...", "field"}`` with 400, 401 (``CHAT_API_KEYS``),
+413, 422, 429 (``CHAT_RATE_LIMIT_PER_MINUTE``, per sender) and 503.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import chat_input, metrics
+from bot.chat_input import InvalidInput
+from channels import socketio, whatsapp
+from channels.rest import REQUEST_ID, ApiError, RestApiSettings, api_turn, authorize, invalid, json_body, rate_limit
+from channels.rest import sender_id as api_sender_id
+
+SENDER = re.compile(r"^[A-Za-z0-9_.:@+-]{1,128}$")
+SENDER_RULE = "1 to 128 characters among A-Z a-z 0-9 _ . : @ + -"
+# Sender ids the other connectors give their customers: only they may write there.
+RESERVED_PREFIXES = (whatsapp.SENDER_PREFIX, socketio.SENDER_PREFIX, api_sender_id(""))
+# Longer than the chat API's 4,096 (what Rasa's REST clients have been sending), within the 64 KB body.
+MAX_MESSAGE_CHARS = 10_000
+
+
+def sender(value: Any) -> str:
+    if value is None:
+        raise InvalidInput("sender", "is required")
+    if not isinstance(value, str):
+        raise InvalidInput("sender", f"must be a string, got {type(value).__name__}")
+    if not SENDER.match(value):
+        raise InvalidInput("sender", f"must be {SENDER_RULE}")
+    if value.lower().startswith(RESERVED_PREFIXES):
+        raise InvalidInput(
+            "sender", f"must not start with another channel's prefix ({', '.join(RESERVED_PREFIXES)})"
+        )
+    return value
+
+
+def message(value: Any) -> str:
+    """The text as Rasa's REST channel took it: may be empty (the bot asks what the customer needs)."""
+    if value is None:
+        raise InvalidInput("message", "is required")
+    if not isinstance(value, str):
+        raise InvalidInput("message", f"must be a string, got {type(value).__name__}")
+    if len(value) > MAX_MESSAGE_CHARS:
+        raise InvalidInput("message", f"must be at most {MAX_MESSAGE_CHARS} characters")
+    return chat_input.clean_text(value)
+
+
+def webhook_request(body: Any) -> tuple:
+    """``(sender, message, metadata)`` of a decoded body."""
+    if not isinstance(body, dict):
+        raise InvalidInput("body", f"must be a JSON object, got {type(body).__name__}")
+    chat_input.no_unknown_fields(body, ("sender", "message", "metadata"))
+    return sender(body.get("sender")), message(body.get("message")), chat_input.metadata(body.get("metadata"))
+
+
+class RasaRestInput(InputChannel):
+    """Rasa's ``rest`` channel, same route and shapes, with honest failures."""
+
+    def __init__(self, settings: Optional[RestApiSettings] = None) -> None:
+        self.settings = settings or RestApiSettings.from_env()
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"  # the stock channel's name: route, input_channel and desk stay the same
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
+        return cls(RestApiSettings.from_env())
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("isp_rasa_rest", __name__)
+        channel = self.name()
+
+        @bp.middleware("response")
+        async def request_id(request: Request, resp: HTTPResponse) -> None:
+            given = request.headers.get("x-request-id", "")
+            resp.headers["X-Request-ID"] = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                authorize(self.settings.api_keys, request)
+                sender_id, text, metadata = webhook_request(json_body(request))
+                await rate_limit(self.settings.rate_limit_per_minute, sender_id, "sender")
+                output = CollectingOutputChannel()
+                await api_turn(request, on_new_message, UserMessage(
+                    text, output, sender_id, input_channel=channel, metadata=metadata,
+                ), channel)
+            except InvalidInput as error:
+                metrics.record_error(channel, "validation")
+                return invalid(error).response()
+            except ApiError as error:
+                metrics.record_error(channel, error.kind)
+                return error.response()
+            return response.json(output.messages)
+
+        return bp
