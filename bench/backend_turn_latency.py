@@ -24,7 +24,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.services import Service, free_port, project_env  # noqa: E402
+from tests.services import Service, free_port, fresh_credentials, project_env  # noqa: E402
 
 PROBES = ["/ask_business_hours", "/request_human", "/ask_plans", "/ask_outage"]
 
@@ -37,15 +37,16 @@ def main() -> None:
         REDIS_HOST="127.0.0.1", REDIS_PORT="6379", REDIS_DB="14", REDIS_PASSWORD="",
         REDIS_KEY_PREFIX="bench", TRACKER_TTL_SECONDS="600",
         ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        ISP_BACKEND="demo", ISP_DEMO_DB=str(work / "demo.sqlite3"),
+        ISP_BACKEND="demo", ISP_DEMO_DB=str(work / "demo.sqlite3"), **fresh_credentials(),
     )
     actions = Service("actions", [str(ROOT / ".venv/bin/rasa"), "run", "actions", "--port",
                                   str(action_port)], env, work)
     rasa = Service("rasa", [str(ROOT / ".venv/bin/rasa"), "run", "--enable-api", "--port",
                             str(rasa_port), "--model", str(model), "--endpoints", "endpoints.yml",
-                            "--credentials", "credentials.yml"], env, work)
+                            "--credentials", "credentials.yml", "--auth-token", env["RASA_API_TOKEN"]],
+                   env, work)
     actions.start(f"http://127.0.0.1:{action_port}/health")
-    rasa.start(f"http://127.0.0.1:{rasa_port}/status")
+    rasa.start(f"http://127.0.0.1:{rasa_port}/status?token={env['RASA_API_TOKEN']}")
     url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
     session = requests.Session()
     try:

@@ -34,7 +34,7 @@ from bot.settings import Settings  # noqa: E402
 from tests.conftest import RasaServer  # noqa: E402
 from tests.e2e.desk_client import DeskAgent, create_agent  # noqa: E402
 from tests.e2e.widget_client import WidgetClient  # noqa: E402
-from tests.services import VENV_BIN, Service, free_port, project_env  # noqa: E402
+from tests.services import VENV_BIN, Service, free_port, fresh_credentials, project_env  # noqa: E402
 
 
 def percentiles(samples: List[float]) -> Dict[str, float]:
@@ -121,6 +121,7 @@ def main() -> int:
         ACTION_PORT=str(action_port), ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
         DESK_JWT_SECRET=uuid.uuid4().hex * 2, DESK_HOURS="mon-sun 00:00-24:00",
         CHAT_RATE_LIMIT_PER_MINUTE="0", WEBSOCKET_JWT_SECRET="", SOCKETIO_JWT_SECRET="",
+        **fresh_credentials(),
     )
     logs = Path(tempfile.mkdtemp(prefix="bench-desk-"))
     actions = Service("actions", [VENV_BIN / "rasa", "run", "actions", "--actions", "actions",

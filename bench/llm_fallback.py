@@ -83,14 +83,14 @@ async def bench_responder(kb, fake, n=200):
 def bench_turns(model, fake, turns):
     import requests
     from tests.conftest import RasaServer
-    from tests.services import VENV_BIN, Service, free_port, project_env
+    from tests.services import VENV_BIN, Service, free_port, fresh_credentials, project_env
 
     port = str(free_port())
     env = project_env(REDIS_URL=URL, REDIS_HOST="127.0.0.1", REDIS_PORT="6379", REDIS_DB="14",
                       REDIS_PASSWORD="", REDIS_KEY_PREFIX="benchllm", TRACKER_TTL_SECONDS="3600",
                       OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=fake.url, ACTION_PORT=port,
                       ACTION_SERVER_URL=f"http://127.0.0.1:{port}/webhook",
-                      ISP_DEMO_DB=str(Path(tempfile.mkdtemp()) / "demo.sqlite3"))
+                      ISP_DEMO_DB=str(Path(tempfile.mkdtemp()) / "demo.sqlite3"), **fresh_credentials())
     logs = Path(tempfile.mkdtemp())
     actions = Service("actions", [VENV_BIN / "rasa", "run", "actions", "--actions", "actions",
                                   "--port", port, "--logging-config-file", "logging.yml"],

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.settings import Settings  # noqa: E402
 from tests.conftest import RasaServer  # noqa: E402
-from tests.services import VENV_BIN, Service, free_port, project_env  # noqa: E402
+from tests.services import VENV_BIN, Service, free_port, fresh_credentials, project_env  # noqa: E402
 
 CHANNELS = {
     "rest_api (/api/v1/chat)": (
@@ -88,7 +88,7 @@ def main() -> int:
         REDIS_KEY_PREFIX=prefix, TRACKER_TTL_SECONDS="600", ISP_BACKEND="demo",
         ISP_DEMO_DB=str(Path(tempfile.mkdtemp()) / "demo.sqlite3"),
         ACTION_PORT=str(action_port), ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        CHAT_RATE_LIMIT_PER_MINUTE="1000000",
+        CHAT_RATE_LIMIT_PER_MINUTE="1000000", **fresh_credentials(),
     )
     logs = Path(tempfile.mkdtemp(prefix="bench-rest-"))
     actions = Service(

@@ -29,7 +29,7 @@ import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.services import Service, free_port, project_env  # noqa: E402
+from tests.services import Service, free_port, fresh_credentials, project_env  # noqa: E402
 
 CONNECTING_AT_ONCE = 100  # handshakes in flight (Sanic's listen backlog is 100)
 
@@ -153,15 +153,16 @@ def main() -> None:
         REDIS_URL="redis://127.0.0.1:6379/14", REDIS_HOST="127.0.0.1", REDIS_PORT="6379",
         REDIS_DB="14", REDIS_PASSWORD="", REDIS_KEY_PREFIX="bench", TRACKER_TTL_SECONDS="600",
         ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        ISP_BACKEND="demo", ISP_DEMO_DB=str(work / "demo.sqlite3"),
+        ISP_BACKEND="demo", ISP_DEMO_DB=str(work / "demo.sqlite3"), **fresh_credentials(),
     )
     rasa_bin = str(ROOT / ".venv/bin/rasa")
     actions = Service("actions", [rasa_bin, "run", "actions", "--port", str(action_port)], env, work)
     rasa = Service("rasa", [rasa_bin, "run", "--enable-api", "--port", str(rasa_port),
                             "--model", str(model), "--endpoints", "endpoints.yml",
-                            "--credentials", str(credentials)], env, work)
+                            "--credentials", str(credentials), "--auth-token", env["RASA_API_TOKEN"]],
+                   env, work)
     actions.start(f"http://127.0.0.1:{action_port}/health")
-    rasa.start(f"http://127.0.0.1:{rasa_port}/status")
+    rasa.start(f"http://127.0.0.1:{rasa_port}/status?token={env['RASA_API_TOKEN']}")
     try:
         url = f"ws://127.0.0.1:{rasa_port}/socket.io/?EIO=4&transport=websocket"
         print("warm-up (one session: model, stores, Redis manager):", flush=True)

@@ -104,9 +104,10 @@ class SlowActionProxy:
         body = await request.read()
         await asyncio.sleep(self.delay)
         async with ClientSession(timeout=ClientTimeout(total=120)) as session:
-            async with session.post(
-                f"{self.target}/webhook", data=body, headers={"Content-Type": "application/json"}
-            ) as upstream:
+            headers = {"Content-Type": "application/json"}
+            if "Authorization" in request.headers:  # Rasa's ACTION_SERVER_TOKEN
+                headers["Authorization"] = request.headers["Authorization"]
+            async with session.post(f"{self.target}/webhook", data=body, headers=headers) as upstream:
                 return web.Response(
                     body=await upstream.read(), status=upstream.status, content_type="application/json"
                 )

@@ -33,20 +33,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.store_helpers import RedisServer, SlowActionProxy, free_port  # noqa: E402
-from tests.services import VENV_BIN, Service, project_env  # noqa: E402
+from tests.services import VENV_BIN, Service, fresh_credentials, project_env  # noqa: E402
 
 API_KEY = "bench-key"
 CREDENTIALS = "rest:\nchannels.rest.RestApiInput:\n"
 RESPONSE_ONLY = ["/greet", "/ask_business_hours", "/thank"]
 
 
+def action_endpoint(action_url: str) -> str:
+    """Rasa sends ACTION_SERVER_TOKEN (from the environment) to the action server."""
+    return (f"action_endpoint:\n  url: {action_url}\n"
+            "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n")
+
+
 def endpoints(variant: str, redis: RedisServer, action_url: str) -> str:
     if variant == "stock":
         store = f"  type: redis\n  url: 127.0.0.1\n  port: {redis.port}\n  db: 0\n  key_prefix: stock\n"
-        return (f"action_endpoint:\n  url: {action_url}\ntracker_store:\n{store}  record_exp: 3600\n"
+        return (f"{action_endpoint(action_url)}tracker_store:\n{store}  record_exp: 3600\n"
                 f"lock_store:\n{store}")
     store = f"  url: {redis.url}\n  key_prefix: ours\n"
-    return (f"action_endpoint:\n  url: {action_url}\n"
+    return (f"{action_endpoint(action_url)}"
             f"tracker_store:\n  type: bot.stores.tracker.AppendOnlyRedisTrackerStore\n{store}  record_exp: 3600\n"
             f"lock_store:\n  type: bot.stores.lock.RedisTicketLockStore\n{store}")
 
@@ -65,12 +71,13 @@ class Rasa:
             name,
             [str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(self.port), "--model", model,
              "--endpoints", str(endpoints_file), "--credentials", str(credentials),
-             "--logging-config-file", "logging.yml"],
+             "--logging-config-file", "logging.yml", "--auth-token", env["RASA_API_TOKEN"]],
             env, log_dir,
         )
+        self.token = env["RASA_API_TOKEN"]
 
     def __enter__(self) -> "Rasa":
-        self.service.start(f"{self.url}/status", timeout=300)
+        self.service.start(f"{self.url}/status?token={self.token}", timeout=300)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -193,6 +200,7 @@ def main() -> int:
         REDIS_URL=redis.url, REDIS_KEY_PREFIX="bench", REDIS_TIMEOUT_SECONDS="2",
         CHAT_API_KEYS=API_KEY, CHAT_RATE_LIMIT_PER_MINUTE="1000000",
         ISP_BACKEND="demo", ISP_DEMO_DB=str(work / "demo.sqlite3"), ACTION_PORT=str(action_port),
+        **fresh_credentials(),
     )
     actions = Service("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
                                   "--port", str(action_port)], base_env, work)

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bot.security import sign  # noqa: E402
 from tests.fakes import graph_api as graph_fake  # noqa: E402
 from tests.fakes.graph_api import FakeGraphApi  # noqa: E402
-from tests.services import VENV_BIN, Service, free_port, project_env  # noqa: E402
+from tests.services import VENV_BIN, Service, free_port, fresh_credentials, project_env  # noqa: E402
 
 CUSTOMERS = 50
 PREFIX = "benchwa"
@@ -172,18 +172,19 @@ def main() -> None:
         ISP_BACKEND="demo", ISP_DEMO_DB=str(work / "demo.sqlite3"),
         WHATSAPP_API_URL=graph.url, WHATSAPP_APP_SECRET=graph_fake.APP_SECRET,
         WHATSAPP_ACCESS_TOKEN=graph_fake.ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID=graph_fake.PHONE_NUMBER_ID,
-        SANIC_WORKERS=str(args.workers),
+        SANIC_WORKERS=str(args.workers), **fresh_credentials(),
     )
     print(f"rasa run with SANIC_WORKERS={args.workers}")
     actions = Service("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port),
                                   "--logging-config-file", "logging.yml"], env, work)
     rasa = Service("rasa", [str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(rasa_port),
                             "--model", str(Path(args.model).resolve()), "--endpoints", "endpoints.yml",
-                            "--credentials", "credentials.yml", "--logging-config-file", "logging.yml"],
+                            "--credentials", "credentials.yml", "--logging-config-file", "logging.yml",
+                            "--auth-token", env["RASA_API_TOKEN"]],
                    env, work)
     try:
         actions.start(f"http://127.0.0.1:{action_port}/health")
-        rasa.start(f"http://127.0.0.1:{rasa_port}/status")
+        rasa.start(f"http://127.0.0.1:{rasa_port}/status?token={env['RASA_API_TOKEN']}")
         for rest_rate in args.rest_rate:
             graph.requests.clear()
             run(f"http://127.0.0.1:{rasa_port}", graph_fake.APP_SECRET, args.deliveries, args.rate,

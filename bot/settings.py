@@ -42,6 +42,72 @@ def env_float(name: str, default: float, minimum: float = 0.0) -> float:
 
 _int = env_int
 
+# Every secret (tokens, JWT keys): at least this many characters, so that it
+# cannot be guessed or brute-forced; `openssl rand -hex 32` makes a good one.
+SECRET_MIN_CHARS = 32
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def env_secret(name: str, required: bool = False) -> str:
+    """A secret from the environment: "" when unset and optional; a set one must be strong."""
+    value = os.environ.get(name, "")
+    if not value:
+        if required:
+            raise SettingsError(
+                f"{name} is not set: it must be a secret of at least {SECRET_MIN_CHARS} "
+                "characters (e.g. `openssl rand -hex 32`; `make run` generates one)"
+            )
+        return ""
+    if len(value) < SECRET_MIN_CHARS:
+        raise SettingsError(
+            f"{name} is too weak ({len(value)} characters): use at least "
+            f"{SECRET_MIN_CHARS} (e.g. `openssl rand -hex 32`)"
+        )
+    return value
+
+
+def _option(argv: list[str], *names: str) -> str | None:
+    """The value of a ``--name value`` / ``--name=value`` option in ``argv``."""
+    for index, arg in enumerate(argv):
+        for name in names:
+            if arg == name and index + 1 < len(argv):
+                return argv[index + 1]
+            if arg.startswith(name + "="):
+                return arg[len(name) + 1:]
+    return None
+
+
+def check_rasa_server(argv: list[str]) -> list[str]:
+    """Refuse an unsafe ``rasa run`` (SettingsError naming the variable); return warnings.
+
+    Runs once, when our connectors are created, from the command line Rasa
+    was started with: Rasa keeps its ``--auth-token`` to itself.
+    """
+    env_secret("ACTION_SERVER_TOKEN", required=True)  # endpoints.yml sends it
+    for name in ("DESK_JWT_SECRET", "SOCKETIO_JWT_SECRET", "WEBSOCKET_JWT_SECRET", "METRICS_TOKEN"):
+        env_secret(name)
+    if "--enable-api" in argv:
+        token, jwt_secret = _option(argv, "--auth-token", "-t"), _option(argv, "--jwt-secret")
+        if not token and not jwt_secret:
+            raise SettingsError(
+                "Rasa's HTTP API is enabled (--enable-api) without --auth-token: anyone could "
+                "read and change every conversation. Set RASA_API_TOKEN and start with "
+                '--auth-token "$RASA_API_TOKEN" (`make run` does), or leave --enable-api out'
+            )
+        for name, value in (("RASA_API_TOKEN (--auth-token)", token),
+                            ("RASA_JWT_SECRET (--jwt-secret)", jwt_secret)):
+            if value is not None and len(value) < SECRET_MIN_CHARS:
+                raise SettingsError(f"{name} is too weak ({len(value)} characters): "
+                                    f"use at least {SECRET_MIN_CHARS}")
+    warnings = []
+    interface = _option(argv, "--interface", "-i") or "0.0.0.0"
+    if not os.environ.get("CHAT_API_KEYS", "").strip() and interface not in LOOPBACK_HOSTS:
+        warnings.append(
+            f"CHAT_API_KEYS is not set and Rasa listens on {interface}: /api/v1/chat is "
+            "open to anyone who can reach this port. Set CHAT_API_KEYS for integrators."
+        )
+    return warnings
+
 
 @dataclass(frozen=True)
 class RedisSettings:

@@ -350,19 +350,22 @@ class DeskInput(InputChannel):
         @bp.route(f"{api}/metrics", methods=["GET"])
         @endpoint
         async def metrics(request: Request) -> HTTPResponse:
-            await self._agent(request)
+            if not (await self._agent(request)).sees_everything:
+                raise Forbidden("the desk metrics are for supervisors and admins")
             desk = Desk.shared()
             return response.json((await desk_metrics(desk.users, desk.conversations)).as_dict())
 
         @bp.route(f"{api}/agents", methods=["GET"])
         @endpoint
         async def agents(request: Request) -> HTTPResponse:
-            await self._agent(request)
+            # Supervisors and admins: the dashboard (role, load). An atendente
+            # only gets whom to transfer to (the console's transfer picker).
+            shown = (("username", "name", "role", "status", "active_conversations")
+                     if (await self._agent(request)).sees_everything else ("username", "name", "status"))
             desk = Desk.shared()
             statuses = await agents_status(desk.users, desk.conversations)
             return response.json({"agents": [
-                {key: value for key, value in status.as_dict().items() if key != "last_seen"}
-                for status in statuses]})
+                {key: status.as_dict()[key] for key in shown} for status in statuses]})
 
         async def admin(request: Request) -> Agent:
             agent = await self._agent(request)

@@ -1,21 +1,37 @@
-"""``GET /health``: what this replica depends on, for load balancers and people.
+"""``GET /health`` and ``GET /metrics``: public status, operators' detail.
 
-Always answers 200 so a dashboard can read *why* a replica is degraded; a load
-balancer should route on ``status == "healthy"``.
+``/health`` answers 200 with ``{"status": "healthy"|"degraded"}`` to anyone
+(a load balancer routes on it). The dependency detail (Redis, action server,
+model, versions) and ``/metrics`` (Prometheus) want ``Authorization: Bearer
+$METRICS_TOKEN``: they tell an attacker what runs where. With
+``METRICS_TOKEN`` unset, ``/metrics`` and the detail are closed to everyone
+(secure by default); a wrong token is a 401 so a scraper's mistake shows.
+
+Creating these routes (``register``) also runs the start-up checks of the
+Rasa server (bot.settings.check_rasa_server): our connectors are the only
+code of ours that runs when ``rasa run`` starts.
 """
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
 import os
-from typing import Any, Dict
+import sys
+from typing import Any, Dict, Optional
 
 import httpx
 import rasa
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 import bot
+from bot import metrics
 from bot.redis_pool import get_redis
-from bot.settings import env_float
+from bot.settings import check_rasa_server, env_float, env_secret
 
+logger = logging.getLogger(__name__)
 
 
 def check_timeout_seconds() -> float:
@@ -77,3 +93,42 @@ async def health_report(app: Any) -> Dict[str, Any]:
         "version": bot.__version__,
         "rasa_version": rasa.__version__,
     }
+
+
+def _bearer_ok(request: Request, token: str) -> Optional[bool]:
+    """None without an Authorization header; else whether it is the token."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, given = header.partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
+def _unauthorized(token: str) -> HTTPResponse:
+    detail = ("Authorization: Bearer <METRICS_TOKEN> is required" if token
+              else "METRICS_TOKEN is not set on this server: /metrics and the /health detail are off")
+    return response.json({"detail": detail}, status=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def register(bp: Blueprint) -> None:
+    """Check the server's secrets (refuse to start), then add /health and /metrics."""
+    for warning in check_rasa_server(sys.argv):
+        logger.warning("SECURITY: %s", warning)
+    token = env_secret("METRICS_TOKEN")
+
+    @bp.route("/health", methods=["GET"])
+    async def health(request: Request) -> HTTPResponse:
+        allowed = _bearer_ok(request, token)
+        if allowed is False:
+            return _unauthorized(token)
+        report = await health_report(request.app)
+        return response.json(report if allowed else {"status": report["status"]})
+
+    @bp.route("/metrics", methods=["GET"])
+    async def prometheus(request: Request) -> HTTPResponse:
+        if not _bearer_ok(request, token):
+            return _unauthorized(token)
+        body, content_type = await metrics.render(get_redis())
+        return response.raw(body, content_type=content_type)

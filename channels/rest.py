@@ -36,7 +36,7 @@ from bot.outbox import MESSAGE_ID, Outbox
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis
 from bot.settings import env_int
-from channels.health import health_report
+from channels import health
 from channels.output import CollectingApiOutput, OutboxOutput, QueueApiOutput
 from channels.turn import ServiceUnavailable, check_redis, run_turn
 
@@ -328,13 +328,6 @@ class RestApiInput(InputChannel):
                 "timestamp": now_iso(),
             })
 
-        @bp.route("/health", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            return response.json(await health_report(request.app))
-
-        @bp.route("/metrics", methods=["GET"])
-        async def prometheus(request: Request) -> HTTPResponse:
-            body, content_type = await metrics.render(get_redis())
-            return response.raw(body, content_type=content_type)
+        health.register(bp)  # /health, /metrics (METRICS_TOKEN); refuses unsafe start-up
 
         return bp

@@ -52,6 +52,20 @@ if ! redis_answers; then
   redis_answers || { echo "run: redis-server did not start" >&2; exit 1; }
 fi
 
+# Credentials (README, "Credentials"): Rasa's HTTP API wants RASA_API_TOKEN
+# (?token=), the action server wants ACTION_SERVER_TOKEN (Rasa sends it).
+# Unset: a fresh one per start, printed once; pin them in .env to keep them.
+new_secret() { .venv/bin/python -c "import secrets; print(secrets.token_hex(32))"; }
+for name in RASA_API_TOKEN ACTION_SERVER_TOKEN; do
+  if [ -z "${!name:-}" ]; then
+    export "$name=$(new_secret)"
+    echo "run: $name for this start: ${!name}" >&2
+    echo "run:   (to keep it across starts, put $name=<32+ random characters> in .env)" >&2
+  fi
+done
+# The action server listens on loopback unless told otherwise (multi-host).
+export ACTION_SERVER_HOST=${ACTION_SERVER_HOST:-127.0.0.1}
+
 model="$MODEL_DIR/isp-$(model_fingerprint).tar.gz"
 if [ ! -f "$model" ]; then
   echo "run: data changed since the last model; training $model" >&2
@@ -69,8 +83,9 @@ export SANIC_WORKERS=${SANIC_WORKERS:-$(nproc)}
 echo "run: $SANIC_WORKERS Sanic worker(s)" >&2
 .venv/bin/rasa run --enable-api --port "$RASA_PORT" --model "$model" \
   --endpoints endpoints.yml --credentials credentials.yml \
+  --auth-token "$RASA_API_TOKEN" ${RASA_JWT_SECRET:+--jwt-secret "$RASA_JWT_SECRET"} \
   --logging-config-file logging.yml ${RASA_CORS:+--cors "$RASA_CORS"} &
 pids+=($!)
-wait_http "http://127.0.0.1:$RASA_PORT/status" "rasa server" "${pids[-1]}"
-echo "run: ready - Rasa on http://127.0.0.1:$RASA_PORT (web widget: /widget), actions on :$ACTION_PORT (Ctrl-C stops)" >&2
+wait_http "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" "rasa server" "${pids[-1]}"
+echo "run: ready - Rasa on http://127.0.0.1:$RASA_PORT (web widget: /widget), actions on $ACTION_SERVER_HOST:$ACTION_PORT (Ctrl-C stops)" >&2
 wait -n "${pids[@]}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -63,6 +64,12 @@ class Service:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+def fresh_credentials() -> Dict[str, str]:
+    """New random tokens for the servers a script starts (Rasa's --auth-token,
+    the action server's bearer token, /metrics): every secret has >= 32 characters."""
+    return {name: secrets.token_hex(32) for name in ("RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "METRICS_TOKEN")}
 
 
 def project_env(**extra: str) -> Dict[str, str]:

@@ -1,5 +1,6 @@
 """`make run` (scripts/run.sh) starts everything, answers, and Ctrl-C stops it all."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,12 @@ def model_fingerprint() -> str:
     ).stdout.strip()
 
 
+def listening_addresses(port: int) -> set:
+    """The local addresses a TCP port listens on (from `ss`)."""
+    out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
+    return {line.split()[3].rsplit(":", 1)[0].strip("[]") for line in out.splitlines() if line.strip()}
+
+
 def test_run_script_serves_the_bot_and_stops_on_ctrl_c(model_path, redis_settings, key_prefix, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
@@ -30,7 +37,8 @@ def test_run_script_serves_the_bot_and_stops_on_ctrl_c(model_path, redis_setting
         REDIS_URL=redis_settings.url, REDIS_KEY_PREFIX=key_prefix + "run",
         MODEL_DIR=str(models), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
     )
-    env.pop("ACTION_SERVER_URL", None)
+    for name in ("ACTION_SERVER_URL", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "ACTION_SERVER_HOST"):
+        env.pop(name, None)
     log = open(tmp_path / "run.log", "wb")
     process = subprocess.Popen(["scripts/run.sh"], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
@@ -53,6 +61,16 @@ def test_run_script_serves_the_bot_and_stops_on_ctrl_c(model_path, redis_setting
         # one worker per core; the next turns may land on any worker and the
         # conversation (form, slots) continues through Redis
         assert f"run: {len(os.sched_getaffinity(0))} Sanic worker(s)" in output
+        # no token was set: one was generated for this start and printed once
+        token = re.search(r"run: RASA_API_TOKEN for this start: (\S+)", output).group(1)
+        assert len(token) >= 32 and output.count(token) == 1
+        status = f"http://127.0.0.1:{rasa_port}/status"
+        assert requests.get(status, timeout=10).status_code == 401
+        assert requests.get(status, params={"token": token}, timeout=10).status_code == 200
+        assert "run: ACTION_SERVER_TOKEN for this start: " in output
+        actions = f"http://127.0.0.1:{action_port}/webhook"
+        assert requests.post(actions, json={"next_action": "action_invoice"}, timeout=10).status_code == 401
+        assert listening_addresses(action_port) == {"127.0.0.1"}  # loopback by default
         for _ in range(3):
             follow_up = requests.post(
                 f"http://127.0.0.1:{rasa_port}/api/v1/chat",

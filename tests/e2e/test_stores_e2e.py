@@ -33,6 +33,8 @@ def endpoints_yaml(redis_url: str, action_url: str, prefix: str, extra: str = ""
     return f"""
 action_endpoint:
   url: {action_url}
+  headers:
+    Authorization: Bearer ${{ACTION_SERVER_TOKEN}}
 tracker_store:
   type: bot.stores.tracker.AppendOnlyRedisTrackerStore
   url: {redis_url}
