@@ -1,10 +1,18 @@
-"""Identification of the customer by CPF or CNPJ (``customer_id_form``)."""
+"""Identification of the customer by CPF or CNPJ (``customer_id_form``).
+
+Slots: ``customer_document``, then ``verification_code`` when the step-up
+check applies (``actions.verification``), then ``contract_id`` when there
+are several contracts. Until the check passes nothing tells whether the
+document belongs to a customer: no name, no address, no "not found".
+"""
+import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
+from redis.exceptions import RedisError
 
 from actions.backend import (
     TALK_TO_HUMAN_BUTTON,
@@ -13,9 +21,21 @@ from actions.backend import (
     contract_without_asking,
     customer_with_contracts,
 )
-from bot.documents import only_digits, parse_document
+from actions import verification
+from actions.verification import (
+    FAILED,
+    PASSED,
+    codes,
+    number_matches,
+    requested_action,
+    step_up_required,
+    verified_whatsapp_number,
+)
+from bot.documents import mask_document, only_digits, parse_document
 from bot.isp.base import BackendError, Contract, ContractStatus
-from bot.phones import whatsapp_number
+from bot.verification.codes import CODE_DIGITS, Outcome
+
+logger = logging.getLogger(__name__)
 
 # After this many invalid documents the bot offers a person on every retry.
 MAX_ATTEMPTS_BEFORE_OFFERING_HUMAN = 2
@@ -67,11 +87,23 @@ class ValidateCustomerIdForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_customer_id_form"
 
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        """The code only when the check applies, and the contract only after it."""
+        if step_up_required(tracker, requested_action(tracker)):
+            return ["customer_document", "verification_code"]
+        return [slot for slot in domain_slots if slot != "verification_code"]
+
     async def extract_customer_document(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        """On WhatsApp the phone identifies the customer before any CPF is asked."""
-        number = whatsapp_number(tracker.sender_id)
+        """On WhatsApp the phone Meta verified identifies the customer before any CPF is asked."""
+        number = verified_whatsapp_number(tracker)
         if tracker.get_slot("customer_document") or number is None:
             return {}
         try:
@@ -83,7 +115,7 @@ class ValidateCustomerIdForm(FormValidationAction):
         dispatcher.utter_message(
             text=f"Oi, {customer.first_name}! Encontrei seu cadastro pelo numero deste WhatsApp."
         )
-        return {"customer_document": customer.document}
+        return {"customer_document": customer.document, "verified_document": customer.document}
 
     async def validate_customer_document(
         self,
@@ -105,8 +137,42 @@ class ValidateCustomerIdForm(FormValidationAction):
         return {"customer_document": None, "document_attempts": attempts}
 
     async def _identify(self, document, dispatcher, tracker) -> Dict[Text, Any]:
+        said_now = document.digits in only_digits(tracker.latest_message.get("text") or "")
+        verified = tracker.get_slot("verified_document") == document.digits
+        if not verified and verification.settings().applies_to(requested_action(tracker)):
+            if not await self._whatsapp_owner(document.digits, tracker):
+                # Same answer for every document: the code question comes next.
+                return {
+                    "customer_document": document.digits,
+                    "customer_document_type": document.kind,
+                    "customer_name": None,
+                    "contract_id": None,
+                    "verification_code": None,
+                    "document_attempts": 0,
+                }
+            verified = True
+        slots = await self._welcome(document.digits, dispatcher, tracker, greet=said_now)
+        if slots.get("customer_document") and verified:
+            slots["verified_document"] = document.digits
+        return slots
+
+    @staticmethod
+    async def _whatsapp_owner(digits: Text, tracker: Tracker) -> bool:
+        """A WhatsApp sender (number verified by Meta) typing their own document."""
+        number = verified_whatsapp_number(tracker)
+        if number is None:
+            return False
         try:
-            customer, contracts = await customer_with_contracts(document.digits)
+            customer = await backend().find_customer_by_document(digits)
+        except BackendError:
+            return False  # the code path still works
+        return customer is not None and number_matches(customer, number)
+
+    async def _welcome(self, digits: Text, dispatcher, tracker, greet: bool) -> Dict[Text, Any]:
+        """The customer found: greeting by first name and the contract (or the question)."""
+        document = parse_document(digits)
+        try:
+            customer, contracts = await customer_with_contracts(digits)
         except BackendError as error:
             apologise(dispatcher, error)
             return {"customer_document": None}
@@ -120,9 +186,7 @@ class ValidateCustomerIdForm(FormValidationAction):
                 buttons=NOT_A_CUSTOMER_BUTTONS,
             )
             return {"customer_document": None}
-
-        said_now = document.digits in only_digits(tracker.latest_message.get("text") or "")
-        if said_now:
+        if greet:
             dispatcher.utter_message(
                 text=f"Obrigado, {customer.first_name}! Localizei seu cadastro ({document.masked})."
             )
@@ -137,6 +201,40 @@ class ValidateCustomerIdForm(FormValidationAction):
             "contract_id": chosen,
             "document_attempts": 0,
         }
+
+    async def validate_verification_code(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """The one-time code: right (welcome), wrong (tries left), expired (a new one), or locked."""
+        answer = only_digits(first_text(slot_value))
+        if len(answer) != CODE_DIGITS:
+            dispatcher.utter_message(text=verification.NOT_A_CODE)
+            return {"verification_code": None}
+        digits = tracker.get_slot("customer_document") or ""
+        try:
+            result = await codes().check(tracker.sender_id, digits, answer)
+        except RedisError as error:
+            logger.warning("Step-up: code not checked (%s)", type(error).__name__)
+            dispatcher.utter_message(text=verification.CANNOT_SEND, buttons=[TALK_TO_HUMAN_BUTTON])
+            return {"verification_code": None}
+        masked = mask_document(digits)
+        if result.outcome is Outcome.VERIFIED:
+            logger.info("Step-up: %s verified by code", masked)
+            slots = await self._welcome(digits, dispatcher, tracker, greet=True)
+            return {**slots, "verification_code": PASSED, "verified_document": digits}
+        if result.outcome is Outcome.WRONG:
+            dispatcher.utter_message(text=verification.WRONG_CODE.format(tries=result.tries_left))
+            return {"verification_code": None}
+        if result.outcome is Outcome.EXPIRED:
+            dispatcher.utter_message(text=verification.EXPIRED_CODE)
+            return {"verification_code": None}
+        logger.info("Step-up: %s not verified, tries used up", masked)
+        dispatcher.utter_message(text=verification.LOCKED, buttons=[TALK_TO_HUMAN_BUTTON])
+        return {"verification_code": FAILED}
 
     async def validate_contract_id(
         self,

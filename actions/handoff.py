@@ -101,6 +101,9 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
     gathered = [(label, value) for label, value in (
         ("Nome", name),
         ("Documento", mask_document(re.sub(r"\D", "", document)) if document else ""),
+        # The atendente must know whether the bot confirmed who is typing.
+        ("Identidade", "" if not document else "confirmada" if tracker.get_slot("verified_document") == document
+         else "NAO confirmada (so o documento digitado)"),
         ("Contrato", contract_id or (contract.id if contract else "")),
         ("Situacao do contrato", contract.status.value if contract else ""),
         ("Servico pedido", tracker.get_slot("requested_service") or ""),

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend import TALK_TO_HUMAN_BUTTON, apologise, backend, customer_and_contract
 from actions.details import PERIODS
+from actions.verification import refuse_unverified
 from bot.formatting import br_date, br_datetime, brl
 from bot.isp.base import (
     BackendError,
@@ -70,6 +71,8 @@ class CustomerAction(Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        if await refuse_unverified(dispatcher, tracker, self.name()):
+            return []
         try:
             customer, contract = await customer_and_contract(tracker)
             if customer is None or contract is None:

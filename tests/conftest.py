@@ -6,7 +6,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import pytest
 import redis
@@ -15,6 +15,7 @@ import requests
 from bot.settings import RedisSettings, Settings
 from tests.fakes import graph_api as graph_fake
 from tests.fakes.graph_api import FakeGraphApi
+from tests.fakes.smtp_server import FakeSmtpServer
 from tests.services import ROOT, VENV_BIN, Service, free_port, project_env
 
 # The REST API and WebSocket settings of the shared test server.
@@ -30,6 +31,9 @@ RASA_API_TOKEN = "test-rasa-api-token-0123456789abcdef0123"
 ACTION_SERVER_TOKEN = "test-action-server-token-0123456789abcdef"
 METRICS_TOKEN = "test-metrics-token-0123456789abcdef012345"
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+# The WhatsApp authentication template that carries step-up codes.
+STEP_UP_TEMPLATE = "codigo_verificacao"
+CODE_SENT = "enviamos um codigo de 6 digitos"
 ACTION_AUTH = {"Authorization": f"Bearer {ACTION_SERVER_TOKEN}"}
 
 
@@ -97,7 +101,15 @@ def graph_api():
 
 
 @pytest.fixture(scope="session")
-def server_env(redis_settings, key_prefix, demo_db, graph_api) -> Dict[str, str]:
+def smtp_server():
+    """A local mail relay: step-up codes sent by e-mail land here."""
+    fake = FakeSmtpServer().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def server_env(redis_settings, key_prefix, demo_db, graph_api, smtp_server) -> Dict[str, str]:
     action_port = free_port()
     return project_env(
         WHATSAPP_API_URL=graph_api.url,
@@ -106,6 +118,12 @@ def server_env(redis_settings, key_prefix, demo_db, graph_api) -> Dict[str, str]
         WHATSAPP_ACCESS_TOKEN=graph_fake.ACCESS_TOKEN,
         WHATSAPP_PHONE_NUMBER_ID=graph_fake.PHONE_NUMBER_ID,
         WHATSAPP_FALLBACK_TEMPLATE=graph_fake.FALLBACK_TEMPLATE,
+        # Step-up codes (tests/e2e/test_step_up.py): WhatsApp stand-in first, then this SMTP one.
+        STEP_UP_WHATSAPP_TEMPLATE=STEP_UP_TEMPLATE,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_server.port),
+        SMTP_FROM="atendimento@provedor.example",
+        SMTP_STARTTLS="false",
         # REST API and WebSocket (tests/e2e/test_rest_channel.py, test_websocket_channel.py)
         CHAT_API_KEYS=CHAT_API_KEY + ",second-key",
         CHAT_RATE_LIMIT_PER_MINUTE=str(CHAT_RATE_LIMIT),
@@ -230,3 +248,32 @@ def sender() -> str:
 def texts(replies: List[dict]) -> str:
     """All reply texts of one turn, joined, for simple assertions."""
     return "\n".join(reply.get("text", "") for reply in replies)
+
+
+def demo_phone(document: str) -> str:
+    """The WhatsApp number the demo ERP has on record for a named customer's CPF/CNPJ."""
+    from bot.isp.demo_seed import NAMED_CUSTOMERS
+
+    digits = "".join(c for c in document if c.isdigit())
+    return next(phone for _, doc, phone, _, _ in NAMED_CUSTOMERS if doc == digits)
+
+
+def step_up_codes(graph_api, phone: str) -> List[str]:
+    """Codes of the authentication templates the WhatsApp stand-in received for ``phone``."""
+    return [
+        r.json["template"]["components"][0]["parameters"][0]["text"]
+        for r in graph_api.sent(to=phone, kind="template")
+        if r.json["template"].get("name") == STEP_UP_TEMPLATE
+    ]
+
+
+def pass_step_up(send: Callable[[str], List[dict]], graph_api, document: str,
+                 message: str = "", phone: str = "") -> List[dict]:
+    """Identify as a customer does on web/REST: type ``message`` (default: the
+    document), read the code their WhatsApp received, type it; the replies to the code."""
+    phone = phone or demo_phone(document)
+    before = len(step_up_codes(graph_api, phone))
+    asked = texts(send(message or document))
+    assert CODE_SENT in asked, asked
+    codes = graph_api.wait_for(lambda: step_up_codes(graph_api, phone)[before:], timeout=30)
+    return send(codes[-1])

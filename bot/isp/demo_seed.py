@@ -91,6 +91,12 @@ def _generated(rng: random.Random):
                [(plan, status, rng.choice(NEIGHBOURHOODS), int(status == "active"))])
 
 
+def generated_customers() -> list:
+    """The generated customers exactly as :func:`seed` creates them (tests pick
+    customers nobody else's conversation touches among them)."""
+    return list(_generated(random.Random(2026)))
+
+
 def seed(db: sqlite3.Connection, today: date) -> None:
     """Fill an empty database; invoices and outages are dated relative to today."""
     rng = random.Random(2026)
