@@ -108,10 +108,8 @@ class LogWindow:
 
     def tracebacks(self) -> List[str]:
         """``name: line`` and the 6 lines after each traceback or Sanic error line."""
-        texts = self.texts()
-        assert any(texts.values()), f"nothing logged since the window opened: {list(texts)}"
         found = []
-        for name, text in texts.items():
+        for name, text in self.texts().items():
             lines = text.splitlines()
             for index, line in enumerate(lines):
                 if TRACEBACK.search(line):
@@ -163,12 +161,13 @@ class Outcomes:
             self.failures.append(f"{route} -> {status}: {case[:300]}")
 
     def five_xx(self) -> int:
-        return sum(n for by in self.statuses.values() for s, n in by.items() if s >= 500 and s != 503)
+        """Cases that broke the rule: a 5xx (not 503), an internal-error frame or close."""
+        return len(self.failures)
 
     def summary(self) -> str:
         routes = "; ".join(f"{route} {dict(sorted(by.items()))}" for route, by in sorted(self.statuses.items()))
         return (f"fuzz {self.surface}: {self.cases} cases, {len(self.statuses)} routes, "
-                f"{self.five_xx()} unexpected 5xx ({routes})")
+                f"{self.five_xx()} unexpected 5xx/internal errors ({routes})")
 
     def distinct_failures(self, limit: int = 15) -> List[str]:
         seen, out = set(), []

@@ -99,6 +99,6 @@ def test_fuzz_chat_api(rasa_server, action_server, figures):
     tracebacks = window.tracebacks()
     figures.add(outcomes.summary() + f", {len(tracebacks)} tracebacks in the logs")
     greets = rest_api_greets(rasa_server)
-    assert not outcomes.failures, "\n".join(outcomes.distinct_failures())
-    assert not tracebacks, "\n".join(tracebacks[:5])
+    problems = outcomes.distinct_failures() + tracebacks[:5]
+    assert not problems, "\n".join(problems)
     assert greets, "after the fuzz the REST API no longer greets 'oi'"

@@ -124,6 +124,6 @@ def test_fuzz_whatsapp_webhook(rasa_server, action_server, graph_api, figures):
     tracebacks = window.tracebacks()
     figures.add(outcomes.summary() + f", {len(tracebacks)} tracebacks in the logs")
     greets = whatsapp_greets(rasa_server, graph_api)
-    assert not outcomes.failures, "\n".join(outcomes.distinct_failures())
-    assert not tracebacks, "\n".join(tracebacks[:5])
+    problems = outcomes.distinct_failures() + tracebacks[:5]
+    assert not problems, "\n".join(problems)
     assert greets, "after the fuzz a WhatsApp 'oi' is no longer greeted"

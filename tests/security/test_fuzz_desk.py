@@ -1,0 +1,88 @@
+"""Fuzz of the desk API (channels/desk.py) on the shared Rasa server: login
+with junk, then every route called by an atendente, a supervisor and an
+admin with junk bodies, ids and query strings, and with junk tokens.
+
+Properties: no 5xx but the 503 of an unavailable Redis, no traceback in the
+logs, and afterwards an atendente still logs in and reads the queue.
+Logout is left out of the authed calls (it would end the fuzzing agent's
+token); the login lock of the test address is cleared after the junk logins
+so the other desk tests are not locked out.
+"""
+from __future__ import annotations
+
+import pytest
+import requests
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from tests.e2e.desk_client import DeskAgent, create_agent
+from tests.security.conftest import (DEEP, JUNK, LONE_SURROGATES, LogWindow, Outcomes, dumps,
+                                     fuzz_settings, junk_value)
+from tests.security.test_fuzz_rest import url_text
+
+pytestmark = pytest.mark.e2e
+
+ID = "<id>"
+ROUTES = [
+    ("GET", "/me"), ("POST", "/me/status"), ("GET", "/conversations"), ("GET", f"/conversations/{ID}"),
+    ("POST", f"/conversations/{ID}/claim"), ("POST", f"/conversations/{ID}/messages"),
+    ("POST", f"/conversations/{ID}/transfer"), ("POST", f"/conversations/{ID}/close"),
+    ("GET", "/queue"), ("GET", "/metrics"), ("GET", "/agents"), ("GET", "/users"),
+    ("POST", "/users"), ("PATCH", f"/users/{ID}"),
+]
+FIELDS = ["username", "password", "name", "role", "status", "text", "to", "reason", "resolution", "disabled"]
+BODIES = st.one_of(
+    junk_value().map(dumps), DEEP.map(str.encode), st.binary(max_size=100),
+    st.dictionaries(st.sampled_from(FIELDS), st.one_of(JUNK, st.text(max_size=30)), max_size=4).map(dumps),
+)
+IDS = st.one_of(st.text(min_size=1, max_size=40), LONE_SURROGATES, st.just("a" * 2000), st.just("..%2F..%2Fetc"))
+
+
+def clear_login_lock(redis_client, key_prefix: str) -> None:
+    for key in redis_client.scan_iter(f"{key_prefix}*login*failures*"):
+        redis_client.delete(key)
+
+
+def test_fuzz_desk_api(rasa_server, action_server, redis_settings, redis_client, key_prefix, figures):
+    outcomes = Outcomes("desk API /desk/api/*")
+    window = LogWindow(rasa_server, action_server)
+    api = f"{rasa_server.url}/desk/api"
+    agents = {role: DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role))
+              for role in ("atendente", "supervisor", "admin")}
+
+    @fuzz_settings(60)
+    @given(body=BODIES)
+    @example(body=b'{"username": ' * 20_000 + b"1" + b"}" * 20_000)
+    @example(body=dumps({"username": "ana\ud800", "password": "x\udfff"}))
+    def login(body: bytes) -> None:
+        answer = requests.post(f"{api}/auth/login", data=body, timeout=30,
+                               headers={"Content-Type": "application/json"})
+        outcomes.record("POST /desk/api/auth/login", answer.status_code, repr(body[:200]))
+
+    @fuzz_settings(240)
+    @given(route=st.sampled_from(ROUTES), role=st.sampled_from(sorted(agents) + ["junk-token"]),
+           item=IDS, body=BODIES, query=st.dictionaries(st.sampled_from(["status", "limit", "x"]),
+                                                        st.text(max_size=20), max_size=2))
+    def authed(route, role: str, item: str, body: bytes, query) -> None:
+        method, path = route
+        path = path.replace(ID, url_text(item))
+        token = agents[role].token if role in agents else "eyJhbGciOiJub25lIn0.e30."
+        params = "&".join(f"{url_text(k)}={url_text(v)}" for k, v in query.items())
+        answer = requests.request(method, f"{api}{path}?{params}", data=None if method == "GET" else body,
+                                  headers={"Authorization": f"Bearer {token}",
+                                           "Content-Type": "application/json"}, timeout=30)
+        outcomes.record(f"{method} /desk/api{route[1]}", answer.status_code,
+                        f"{role} {path[:120]} {params[:80]} {body[:160]!r}")
+
+    try:
+        login()
+    finally:
+        clear_login_lock(redis_client, key_prefix)
+    authed()
+
+    tracebacks = window.tracebacks()
+    figures.add(outcomes.summary() + f", {len(tracebacks)} tracebacks in the logs")
+    after = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    problems = outcomes.distinct_failures() + tracebacks[:5]
+    assert not problems, "\n".join(problems)
+    assert after.api("GET", "/queue").status_code == 200
