@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tests.conftest import texts
+from tests.conftest import pass_step_up, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -18,11 +18,15 @@ def test_greeting_offers_the_main_jobs(rasa_server, sender):
     assert "2a via / PIX" in titles and "Falar com atendente" in titles
 
 
-def test_invoice_asks_document_then_answers_with_it_masked(rasa_server, sender):
+def say(rasa_server, sender):
+    return lambda message: rasa_server.send(sender, message)
+
+
+def test_invoice_asks_document_then_answers_with_it_masked(rasa_server, graph_api, sender):
     ask = texts(rasa_server.send(sender, "qria a segunda via do boleto pf"))
     assert "CPF ou CNPJ" in ask
 
-    answer = rasa_server.send(sender, f"meu cpf e {VALID_CPF}")
+    answer = pass_step_up(say(rasa_server, sender), graph_api, VALID_CPF, message=f"meu cpf e {VALID_CPF}")
     answer_text = texts(answer)
     assert "Obrigado, Maria! Localizei seu cadastro (***.982.247-**)" in answer_text
     assert "Linha digitavel do boleto:" in answer_text
@@ -35,9 +39,9 @@ def test_invoice_asks_document_then_answers_with_it_masked(rasa_server, sender):
     assert slots["customer_document_type"] == "cpf"
 
 
-def test_cnpj_identifies_a_company_and_asks_which_contract(rasa_server, sender):
+def test_cnpj_identifies_a_company_and_asks_which_contract(rasa_server, graph_api, sender):
     rasa_server.send(sender, "to sem internet desde ontem")
-    replies = rasa_server.send(sender, VALID_CNPJ.replace(".", ""))
+    replies = pass_step_up(say(rasa_server, sender), graph_api, VALID_CNPJ, message=VALID_CNPJ.replace(".", ""))
     assert "**.222.333/0001-**" in texts(replies)
     assert "mais de um contrato" in texts(replies)
     buttons = [b for r in replies for b in r.get("buttons", [])]
@@ -52,14 +56,14 @@ def test_cnpj_identifies_a_company_and_asks_which_contract(rasa_server, sender):
     "bad_document",
     ["111.111.111-11", "529.982.247-26", "123", "11.222.333/0001-00"],
 )
-def test_invalid_documents_are_asked_again(rasa_server, sender, bad_document):
+def test_invalid_documents_are_asked_again(rasa_server, graph_api, sender, bad_document):
     rasa_server.send(sender, "qro mudar o vencimento da minha conta")
     reply = texts(rasa_server.send(sender, bad_document))
     assert "nao e um CPF ou CNPJ valido" in reply
     assert rasa_server.tracker(sender)["active_loop"].get("name") == "customer_id_form"
 
     # the form keeps waiting and accepts a valid one afterwards
-    reply = texts(rasa_server.send(sender, VALID_CPF))
+    reply = texts(pass_step_up(say(rasa_server, sender), graph_api, VALID_CPF))
     assert "troca da data de vencimento registrado" in reply
     assert "Protocolo:" in reply
 
@@ -78,9 +82,9 @@ def test_a_person_at_any_point_even_in_the_middle_of_identification(rasa_server,
     assert not rasa_server.tracker(sender)["active_loop"].get("name")
 
 
-def test_identified_customer_is_not_asked_again(rasa_server, sender):
+def test_identified_customer_is_not_asked_again(rasa_server, graph_api, sender):
     rasa_server.send(sender, "preciso da fatura")
-    rasa_server.send(sender, VALID_CPF)
+    pass_step_up(say(rasa_server, sender), graph_api, VALID_CPF)
     reply = texts(rasa_server.send(sender, "minha internet ta mt lenta"))
     assert "Para lentidao" in reply
     assert "CPF ou CNPJ do titular" not in reply
@@ -103,11 +107,11 @@ def test_identified_customer_is_not_asked_again(rasa_server, sender):
     ],
 )
 def test_every_job_reaches_its_action_after_identification(
-    rasa_server, sender, intent, expected
+    rasa_server, graph_api, sender, intent, expected
 ):
     """Ana (demo) has a speed-reduced contract with overdue invoices."""
     assert "CPF ou CNPJ" in texts(rasa_server.send(sender, f"/{intent}"))
-    reply = texts(rasa_server.send(sender, "39053344705"))
+    reply = texts(pass_step_up(say(rasa_server, sender), graph_api, "39053344705"))
     assert "Obrigado, Ana! Localizei seu cadastro (***.533.447-**)" in reply
     assert expected in reply
 

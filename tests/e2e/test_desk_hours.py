@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tests.conftest import CHAT_API_KEY, RasaServer
+from tests.conftest import CHAT_API_KEY, RasaServer, pass_step_up
 from tests.e2e.desk_client import DeskAgent, create_agent
 from tests.services import VENV_BIN, Service, free_port
 
@@ -61,10 +61,11 @@ def test_outside_hours_the_customer_gets_hours_and_a_desk_protocol_and_stays_que
     assert queued["protocol"] == protocol and queued["status"] == "queue"
 
 
-def test_outside_hours_an_identified_customer_gets_an_erp_ticket(closed_desk, redis_settings, key_prefix, demo_db):
+def test_outside_hours_an_identified_customer_gets_an_erp_ticket(closed_desk, graph_api, redis_settings, key_prefix,
+                                                                demo_db):
     session_id = f"closed-{uuid.uuid4().hex[:10]}"
     chat(closed_desk, session_id, "quero a segunda via do boleto")
-    chat(closed_desk, session_id, "529.982.247-25")
+    pass_step_up(lambda message: chat(closed_desk, session_id, message)["messages"], graph_api, "529.982.247-25")
     said = "\n".join(m.get("text", "") for m in chat(closed_desk, session_id, "quero falar com um atendente")["messages"])
     assert "protocolo" in said, said
     protocol = said.split("protocolo ")[1].split(" ")[0]

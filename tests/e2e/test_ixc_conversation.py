@@ -1,7 +1,7 @@
 """A whole conversation with ISP_BACKEND=ixc: Rasa -> actions -> a local IXC webservice."""
 import pytest
 
-from tests.conftest import RasaServer, texts
+from tests.conftest import RasaServer, pass_step_up, texts
 from tests.fakes.ixc_server import TOKEN, USER, FakeIxc
 from tests.services import VENV_BIN, Service, free_port
 
@@ -31,10 +31,12 @@ def ixc_rasa(ixc, model_path, server_env, log_dir, redis_client):
     actions.stop()
 
 
-def test_invoice_and_trust_unlock_on_ixc(ixc_rasa, ixc, sender):
+def test_invoice_and_trust_unlock_on_ixc(ixc_rasa, ixc, graph_api, sender):
     rasa_server = ixc_rasa  # the demo-backed server of the other tests is not used here
     rasa_server.send(sender, "to sem internet")
-    reply = texts(rasa_server.send(sender, "529.982.247-25"))
+    # the code goes to the celular IXC has on record, (11) 98765-0001
+    reply = texts(pass_step_up(lambda message: rasa_server.send(sender, message), graph_api, "529.982.247-25",
+                               phone="5511987650001"))
     assert "Obrigado, Maria!" in reply
     assert "bloqueada por fatura em aberto" in reply  # status_internet FA
 

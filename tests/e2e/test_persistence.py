@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tests.conftest import texts
+from tests.conftest import pass_step_up, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -18,9 +18,9 @@ def test_tracker_is_stored_in_redis_with_ttl(rasa_server, redis_client, key_pref
         assert 0 < redis_client.ttl(key) <= 3600
 
 
-def test_conversation_survives_a_rasa_restart(rasa_server, sender):
+def test_conversation_survives_a_rasa_restart(rasa_server, graph_api, sender):
     rasa_server.send(sender, "quero a 2 via")
-    rasa_server.send(sender, "529.982.247-25")
+    pass_step_up(lambda message: rasa_server.send(sender, message), graph_api, "529.982.247-25")
 
     rasa_server.restart()
 

@@ -12,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT, METRICS_AUTH, RasaServer
+from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT, METRICS_AUTH, RasaServer, pass_step_up
 from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
@@ -71,10 +71,12 @@ def test_a_greeting_is_answered_with_text_and_buttons(rasa_server, session_id):
     assert set(first) <= {"text", "buttons", "image", "custom", "attachment"}
 
 
-def test_a_whole_invoice_request_with_identification(rasa_server, session_id):
+def test_a_whole_invoice_request_with_identification(rasa_server, graph_api, session_id):
     asked = chat(rasa_server, session_id, "quero a segunda via do boleto").json()
     assert "CPF ou CNPJ" in texts(asked)
-    answered = chat(rasa_server, session_id, "529.982.247-25").json()
+    answered = {"messages": pass_step_up(
+        lambda message: chat(rasa_server, session_id, message).json()["messages"],
+        graph_api, "529.982.247-25")}
     assert "Maria" in texts(answered)
     assert "***.982.247-**" in texts(answered)
     assert "529.982.247-25" not in json.dumps(answered)

@@ -14,7 +14,7 @@ import jwt
 import pytest
 import requests
 
-from tests.conftest import CHAT_RATE_LIMIT, METRICS_AUTH, RasaServer
+from tests.conftest import CHAT_RATE_LIMIT, METRICS_AUTH, RasaServer, pass_step_up
 from tests.e2e.widget_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
@@ -75,11 +75,11 @@ def test_greeting_is_answered_with_quick_replies(client):
     assert {"content_type": "text", "title": "2a via / PIX", "payload": "/request_invoice"} in last["quick_replies"]
 
 
-def test_invoice_flow_by_buttons_as_sender_web_session(client, rasa_server):
+def test_invoice_flow_by_buttons_as_sender_web_session(client, rasa_server, graph_api):
     session_id = client.session()
     asked = client.say("/request_invoice", customData={"language": "pt-BR", "page": "/planos"})
     assert "CPF" in texts(asked)
-    invoice = client.say(CPF_MARIA)
+    invoice = pass_step_up(client.say, graph_api, CPF_MARIA)
     assert "Maria" in texts(invoice)
     assert "***.982.247-**" in texts(invoice)
     assert CPF_MARIA not in texts(invoice)
@@ -90,7 +90,7 @@ def test_invoice_flow_by_buttons_as_sender_web_session(client, rasa_server):
     assert {"language": "pt-BR", "page": "/planos"}.items() <= users[0]["metadata"].items()
 
 
-def test_reconnecting_with_the_same_session_continues_the_conversation(rasa_server):
+def test_reconnecting_with_the_same_session_continues_the_conversation(rasa_server, graph_api):
     first = WidgetClient(rasa_server.url).connect()
     session_id = first.session()
     assert "CPF" in texts(first.say("quero a segunda via do boleto"))
@@ -99,7 +99,8 @@ def test_reconnecting_with_the_same_session_continues_the_conversation(rasa_serv
     again = WidgetClient(rasa_server.url).connect()
     try:
         assert again.session(session_id) == session_id
-        replies = again.say(CPF_MARIA)  # the form asked for it before the reconnect
+        # the form asked for it before the reconnect
+        replies = pass_step_up(again.say, graph_api, CPF_MARIA)
         assert "Maria" in texts(replies)
     finally:
         again.close()

@@ -17,6 +17,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.conftest import CODE_SENT, step_up_codes
+
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,7 +47,7 @@ def bot_texts(driver):
     return [el.text for el in driver.find_elements(By.CSS_SELECTOR, ".rw-from-response .rw-message-text")]
 
 
-def test_widget_page_talks_to_the_bot(browser, rasa_server):
+def test_widget_page_talks_to_the_bot(browser, rasa_server, graph_api):
     wait = WebDriverWait(browser, 60)
     browser.get(f"{rasa_server.url}/widget")
     assert "Fibra Teste" in browser.title  # WIDGET_PROVIDER
@@ -61,7 +63,11 @@ def test_widget_page_talks_to_the_bot(browser, rasa_server):
     box.send_keys("quero a segunda via do boleto", Keys.ENTER)
     wait.until(lambda d: any("CPF" in text for text in bot_texts(d)))
 
+    codes = len(step_up_codes(graph_api, MARIA_PHONE))
     box.send_keys("529.982.247-25", Keys.ENTER)
+    wait.until(lambda d: any(CODE_SENT in text for text in bot_texts(d)))
+    code = graph_api.wait_for(lambda: step_up_codes(graph_api, MARIA_PHONE)[codes:])[-1]
+    box.send_keys(code, Keys.ENTER)  # the code Maria's WhatsApp received
     wait.until(lambda d: any("Maria" in text for text in bot_texts(d)))
 
     before = len(bot_texts(browser))
