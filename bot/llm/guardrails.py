@@ -4,12 +4,17 @@ In: personal data and payment codes are masked (:func:`mask_for_model`), the
 customer's text is only ever data inside delimiters (``bot.llm.prompt``), and
 obvious prompt-injection attempts never reach the model
 (:func:`looks_like_injection`). Out: :func:`check_answer` rejects an answer
-that repeats the system prompt, asks the customer for a password or code,
-or quotes a price the passages do not contain; :func:`cap_length` keeps it
-WhatsApp-sized.
+that repeats the system prompt (also spaced out, reversed or in base64),
+carries encoded text, a link or personal/payment data the passages do not
+contain, asks the customer for a password or code, or quotes a price the
+passages do not contain; :func:`cap_length` keeps it WhatsApp-sized. We
+assume the model obeys whatever it reads (tests/security/test_prompt_injection.py
+uses such a stand-in): the answer checks are the guarantee, the prompt is not.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Iterable, Optional
 
@@ -77,12 +82,57 @@ def asks_for_secret(text: str) -> bool:
     return False
 
 
+# Base64/hex-like runs: a customer-service answer never needs one.
+_BLOB = re.compile(r"[A-Za-z0-9+/_-]{32,}={0,2}")
+_LINK = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]+|\]\(|!\[", re.IGNORECASE)
+_PROMPT_PIECE = 40  # letters and digits in a row of the system prompt that reveal it
+
+
+def _compact(text: str) -> str:
+    """Letters and digits only, folded: spacing, punctuation and case do not hide a text."""
+    return re.sub(r"[^a-z0-9]", "", fold(text))
+
+
+def _decoded(blob: str) -> str:
+    try:
+        return base64.b64decode(blob + "=" * (-len(blob) % 4), altchars=b"-_").decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
+
+
+def repeats_prompt(answer: str, system_prompt: str) -> bool:
+    """Runs of the system prompt in ``answer``: word shingles, or 40 letters in a
+    row, also spaced out, reversed or base64-encoded."""
+    if _shingles(answer) & _shingles(system_prompt):
+        return True
+    prompt = _compact(system_prompt)
+    seen = _compact(answer + " " + " ".join(_decoded(b) for b in _BLOB.findall(answer)))
+    step = _PROMPT_PIECE // 2
+    return any(prompt[i:i + _PROMPT_PIECE] in haystack
+               for i in range(0, max(len(prompt) - _PROMPT_PIECE, 0) + 1, step)
+               for haystack in (seen, seen[::-1]))
+
+
+def _unknown(text: str, passages: str) -> str:
+    """``text`` without the words the passages contain (an address we publish is fine)."""
+    return " ".join(w for w in text.split() if w.strip(".,;:!?()[]\"'") not in passages)
+
+
 def check_answer(answer: str, system_prompt: str, passages: Iterable[str]) -> Optional[str]:
     """Why ``answer`` must not be sent (``None`` when it may)."""
     if not (answer or "").strip():
         return "empty"
-    if _shingles(answer) & _shingles(system_prompt):
+    if repeats_prompt(answer, system_prompt):
         return "system_prompt_leak"
+    passages = list(passages)
+    joined = " ".join(passages)
+    if _BLOB.search(_unknown(answer, joined)):
+        return "encoded_text"
+    if _LINK.search(_unknown(answer, joined)):
+        return "unknown_link"
+    unknown = _unknown(answer, joined)
+    if mask_for_model(unknown) != unknown:
+        return "personal_data"
     if asks_for_secret(answer):
         return "asks_for_secret"
     known = fold(" ".join(passages)).replace(" ", "")

