@@ -24,6 +24,7 @@ from sanic.response import HTTPResponse
 
 from bot import chat_input, metrics
 from bot.chat_input import InvalidInput
+from bot.pii import install_log_masking
 from channels import socketio, whatsapp
 from channels.rest import REQUEST_ID, ApiError, RestApiSettings, api_turn, authorize, invalid, json_body, rate_limit
 from channels.rest import sender_id as api_sender_id
@@ -91,6 +92,11 @@ class RasaRestInput(InputChannel):
         async def request_id(request: Request, resp: HTTPResponse) -> None:
             given = request.headers.get("x-request-id", "")
             resp.headers["X-Request-ID"] = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+        @bp.listener("before_server_start")
+        async def mask_logs(*_: Any) -> None:
+            """Sanic adds its own log handlers after logging.yml: mask theirs too."""
+            install_log_masking()
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
