@@ -1,6 +1,7 @@
 """Fuzz of the chat REST API (channels/rest.py): ``POST /api/v1/chat``,
-``GET /api/v1/chat/stream`` and ``GET /api/v1/chat/<id>/messages`` on the
-shared Rasa server, with junk bodies, fields, query strings and ids.
+``GET /api/v1/chat/stream`` and ``GET /api/v1/chat/<id>/messages``, and of
+the Rasa-compatible ``POST /webhooks/rest/webhook`` (channels/rasa_rest.py),
+on the shared Rasa server, with junk bodies, fields, query strings and ids.
 
 Properties: no 5xx but the 503 of an unavailable dependency, no traceback in
 the Rasa or action-server log written meanwhile, and the service still
@@ -92,9 +93,24 @@ def test_fuzz_chat_api(rasa_server, action_server, figures):
                               headers=AUTH, timeout=60)
         outcomes.record("GET /api/v1/chat/<id>/messages", answer.status_code, f"{session_id[:80]!r} {query[:200]}")
 
+    @fuzz_settings(100)
+    @given(body=st.one_of(junk_value().map(dumps), DEEP.map(str.encode), st.binary(max_size=100),
+                          st.fixed_dictionaries({"sender": st.one_of(st.just("s"), FIELD_VALUES),
+                                                 "message": FIELD_VALUES},
+                                                optional={"metadata": FIELD_VALUES}).map(dumps),
+                          st.builds(lambda m: dumps({"sender": session(), "message": m}), MESSAGES)))
+    @example(body=b'""')
+    @example(body=b"[]")
+    @example(body=b"null")
+    def rasa_rest(body: bytes) -> None:
+        answer = requests.post(f"{base}/webhooks/rest/webhook", data=body, timeout=60,
+                               headers={**rasa_server.chat_headers(), "Content-Type": "application/json"})
+        outcomes.record("POST /webhooks/rest/webhook", answer.status_code, repr(body[:200]))
+
     chat()
     stream()
     later()
+    rasa_rest()
 
     tracebacks = window.tracebacks()
     figures.add(outcomes.summary() + f", {len(tracebacks)} tracebacks in the logs")
