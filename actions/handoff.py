@@ -137,11 +137,7 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
             return [ConversationPaused()]
         protocol = await _protocol(customer, contract, summary)
         await store.conversations.set_protocol(conversation.id, protocol)
-        dispatcher.utter_message(
-            text=texts.closed_text(hours.describe(), hours.describe_next_opening(moment),
-                                   protocol, nobody_online=hours.is_open(moment)),
-            buttons=[texts.LEAVE_BUTTON],
-        )
+        dispatcher.utter_message(text=unavailable_text(hours, moment, protocol), buttons=[texts.LEAVE_BUTTON])
         return [SlotSet("protocol", protocol), ConversationPaused()]
     except (RedisError, DeskError) as error:
         logger.error("handoff of %s failed: %s", tracker.sender_id, error)
@@ -150,6 +146,14 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
             "novo em alguns minutos."
         ))
         return []
+
+
+def unavailable_text(hours: BusinessHours, moment: datetime, protocol: str) -> str:
+    """Closed: the hours and the next opening. Open with nobody online: that, and
+    that the customer stays in the queue (no reopening time: it is open)."""
+    if hours.is_open(moment):
+        return texts.closed_text(hours.describe(), None, protocol, nobody_online=True)
+    return texts.closed_text(hours.describe(), hours.describe_next_opening(moment), protocol, nobody_online=False)
 
 
 async def _protocol(customer, contract, summary: str) -> str:

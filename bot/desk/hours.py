@@ -135,10 +135,12 @@ class BusinessHours:
         return any(start <= minute < end for start, end in self._intervals(now.date()))
 
     def next_opening(self, now: datetime) -> Optional[datetime]:
-        """``now`` when open, else when the desk opens next; None if it never does."""
+        """The next start of an interval after ``now``; None if the desk never opens.
+
+        Never ``now``: open but with nobody online, "voltamos hoje as 12h14" at
+        12:14 was no answer (the handoff says nobody is online instead).
+        """
         now = self.local(now)
-        if self.is_open(now):
-            return now
         for offset in range(0, 400):  # a year of holidays cannot hide every open day
             day = now.date() + timedelta(days=offset)
             for start, _ in self._intervals(day):

@@ -35,7 +35,9 @@ def test_is_open(moment, expected):
 
 
 @pytest.mark.parametrize("moment, opening, sentence", [
-    (sp(2026, 11, 25, 10, 0), sp(2026, 11, 25, 10, 0), "hoje as 10h"),  # open: now
+    (sp(2026, 11, 25, 10, 0), sp(2026, 11, 26, 8, 0), "amanha as 8h"),  # open: the next opening, never now
+    (sp(2026, 11, 25, 12, 14), sp(2026, 11, 26, 8, 0), "amanha as 8h"),
+    (sp(2026, 11, 28, 8, 0), sp(2026, 11, 30, 8, 0), "segunda (30/11) as 8h"),  # just opened
     (sp(2026, 11, 25, 6, 15), sp(2026, 11, 25, 8, 0), "hoje as 8h"),
     (sp(2026, 11, 25, 19, 0), sp(2026, 11, 26, 8, 0), "amanha as 8h"),
     (sp(2026, 11, 28, 13, 0), sp(2026, 11, 30, 8, 0), "segunda (30/11) as 8h"),
