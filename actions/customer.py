@@ -115,7 +115,9 @@ class ValidateCustomerIdForm(FormValidationAction):
         dispatcher.utter_message(
             text=f"Oi, {customer.first_name}! Encontrei seu cadastro pelo numero deste WhatsApp."
         )
-        return {"customer_document": customer.document, "verified_document": customer.document}
+        # validate_customer_document marks it verified (the number is the customer's);
+        # a slot extracted here but not required by the form would be dropped.
+        return {"customer_document": customer.document}
 
     async def validate_customer_document(
         self,

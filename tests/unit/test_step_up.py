@@ -6,6 +6,7 @@ import uuid
 import pytest
 from redis import asyncio as aioredis
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions import verification
 from bot.isp.base import Customer
@@ -199,3 +200,43 @@ def test_whatsapp_first_then_email_then_nothing(stand_ins):
     assert "222222" in mail.get_payload() and "5 minutos" in mail.get_payload()
 
     assert run(codes.send(Customer("2", "Sem Contato", JOAO), "333333")) == ""
+
+
+# --- the form's validation action, in process (demo ERP) ------------------------------------
+@pytest.fixture
+def form(monkeypatch, tmp_path):
+    import yaml
+
+    from actions import backend as backend_module
+    from actions.customer import ValidateCustomerIdForm
+    from tests.services import ROOT
+
+    monkeypatch.setenv("ISP_DEMO_DB", str(tmp_path / "demo.sqlite3"))
+    monkeypatch.setattr(backend_module, "_backend", None)
+    monkeypatch.setattr(verification, "_settings", StepUpSettings(actions=CUSTOMER_ACTIONS))
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+
+    def run_form(sender: str, channel: str):
+        slots = {name: None for name in domain["slots"]}
+        slots["requested_service"] = "invoice"
+        parse = {"intent": {"name": "request_invoice"}, "entities": []}
+        events = [{"event": "user", "text": "/request_invoice", "input_channel": channel, "parse_data": parse},
+                  {"event": "slot", "name": "requested_service", "value": "invoice"}]
+        tracker = Tracker(sender, slots, parse, events, False, None, {"name": "customer_id_form"}, "")
+        dispatcher = CollectingDispatcher()
+        out = run(ValidateCustomerIdForm().run(dispatcher, tracker, domain))
+        return {e["name"]: e["value"] for e in out if e["event"] == "slot"}, dispatcher.messages
+    yield run_form
+    monkeypatch.setattr(backend_module, "_backend", None)
+
+
+def test_maria_on_whatsapp_is_identified_and_verified_by_her_number(form):
+    slots, messages = form("wa:551187650001", "whatsapp")  # without the ninth digit
+    assert slots["customer_document"] == MARIA and slots["verified_document"] == MARIA
+    assert slots["requested_slot"] is None  # no code asked
+    assert "Oi, Maria!" in messages[0]["text"]
+
+
+def test_a_wa_sender_on_another_channel_is_asked_the_document(form):
+    slots, messages = form("wa:5511987650001", "rest")
+    assert slots == {"requested_slot": "customer_document"} and messages == []
