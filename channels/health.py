@@ -63,26 +63,31 @@ async def _redis() -> str:
     return "ok" if await _bounded(get_redis().ping(), check_timeout_seconds()) else "unavailable"
 
 
-def action_health_url(webhook_url: str) -> str:
-    """rasa-sdk serves ``/health`` beside ``/webhook``."""
+def action_server_url(webhook_url: str, path: str) -> str:
+    """rasa-sdk serves ``/health`` and ``/actions`` beside ``/webhook``."""
     base = webhook_url.rstrip("/")
     if base.endswith("/webhook"):
         base = base[: -len("/webhook")]
-    return f"{base}/health"
+    return f"{base}{path}"
 
 
 async def _action_server(agent: Any) -> str:
+    """``GET /actions`` with the headers Rasa sends (ACTION_SERVER_TOKEN): a token
+    that does not match the action server's shows here as "unauthorized"."""
     endpoint = getattr(agent, "action_endpoint", None) if agent else None
     if endpoint is None or not endpoint.url:
         return "not_configured"
     try:
         async with httpx.AsyncClient(timeout=check_timeout_seconds()) as client:
             response = await asyncio.wait_for(
-                client.get(action_health_url(endpoint.url)), check_timeout_seconds()
+                client.get(action_server_url(endpoint.url, "/actions"), headers=endpoint.headers or {}),
+                check_timeout_seconds(),
             )
-        return "ok" if response.status_code == 200 else "unavailable"
     except (httpx.HTTPError, asyncio.TimeoutError):
         return "unavailable"
+    if response.status_code == 401:
+        return "unauthorized"
+    return "ok" if response.status_code == 200 else "unavailable"
 
 
 def _model(agent: Any) -> str:

@@ -37,11 +37,13 @@ def test_metrics_want_the_token(rasa_server, headers):
 
 
 @pytest.fixture(scope="module")
-def frozen_redis_server(model_path, server_env, log_dir, action_server, tmp_path_factory):
-    """A Rasa server on a Redis of its own, with the documented check bound."""
+def lone_server(model_path, server_env, log_dir, action_server, tmp_path_factory):
+    """A Rasa server on a Redis of its own, with the documented check bound, and
+    an ACTION_SERVER_TOKEN the (shared) action server does not know."""
     redis = RedisServer(tmp_path_factory.mktemp("health-redis"), appendonly=False).start()
     env = {**server_env, "REDIS_URL": redis.url, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis.port),
-           "REDIS_DB": "0", "REDIS_PASSWORD": "", "SANIC_WORKERS": "1"}
+           "REDIS_DB": "0", "REDIS_PASSWORD": "", "SANIC_WORKERS": "1",
+           "ACTION_SERVER_TOKEN": "not-the-action-servers-token-0123456789abcdef"}
     env.pop("HEALTH_CHECK_TIMEOUT_SECONDS")  # the default: about 100 ms
     server = RasaServer(model_path, env, log_dir, name="rasa-health-frozen").start()
     yield server, redis
@@ -50,8 +52,8 @@ def frozen_redis_server(model_path, server_env, log_dir, action_server, tmp_path
     redis.kill()
 
 
-def test_health_with_redis_frozen_answers_quickly_from_the_first_call(frozen_redis_server):
-    server, redis = frozen_redis_server
+def test_health_with_redis_frozen_answers_quickly_from_the_first_call(lone_server):
+    server, redis = lone_server
     os.kill(redis.process.pid, signal.SIGSTOP)  # paused: connections hang, nothing is refused
     try:
         took = []
@@ -66,3 +68,11 @@ def test_health_with_redis_frozen_answers_quickly_from_the_first_call(frozen_red
         assert max(took) < 1.0, took
     finally:
         os.kill(redis.process.pid, signal.SIGCONT)
+
+
+def test_a_wrong_action_server_token_shows_in_the_health_detail(lone_server):
+    """(After the frozen-Redis test, which needs the very first /health call.)"""
+    server, _ = lone_server
+    detail = requests.get(f"{server.url}/health", headers=METRICS_AUTH, timeout=30).json()
+    assert detail["action_server"] == "unauthorized" and detail["redis"] == "ok"
+    assert requests.get(f"{server.url}/health", timeout=30).json() == {"status": "degraded"}

@@ -5,7 +5,7 @@ from bot import chat_input
 from bot.chat_input import InvalidInput, MalformedJson
 from bot.metrics import known_intent
 from bot.rate_limit import retry_after, window_of
-from channels.health import action_health_url
+from channels.health import action_server_url
 from channels.output import api_message
 
 
@@ -102,5 +102,5 @@ def test_intent_labels_stay_within_the_domain():
 
 
 def test_action_server_health_url():
-    assert action_health_url("http://127.0.0.1:5055/webhook") == "http://127.0.0.1:5055/health"
-    assert action_health_url("http://actions:5055/webhook/") == "http://actions:5055/health"
+    assert action_server_url("http://127.0.0.1:5055/webhook", "/health") == "http://127.0.0.1:5055/health"
+    assert action_server_url("http://actions:5055/webhook/", "/actions") == "http://actions:5055/actions"
