@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -22,6 +23,7 @@ import requests
 import websockets
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from bot.security import sign
 from tests.conftest import CHAT_API_KEY, RasaServer
@@ -31,6 +33,10 @@ from tests.services import VENV_BIN, Service, free_port
 
 AUTH = {"Authorization": f"Bearer {CHAT_API_KEY}"}
 GREETING_PAYLOAD = "/request_invoice"  # the first button of utter_greet
+
+
+# Hypothesis' caches go to the temp dir, not a .hypothesis/ in the checkout.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "hypothesis-isp-bot")
 
 
 def fuzz_settings(max_examples: int) -> settings:
