@@ -15,6 +15,7 @@ import requests
 
 from bot.isp.demo_seed import generated_customers
 from tests.conftest import CODE_SENT, pass_step_up, step_up_codes, texts
+from tests.e2e.desk_client import DeskAgent, create_agent
 from tests.e2e.test_rest_channel import chat
 from tests.e2e.test_websocket_channel import chat_turn, connect
 from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, shown, wait_text
@@ -224,3 +225,17 @@ def test_padaria_gets_the_invoice_of_the_first_contract_by_number(rasa_server, g
     answer = texts(send("1"))
     assert "Linha digitavel do boleto:" in answer
     assert "Em que mais posso ajudar" not in answer
+
+
+def test_a_person_during_the_code_question_and_the_atendente_is_told_it_was_not_confirmed(
+    rasa_server, graph_api, redis_settings, key_prefix, sender
+):
+    _, cpf, _ = customer(9)
+    send = rest_webhook(rasa_server, sender)
+    send("manda o boleto")
+    assert CODE_SENT in texts(send(cpf))
+    reply = texts(send("quero falar com um atendente"))
+    assert "Linha digitavel" not in reply and CODE_SENT not in reply
+    queued = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)).find_queued(sender)
+    assert "Identidade: NAO confirmada" in queued["summary"], queued["summary"]
+    assert cpf not in queued["summary"]
