@@ -212,9 +212,11 @@ class ValidateCustomerIdForm(FormValidationAction):
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         """The one-time code: right (welcome), wrong (tries left), expired (a new one), or locked."""
-        answer = only_digits(first_text(slot_value))
+        text = first_text(slot_value)
+        answer = only_digits(text)
         if len(answer) != CODE_DIGITS:
-            dispatcher.utter_message(text=verification.NOT_A_CODE)
+            if not parse_document(text):  # a CPF typed again is validate_customer_document's
+                dispatcher.utter_message(text=verification.NOT_A_CODE)
             return {"verification_code": None}
         digits = tracker.get_slot("customer_document") or ""
         try:

@@ -239,3 +239,16 @@ def test_a_person_during_the_code_question_and_the_atendente_is_told_it_was_not_
     queued = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)).find_queued(sender)
     assert "Identidade: NAO confirmada" in queued["summary"], queued["summary"]
     assert cpf not in queued["summary"]
+
+
+def test_another_cpf_typed_at_the_code_question_asks_again_for_that_one(rasa_server, graph_api, sender):
+    _, first_cpf, _ = customer(10)
+    first_name, cpf, phone = customer(11)
+    send = rest_webhook(rasa_server, sender)
+    send("manda o boleto")
+    send(first_cpf)
+    reply = texts(send(cpf))  # "opa, errei o CPF"
+    assert CODE_SENT in reply and "O codigo tem 6 numeros" not in reply
+    code = graph_api.wait_for(lambda: step_up_codes(graph_api, phone))[-1]
+    answer = texts(send(code))
+    assert f"Obrigado, {first_name}!" in answer and "Linha digitavel" in answer
