@@ -1,6 +1,8 @@
 """Fuzz of the desk API (channels/desk.py) on the shared Rasa server: login
 with junk, then every route called by an atendente, a supervisor and an
-admin with junk bodies, ids and query strings, and with junk tokens.
+admin with junk bodies, ids and query strings, and with junk tokens; and
+junk frames on an authenticated ``/desk/ws`` (it must answer a ping after
+each, or have closed on purpose, never with 1011).
 
 Properties: no 5xx but the 503 of an unavailable Redis, no traceback in the
 logs, and afterwards an atendente still logs in and reads the queue.
@@ -10,8 +12,11 @@ so the other desk tests are not locked out.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
+import websocket
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -37,6 +42,15 @@ BODIES = st.one_of(
 )
 IDS = st.one_of(st.text(min_size=1, max_size=40), LONE_SURROGATES, st.just("a" * 2000), st.just("..%2F..%2Fetc"))
 
+DESK_KINDS = st.sampled_from(["join_conversation", "leave_conversation", "send_message", "typing_start",
+                              "typing_stop", "auth", "ping", "x"])
+DESK_DATA = st.one_of(JUNK, st.fixed_dictionaries({"conversation_id": st.one_of(IDS, JUNK)},
+                                                  optional={"text": st.one_of(JUNK, st.text())}))
+DESK_FRAMES = st.one_of(
+    junk_value().map(lambda v: dumps(v).decode()), DEEP, st.binary(max_size=60),
+    st.builds(lambda kind, data: json.dumps({"type": kind, "data": data}), DESK_KINDS, DESK_DATA),
+)
+
 
 def clear_login_lock(redis_client, key_prefix: str) -> None:
     for key in redis_client.scan_iter(f"{key_prefix}*login*failures*"):
@@ -59,11 +73,7 @@ def test_fuzz_desk_api(rasa_server, action_server, redis_settings, redis_client,
                                headers={"Content-Type": "application/json"})
         outcomes.record("POST /desk/api/auth/login", answer.status_code, repr(body[:200]))
 
-    @fuzz_settings(240)
-    @given(route=st.sampled_from(ROUTES), role=st.sampled_from(sorted(agents) + ["junk-token"]),
-           item=IDS, body=BODIES, query=st.dictionaries(st.sampled_from(["status", "limit", "x"]),
-                                                        st.text(max_size=20), max_size=2))
-    def authed(route, role: str, item: str, body: bytes, query) -> None:
+    def call(route, role: str, item: str, body: bytes, query) -> None:
         method, path = route
         path = path.replace(ID, url_text(item))
         token = agents[role].token if role in agents else "eyJhbGciOiJub25lIn0.e30."
@@ -74,11 +84,41 @@ def test_fuzz_desk_api(rasa_server, action_server, redis_settings, redis_client,
         outcomes.record(f"{method} /desk/api{route[1]}", answer.status_code,
                         f"{role} {path[:120]} {params[:80]} {body[:160]!r}")
 
+    @fuzz_settings(240)
+    @given(route=st.sampled_from(ROUTES), role=st.sampled_from(sorted(agents) + ["junk-token"]),
+           item=IDS, body=BODIES, query=st.dictionaries(st.sampled_from(["status", "limit", "x"]),
+                                                        st.text(max_size=20), max_size=2))
+    def authed(route, role: str, item: str, body: bytes, query) -> None:
+        call(route, role, item, body, query)
+
+    ws_url = rasa_server.url.replace("http", "ws") + "/desk/ws?token="
+
+    @fuzz_settings(80)
+    @given(role=st.sampled_from(sorted(agents)), frame=DESK_FRAMES)
+    def desk_ws(role: str, frame) -> None:
+        ws = websocket.create_connection(ws_url + agents[role].token, timeout=30)
+        try:
+            (ws.send_binary if isinstance(frame, bytes) else ws.send)(frame)
+            ws.send(json.dumps({"type": "ping"}))
+            while json.loads(ws.recv())["type"] != "pong":
+                pass
+            outcomes.record("WS /desk/ws", 101, "")
+        except websocket.WebSocketConnectionClosedException:
+            code = ws.status if isinstance(ws.status, int) else 1006
+            outcomes.record("WS /desk/ws (closed)", 1011 if code in (1006, 1011) else code, f"{role} {frame[:200]!r}",
+                            allowed=lambda status: status != 1011)
+        finally:
+            ws.close()
+
     try:
         login()
     finally:
         clear_login_lock(redis_client, key_prefix)
+    for route in ROUTES:  # every route by every role at least once, whatever Hypothesis draws
+        for role in agents:
+            call(route, role, "x\ud800", b'{"conversation_id": [], "status": {}}', {"limit": "-1"})
     authed()
+    desk_ws()
 
     tracebacks = window.tracebacks()
     figures.add(outcomes.summary() + f", {len(tracebacks)} tracebacks in the logs")
