@@ -126,7 +126,8 @@ class ValidateCustomerIdForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
-        """Keep only a valid CPF/CNPJ of a customer of the provider, as digits."""
+        """A valid CPF/CNPJ, as digits; whether it is a customer's is said only
+        after the step-up check, where it applies."""
         text = first_text(slot_value)
         document = parse_document(text)
         if document:
