@@ -39,6 +39,10 @@ class TooLarge(ValueError):
     """The body or frame is over the size limit (HTTP 413)."""
 
 
+class TooDeep(MalformedJson):
+    """Valid JSON nested deeper than ``MAX_JSON_DEPTH`` (HTTP 400)."""
+
+
 def clean_text(text: str) -> str:
     """``text`` with lone surrogates replaced by U+FFFD, so it encodes as UTF-8."""
     return _SURROGATE.sub("\ufffd", text)
@@ -51,7 +55,7 @@ def clean_value(value: Any, field: str = "body", max_depth: int = MAX_JSON_DEPTH
     if not isinstance(value, (dict, list)):
         return value
     if _depth > max_depth:
-        raise MalformedJson(f"{field}: nested deeper than {max_depth} levels")
+        raise TooDeep(f"{field}: nested deeper than {max_depth} levels")
     if isinstance(value, list):
         return [clean_value(item, field, max_depth, _depth + 1) for item in value]
     return {clean_text(str(key)): clean_value(item, field, max_depth, _depth + 1) for key, item in value.items()}
@@ -69,7 +73,7 @@ def parse_json(raw: bytes | str, field: str = "body", max_bytes: int = MAX_BODY_
     try:
         value = json.loads(raw)
     except RecursionError:
-        raise MalformedJson(f"{field}: nested deeper than {MAX_JSON_DEPTH} levels") from None
+        raise TooDeep(f"{field}: nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedJson(f"{field} is not valid JSON: {error}") from None
     return clean_value(value, field)
@@ -104,7 +108,7 @@ def metadata(value: Any, field: str = "metadata") -> Optional[Dict[str, Any]]:
         raise InvalidInput(field, f"must be an object, got {type(value).__name__}")
     try:
         return clean_value(value, field)
-    except MalformedJson as error:
+    except TooDeep as error:
         raise InvalidInput(field, f"nested deeper than {MAX_JSON_DEPTH} levels") from error
 
 

@@ -426,8 +426,10 @@ class SocketIOInput(InputChannel):
         if isinstance(metadata, str):
             try:
                 metadata = chat_input.parse_json(metadata, field=self.metadata_key)
-            except ValueError as error:  # MalformedJson, TooLarge
-                raise BadRequest(self.metadata_key, f"{self.metadata_key} is not valid JSON ({error})") from None
+            except chat_input.TooDeep as error:
+                raise BadRequest(self.metadata_key, str(error)) from None
+            except ValueError:  # MalformedJson, TooLarge
+                raise BadRequest(self.metadata_key, f"{self.metadata_key} is not valid JSON") from None
         try:
             metadata = chat_input.metadata(metadata, self.metadata_key) or {}
         except chat_input.InvalidInput as error:
