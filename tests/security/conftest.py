@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -85,6 +86,11 @@ DEEP = st.sampled_from([nested(100), nested(1_000), nested(20_000), '{"a":' * 20
 def junk_value() -> st.SearchStrategy:
     """One JSON-able junk value: scalars, containers, lone surrogates, huge strings."""
     return st.one_of(JUNK, HUGE)
+
+
+def url_text(value: str) -> str:
+    """``value`` percent-encoded as UTF-8 bytes (lone surrogates become invalid UTF-8)."""
+    return quote(value.encode("utf-8", "surrogatepass"), safe="")
 
 
 def dumps(value: Any) -> bytes:
@@ -304,7 +310,3 @@ def llm_stack(model_path, server_env, log_dir, openai_stand_in, rasa_server) -> 
     yield LlmStack(server, actions, openai_stand_in)
     server.stop()
     actions.stop()
-
-
-def log_paths(*services: Service) -> List[Path]:
-    return [s.log_path for s in services]

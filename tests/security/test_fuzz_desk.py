@@ -22,8 +22,7 @@ from hypothesis import strategies as st
 
 from tests.e2e.desk_client import DeskAgent, create_agent
 from tests.security.conftest import (DEEP, JUNK, LONE_SURROGATES, LogWindow, Outcomes, dumps,
-                                     fuzz_settings, junk_value)
-from tests.security.test_fuzz_rest import url_text
+                                     fuzz_settings, junk_value, url_text)
 
 pytestmark = pytest.mark.e2e
 

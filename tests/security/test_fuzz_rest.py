@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from urllib.parse import quote
 
 import pytest
 import requests
@@ -20,7 +19,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.security.conftest import (AUTH, DEEP, HUGE, JUNK, LONE_SURROGATES, LogWindow, Outcomes,
-                                     dumps, fuzz_settings, junk_value, rest_api_greets)
+                                     dumps, fuzz_settings, junk_value, rest_api_greets, url_text)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +32,6 @@ FIELD_VALUES = st.one_of(JUNK, MESSAGES, st.integers(), HUGE)
 
 def session() -> str:
     return f"fz-{uuid.uuid4().hex[:12]}"
-
-
-def url_text(value: str) -> str:
-    """``value`` percent-encoded as UTF-8 bytes (lone surrogates become invalid UTF-8)."""
-    return quote(value.encode("utf-8", "surrogatepass"), safe="")
 
 
 CHAT_BODIES = st.one_of(

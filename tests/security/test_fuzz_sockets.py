@@ -31,8 +31,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import WEBSOCKET_JWT_SECRET
 from tests.security.conftest import (DEEP, HUGE, JUNK, LONE_SURROGATES, LogWindow, Outcomes, dumps,
-                                     fuzz_settings, junk_value, socketio_greets, websocket_greets)
-from tests.security.test_fuzz_rest import url_text
+                                     fuzz_settings, junk_value, socketio_greets, url_text, websocket_greets)
 
 pytestmark = pytest.mark.e2e
 
