@@ -31,7 +31,7 @@ import websockets
 
 from bot.isp.demo_seed import SCHEMA, seed
 from bot.llm.guardrails import check_answer
-from bot.llm.knowledge import fold
+from bot.llm.knowledge import KnowledgeBase, fold
 from bot.llm.prompt import SYSTEM_PROMPT
 from tests.conftest import texts
 from tests.e2e.test_websocket_channel import ws_url
@@ -184,6 +184,12 @@ def test_what_the_passages_say_may_be_repeated():
     for answer in ("Escreva para privacidade@provedor.example.", "O Fibra 300 Mega custa R$ 99,90.",
                    "Sou a assistente virtual do provedor, posso ajudar com sua internet."):
         assert check_answer(answer, SYSTEM_PROMPT, PASSAGES) is None, answer
+
+
+def test_no_knowledge_passage_is_refused_when_the_model_repeats_it():
+    """The answer checks must not cost the customer a right answer."""
+    for passage in KnowledgeBase.from_env().passages:
+        assert check_answer(passage.text, SYSTEM_PROMPT, [passage.text]) is None, passage.ref
 
 
 def test_prompt_injection_attempts_leak_nothing(llm_stack, figures):
