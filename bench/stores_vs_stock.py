@@ -85,8 +85,8 @@ class Rasa:
 
     def send(self, sender: str, text: str, timeout: float = 120) -> Tuple[float, list]:
         started = time.perf_counter()
-        response = requests.post(f"{self.url}/webhooks/rest/webhook",
-                                 json={"sender": sender, "message": text}, timeout=timeout)
+        response = requests.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                                 headers={"Authorization": f"Bearer {API_KEY}"}, timeout=timeout)
         response.raise_for_status()
         return time.perf_counter() - started, response.json()
 
@@ -171,7 +171,8 @@ def frozen(rasa: Rasa, redis: RedisServer) -> str:
             f"{rasa.url}/api/v1/chat", json={"session_id": sender, "message": "/thank"},
             headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60),
         "/webhooks/rest/webhook": lambda: requests.post(
-            f"{rasa.url}/webhooks/rest/webhook", json={"sender": sender, "message": "/thank"}, timeout=60),
+            f"{rasa.url}/webhooks/rest/webhook", json={"sender": sender, "message": "/thank"},
+            headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60),
         "/health": lambda: requests.get(f"{rasa.url}/health", timeout=60),
     }
     threads = [threading.Thread(target=timed, args=item) for item in calls.items()]
