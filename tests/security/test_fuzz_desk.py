@@ -116,8 +116,12 @@ def test_fuzz_desk_api(rasa_server, action_server, redis_settings, redis_client,
     for route in ROUTES:  # every route by every role at least once, whatever Hypothesis draws
         for role in agents:
             call(route, role, "x\ud800", b'{"conversation_id": [], "status": {}}', {"limit": "-1"})
-    authed()
-    desk_ws()
+    try:
+        authed()
+        desk_ws()
+    finally:  # the fuzzing agents must not count as online for the tests after this one
+        for agent in agents.values():
+            agent.api("POST", "/me/status", json={"status": "offline"})
 
     tracebacks = window.tracebacks()
     figures.add(outcomes.summary() + f", {len(tracebacks)} tracebacks in the logs")
@@ -125,3 +129,5 @@ def test_fuzz_desk_api(rasa_server, action_server, redis_settings, redis_client,
     problems = outcomes.distinct_failures() + tracebacks[:5]
     assert not problems, "\n".join(problems)
     assert after.api("GET", "/queue").status_code == 200
+    assert [a["username"] for a in after.ok("GET", "/agents")["agents"] if a.get("status") == "online"
+            and a["username"] in {agent.username for agent in agents.values()}] == []
