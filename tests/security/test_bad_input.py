@@ -16,6 +16,7 @@ import websockets
 
 from tests.conftest import CHAT_API_KEY, texts
 from tests.e2e.test_websocket_channel import frames_until, ws_url
+from tests.e2e.widget_client import WidgetClient
 from tests.e2e.test_whatsapp_channel import deliver, message, new_wa_id, notification, text, wait_text
 
 pytestmark = pytest.mark.e2e
@@ -76,6 +77,19 @@ def test_deep_json_on_the_websocket_is_an_error_frame_and_the_socket_stays_open(
             assert pong["data"]["reply_to"] == "p1"
 
     asyncio.run(scenario())
+
+
+def test_deep_json_in_socketio_custom_data_is_an_error_and_the_socket_stays_usable(rasa_server):
+    widget = WidgetClient(rasa_server.url).connect()
+    try:
+        widget.session()
+        widget.sio.emit("user_uttered", {"message": "oi", "session_id": widget.session_id,
+                                         "customData": "[" * 5_000 + "]" * 5_000})
+        assert widget.next("error", timeout=10) == {
+            "code": "invalid_request", "field": "customData", "detail": "customData: nested deeper than 32 levels"}
+        assert widget.say("oi")
+    finally:
+        widget.close()
 
 
 # -- a lone surrogate ("\ud800") in a message -----------------------------------
