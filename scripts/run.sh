@@ -75,7 +75,8 @@ fi
 .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" \
   --logging-config-file logging.yml &
 pids+=($!)
-wait_http "http://127.0.0.1:$ACTION_PORT/health" "action server" "${pids[-1]}"
+action_probe=$ACTION_SERVER_HOST; [ "$action_probe" = 0.0.0.0 ] && action_probe=127.0.0.1
+wait_http "http://$action_probe:$ACTION_PORT/health" "action server" "${pids[-1]}"
 
 # One Sanic worker per core: turns are CPU-bound (NLU + policies). Every worker
 # shares Redis (tracker, lock, socket.io, desk), so none keeps its own state.

@@ -143,6 +143,12 @@ def test_every_erp_action_is_in_the_domain():
 
 def test_forged_tracker_calls_are_refused_and_the_erp_is_unchanged(action_server, server_env, demo_db):
     actions = custom_actions()
+    # Rasa's own call (with the token) makes the action server seed the demo ERP
+    seeded = requests.post(action_url(server_env, "/webhook"), json=forged_call("action_list_plans"),
+                           headers=ACTION_AUTH, timeout=30)
+    assert seeded.status_code == 200, seeded.text[:300]
+    with sqlite3.connect(demo_db) as connection:
+        assert connection.execute("SELECT count(*) FROM customers WHERE document = ?", (JOAO_CPF,)).fetchone() == (1,)
     before = erp_snapshot(demo_db)
     refused = 0
     for action in actions:
