@@ -112,3 +112,8 @@ def test_rasa_warns_when_the_chat_api_is_open_on_a_public_bind(model_path, serve
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_make_shell_asks_for_the_action_server_token(server_env):
+    output = refused(["scripts/shell.sh"], designer_env(server_env, ACTION_SERVER_TOKEN=None), timeout=60)
+    assert "set ACTION_SERVER_TOKEN" in output
