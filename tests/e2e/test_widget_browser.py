@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOT = Path(tempfile.gettempdir()) / "widget-browser-test.png"
+MARIA_PHONE = "5511987650001"  # where her step-up code goes (the WhatsApp stand-in)
 
 
 @pytest.fixture
