@@ -66,6 +66,11 @@ def settings() -> StepUpSettings:
     return _settings
 
 
+# Read at import: a bad STEP_UP_* / SMTP_* value stops `rasa run actions` at
+# start-up with a message naming the variable, not a customer's turn later.
+settings()
+
+
 def code_sender() -> CodeSender:
     global _sender
     if _sender is None:

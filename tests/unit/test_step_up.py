@@ -240,3 +240,17 @@ def test_maria_on_whatsapp_is_identified_and_verified_by_her_number(form):
 def test_a_wa_sender_on_another_channel_is_asked_the_document(form):
     slots, messages = form("wa:5511987650001", "rest")
     assert slots == {"requested_slot": "customer_document"} and messages == []
+
+
+def test_the_action_server_refuses_to_start_with_an_unknown_step_up_action(tmp_path):
+    import subprocess
+
+    from tests.services import ROOT, VENV_BIN, free_port, project_env
+
+    result = subprocess.run(
+        [VENV_BIN / "rasa", "run", "actions", "--actions", "actions", "--port", str(free_port())],
+        cwd=ROOT, env=project_env(STEP_UP_ACTIONS="action_invoice,action_boleto"),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "STEP_UP_ACTIONS names unknown actions ['action_boleto']" in result.stdout + result.stderr
