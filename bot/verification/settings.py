@@ -53,8 +53,11 @@ class SmtpSettings:
         starttls = os.environ.get("SMTP_STARTTLS", "true").strip().lower()
         if starttls not in ("true", "false", "1", "0", "yes", "no"):
             raise SettingsError(f"SMTP_STARTTLS must be true or false, got {starttls!r}")
+        host = os.environ.get("SMTP_HOST", "").strip()
+        if host and not os.environ.get("SMTP_FROM", "").strip():
+            raise SettingsError("SMTP_FROM must be set when SMTP_HOST is (the codes' sender address)")
         return cls(
-            host=os.environ.get("SMTP_HOST", "").strip(),
+            host=host,
             port=env_int("SMTP_PORT", 587, 1),
             user=os.environ.get("SMTP_USER", "").strip(),
             password=os.environ.get("SMTP_PASSWORD", ""),

@@ -57,6 +57,11 @@ def test_numbers_from_the_environment(monkeypatch):
     monkeypatch.setenv("SMTP_STARTTLS", "maybe")
     with pytest.raises(SettingsError, match="SMTP_STARTTLS"):
         StepUpSettings.from_env()
+    monkeypatch.setenv("SMTP_STARTTLS", "true")
+    monkeypatch.setenv("SMTP_HOST", "smtp.provedor.example")
+    monkeypatch.delenv("SMTP_FROM", raising=False)
+    with pytest.raises(SettingsError, match="SMTP_FROM"):
+        StepUpSettings.from_env()
 
 
 # --- who is verified by WhatsApp ---------------------------------------------------
