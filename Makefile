@@ -1,4 +1,5 @@
 # The two commands: `make run` (the assistant) and `make test` (every test).
+SHELL := /bin/bash
 .PHONY: setup run test shell train validate nlu-eval export-fallbacks clean
 
 setup:

@@ -320,9 +320,10 @@ def test_a_receipt_image_after_ja_paguei_is_routed_as_payment_done(rasa_server, 
     graph_api.wait_for(
         lambda: sum("Ainda nao consta o pagamento" in shown(b) for b in bodies(graph_api, JOAO)) == 2)
     assert not any("nao consigo ver fotos" in shown(b) for b in bodies(graph_api, JOAO)[before:])
+    # The reply leaves during the turn; the tracker is saved when the turn ends.
+    graph_api.wait_for(lambda: user_events(rasa_server, JOAO)[-1]["message_id"] == receipt["id"])
     last = user_events(rasa_server, JOAO)[-1]
     assert last["parse_data"]["intent"]["name"] == "inform_payment_done"
-    assert last["message_id"] == receipt["id"]
     assert last["metadata"]["receipt"] == {"type": "image", "id": "2479537139650973",
                                            "mime_type": "image/jpeg", "caption": "comprovante",
                                            "sha256": "3hYr"}

@@ -22,8 +22,9 @@ def tracker(**slots) -> Tracker:
 
 @pytest.mark.parametrize("action", [ActionInvoice(), ActionTrustUnlock(), ActionListPlans()])
 def test_backend_down_is_a_polite_message_with_a_person(broken_backend, action):
+    """A customer who passed the step-up check (verified_document) meets a down ERP."""
     dispatcher = CollectingDispatcher()
-    asyncio.run(action.run(dispatcher, tracker(customer_document="52998224725"), {}))
+    asyncio.run(action.run(dispatcher, tracker(customer_document="52998224725", verified_document="52998224725"), {}))
     assert len(dispatcher.messages) == 1
     message = dispatcher.messages[0]
     assert "Nao consegui consultar o sistema agora" in message["text"]
