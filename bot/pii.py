@@ -26,6 +26,9 @@ _BEFORE = r"(?<![0-9A-Za-z-])"
 _AFTER = r"(?![0-9A-Za-z])(?!-[0-9A-Fa-f])(?!\.\d)"
 
 # "@", "/" and "+" may be percent-encoded: Sanic logs the request URL as sent.
+# Credentials in logged URLs (Rasa's ``?token=``, JWTs in ``?token=`` of the
+# WebSocket and socket.io): a log line is no place for a secret either.
+_URL_SECRET = re.compile(r"(?i)\b(token|access_token|api_key|jwt)=([^&\s'\"]+)")
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*?(?:@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
 _CNPJ = re.compile(_BEFORE + r"\d{2}\.?\d{3}\.?\d{3}(?:/|%2[Ff])?\d{4}-?\d{2}" + _AFTER)
 _CPF = re.compile(_BEFORE + r"\d{3}\.?\d{3}\.?\d{3}[-.]?\d{2}" + _AFTER)
@@ -53,9 +56,10 @@ def _mask_cnpj(match: re.Match) -> str:
 
 
 def mask_pii(text: str) -> str:
-    """Replace e-mails, CNPJs, CPFs and phone numbers in ``text`` by masks."""
+    """Replace e-mails, CNPJs, CPFs, phone numbers and URL credentials in ``text`` by masks."""
     if not text:
         return text
+    text = _URL_SECRET.sub(lambda m: f"{m.group(1)}=***", text)
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
     text = _CNPJ.sub(_mask_cnpj, text)
     text = _CPF.sub(lambda m: mask_document(m.group()), text)

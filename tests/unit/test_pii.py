@@ -107,3 +107,12 @@ def test_the_filter_masks_extra_fields_added_after_the_record_was_made():
     record.request = "GET http://x/?tel=11987654321"  # what makeRecord does with extra=
     PiiMaskingFilter().filter(record)
     assert "11987654321" not in record.request and record.request.startswith("GET http://x/?tel=")
+
+
+def test_url_credentials_are_masked_in_log_lines():
+    line = ("Exception occurred while handling uri: 'http://127.0.0.1:5005/conversations/x/tracker"
+            "?token=s3cr3t-0123456789abcdef0123456789&include_events=ALL'")
+    masked = mask_pii(line)
+    assert "s3cr3t" not in masked
+    assert "token=***&include_events=ALL" in masked
+    assert mask_pii("/ws/chat/abc?token=eyJhbGciOi.x.y") == "/ws/chat/abc?token=***"
