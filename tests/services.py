@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import requests
 
@@ -70,6 +70,25 @@ def fresh_credentials() -> Dict[str, str]:
     """New random tokens for the servers a script starts (Rasa's --auth-token,
     the action server's bearer token, /metrics): every secret has >= 32 characters."""
     return {name: secrets.token_hex(32) for name in ("RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "METRICS_TOKEN")}
+
+
+def start_private_redis(workdir: Path) -> Tuple[int, subprocess.Popen]:
+    """A redis-server of a test's own (to kill or pause); returns once it answers."""
+    import redis
+
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(50):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    return port, process
 
 
 def project_env(**extra: str) -> Dict[str, str]:

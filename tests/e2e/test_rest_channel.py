@@ -3,7 +3,6 @@ real actions, real Redis, plain HTTP clients."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import uuid
 from typing import Dict, Iterator, List, Tuple
@@ -13,7 +12,7 @@ import redis
 import requests
 
 from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT, METRICS_AUTH, RasaServer, pass_step_up
-from tests.services import free_port
+from tests.services import start_private_redis
 
 pytestmark = pytest.mark.e2e
 
@@ -309,19 +308,7 @@ def test_metrics_count_messages_by_channel_and_intent(rasa_server, session_id):
 @pytest.fixture(scope="module")
 def own_redis(tmp_path_factory) -> Iterator[Dict[str, str]]:
     """A private redis-server this module may kill."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(50):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.1)
+    port, process = start_private_redis(tmp_path_factory.mktemp("redis"))
     yield {"port": str(port), "process": process}
     if process.poll() is None:
         process.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 import uuid
 from typing import Dict, Iterator
@@ -14,7 +13,7 @@ import redis
 import requests
 
 from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT, RasaServer
-from tests.services import free_port
+from tests.services import start_private_redis
 
 pytestmark = pytest.mark.e2e
 
@@ -105,19 +104,7 @@ def test_the_rate_limit_is_the_chat_apis(rasa_server, sender):
 
 @pytest.fixture(scope="module")
 def pausable_redis(tmp_path_factory) -> Iterator[Dict]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis-paused"))],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(50):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.1)
+    port, process = start_private_redis(tmp_path_factory.mktemp("redis-paused"))
     yield {"port": str(port), "process": process}
     os.kill(process.pid, signal.SIGCONT)
     process.terminate()
