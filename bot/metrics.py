@@ -56,6 +56,12 @@ ERRORS = Counter(
     "(validation, unauthorized, rate_limited, unavailable, internal, delivery).",
     ["channel", "kind"],
 )
+UNEXPECTED = Counter(
+    "isp_unexpected_errors",
+    "Bugs caught where a customer's turn or a delivery must survive them "
+    "(logged with their stack trace), by place.",
+    ["where"],
+)
 CONNECTIONS = Gauge(
     "isp_open_connections",
     "Customer connections open on this process (WebSocket, socket.io).",
@@ -77,6 +83,11 @@ def record_bot_message(channel: str) -> None:
 
 def record_error(channel: str, kind: str) -> None:
     ERRORS.labels(channel=channel, kind=kind).inc()
+
+
+def record_unexpected(where: str) -> None:
+    """A guard caught an exception it did not expect; the caller logs the stack."""
+    UNEXPECTED.labels(where=where).inc()
 
 
 def known_intent(name: Optional[str], intents: Iterable[str]) -> str:

@@ -1,0 +1,1 @@
+"""What every connector shares: the error responses, the turn runner, output helpers."""
