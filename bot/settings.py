@@ -40,6 +40,31 @@ def env_float(name: str, default: float, minimum: float = 0.0) -> float:
     return _number(name, default, minimum, float, "a number")
 
 
+def env_str(name: str, default: str = "") -> str:
+    """A text setting, stripped; unset or blank gives ``default``."""
+    return os.environ.get(name, "").strip() or default
+
+
+def env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated setting (``a, b,c``) as a tuple; unset gives ``()``."""
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A yes/no setting (1/true/yes/on, 0/false/no/off); anything else names the variable."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be one of {'/'.join(_TRUE + _FALSE)}, got {raw!r}")
+
+
 _int = env_int
 
 # Every secret (tokens, JWT keys): at least this many characters, so that it
