@@ -24,7 +24,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.services import Service, free_port, fresh_credentials, project_env  # noqa: E402
+from testing.processes import Service, free_port, fresh_credentials, project_env  # noqa: E402
 
 PROBES = ["/ask_business_hours", "/request_human", "/ask_plans", "/ask_outage"]
 

@@ -31,10 +31,10 @@ import websocket
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.settings import Settings  # noqa: E402
-from tests.conftest import RasaServer  # noqa: E402
-from tests.e2e.desk_client import DeskAgent, create_agent  # noqa: E402
-from tests.e2e.widget_client import WidgetClient  # noqa: E402
-from tests.services import VENV_BIN, Service, free_port, fresh_credentials, project_env  # noqa: E402
+from testing.rasa_server import RasaServer  # noqa: E402
+from testing.desk_client import DeskAgent, create_agent  # noqa: E402
+from testing.widget_client import WidgetClient  # noqa: E402
+from testing.processes import VENV_BIN, Service, free_port, fresh_credentials, project_env  # noqa: E402
 
 
 def percentiles(samples: List[float]) -> Dict[str, float]:

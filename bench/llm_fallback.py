@@ -3,7 +3,7 @@
   - retrieval:        KnowledgeBase.search over data/knowledge/ (every test question, many rounds)
   - responder (kb):   a fallback answered from the knowledge base (no key), real Redis
   - responder (llm):  the same through the model, a local OpenAI-compatible server answering
-                      at once (tests/fakes/openai_server.py): retrieval, masking, HTTP, checks,
+                      at once (testing/fakes/openai_server.py): retrieval, masking, HTTP, checks,
                       breaker and metrics in Redis; streamed and not
   - turn (with --model FILE): whole customer turns over Rasa's REST channel on a real
                       `rasa run` + `rasa run actions` pair pointed at the stand-in: a
@@ -32,8 +32,8 @@ from redis import asyncio as aioredis  # noqa: E402
 from bot.llm.knowledge import KnowledgeBase  # noqa: E402
 from bot.llm.responder import Responder  # noqa: E402
 from bot.llm.settings import LlmSettings  # noqa: E402
-from tests.fakes.openai_server import API_KEY, FakeOpenAI  # noqa: E402
-from tests.unit.llm_questions import QUESTIONS  # noqa: E402
+from testing.fakes.openai_server import API_KEY, FakeOpenAI  # noqa: E402
+from testing.llm_questions import QUESTIONS  # noqa: E402
 
 
 def report(name, samples):
@@ -82,8 +82,8 @@ async def bench_responder(kb, fake, n=200):
 
 def bench_turns(model, fake, turns):
     import requests
-    from tests.conftest import RasaServer
-    from tests.services import VENV_BIN, Service, free_port, fresh_credentials, project_env
+    from testing.rasa_server import RasaServer
+    from testing.processes import VENV_BIN, Service, free_port, fresh_credentials, project_env
 
     port = str(free_port())
     env = project_env(REDIS_URL=URL, REDIS_HOST="127.0.0.1", REDIS_PORT="6379", REDIS_DB="14",

@@ -27,8 +27,8 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.settings import Settings  # noqa: E402
-from tests.conftest import RasaServer  # noqa: E402
-from tests.services import VENV_BIN, Service, free_port, fresh_credentials, project_env  # noqa: E402
+from testing.rasa_server import RasaServer  # noqa: E402
+from testing.processes import VENV_BIN, Service, free_port, fresh_credentials, project_env  # noqa: E402
 
 CHANNELS = {
     "rest_api (/api/v1/chat)": (

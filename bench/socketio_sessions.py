@@ -29,7 +29,7 @@ import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.services import Service, free_port, fresh_credentials, project_env  # noqa: E402
+from testing.processes import Service, free_port, fresh_credentials, project_env  # noqa: E402
 
 CONNECTING_AT_ONCE = 100  # handshakes in flight (Sanic's listen backlog is 100)
 

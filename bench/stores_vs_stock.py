@@ -3,7 +3,7 @@
     .venv/bin/python bench/stores_vs_stock.py MODEL.tar.gz [--turns 200] [--customers 50]
 
 Starts a redis-server of its own on a spare port, the real action server
-behind bench.store_helpers.SlowActionProxy (adds a delay to every action
+behind testing.redis_server.SlowActionProxy (adds a delay to every action
 call), and one `rasa run` per variant: stock (Redis tracker + lock store),
 ours with 1 Sanic worker, ours with SANIC_WORKERS=2 (one per core). Prints:
 
@@ -32,8 +32,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.store_helpers import RedisServer, SlowActionProxy, free_port  # noqa: E402
-from tests.services import VENV_BIN, Service, fresh_credentials, project_env  # noqa: E402
+from testing.redis_server import RedisServer, SlowActionProxy, free_port  # noqa: E402
+from testing.processes import VENV_BIN, Service, fresh_credentials, project_env  # noqa: E402
 
 API_KEY = "bench-key"
 CREDENTIALS = "rest:\nchannels.rest.RestApiInput:\n"

@@ -13,10 +13,11 @@ import redis
 import requests
 
 from bot.settings import RedisSettings, Settings
-from tests.fakes import graph_api as graph_fake
-from tests.fakes.graph_api import FakeGraphApi
-from tests.fakes.smtp_server import FakeSmtpServer
-from tests.services import ROOT, VENV_BIN, Service, free_port, project_env
+from testing.fakes import graph_api as graph_fake
+from testing.fakes.graph_api import FakeGraphApi
+from testing.fakes.smtp_server import FakeSmtpServer
+from testing.processes import ROOT, VENV_BIN, Service, free_port, project_env
+from testing.rasa_server import RasaServer
 
 # The REST API and WebSocket settings of the shared test server.
 CHAT_API_KEY = "test-chat-key"
@@ -171,67 +172,6 @@ def action_server(server_env, log_dir):
     ).start(f"http://127.0.0.1:{port}/health")
     yield service
     service.stop()
-
-
-class RasaServer(Service):
-    """`rasa run --enable-api --auth-token` on the test model, Redis stores, real actions."""
-
-    def __init__(self, model: Path, env: Dict[str, str], log_dir: Path, name: str = "rasa"):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.token = env["RASA_API_TOKEN"]
-        super().__init__(
-            name,
-            [VENV_BIN / "rasa", "run", "--enable-api", "--port", str(self.port),
-             "--model", str(model), "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml", "--debug",
-             "--logging-config-file", "logging.yml", "--auth-token", self.token],
-            env,
-            log_dir,
-        )
-
-    def start(self, ready_url: str = "", timeout: float = 180) -> "RasaServer":
-        super().start(ready_url or f"{self.url}/status?token={self.token}", timeout)
-        return self
-
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        """Rasa's HTTP API (``/conversations/...``, ``/status``...) with the token."""
-        kwargs["params"] = {**(kwargs.get("params") or {}), "token": self.token}
-        kwargs.setdefault("timeout", 30)
-        return requests.request(method, f"{self.url}{path}", **kwargs)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def send(self, sender: str, message: str) -> List[dict]:
-        """A customer's message through Rasa's REST webhook (channels/rasa_rest.py); the bot's replies.
-
-        Sends the server's first ``CHAT_API_KEYS`` key; over the per-sender
-        rate limit it waits ``Retry-After`` once, as a client should.
-        """
-        for attempt in range(2):
-            response = requests.post(
-                f"{self.url}/webhooks/rest/webhook",
-                json={"sender": sender, "message": message},
-                headers=self.chat_headers(),
-                timeout=60,
-            )
-            if response.status_code != 429 or attempt:
-                break
-            time.sleep(int(response.headers.get("Retry-After", "1")))
-        response.raise_for_status()
-        return response.json()
-
-    def chat_headers(self) -> Dict[str, str]:
-        """``Authorization`` with the first of ``CHAT_API_KEYS`` (none when unset)."""
-        key = (self.env.get("CHAT_API_KEYS") or "").split(",")[0].strip()
-        return {"Authorization": f"Bearer {key}"} if key else {}
-
-    def tracker(self, sender: str) -> dict:
-        response = self.api("GET", f"/conversations/{sender}/tracker")
-        response.raise_for_status()
-        return response.json()
 
 
 @pytest.fixture(scope="session")

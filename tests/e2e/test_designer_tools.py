@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from tests.services import ROOT, VENV_BIN, project_env
+from testing.processes import ROOT, VENV_BIN, project_env
 
 pytestmark = pytest.mark.e2e
 

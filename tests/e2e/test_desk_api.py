@@ -19,7 +19,7 @@ from redis import asyncio as aioredis
 
 from bot.desk import Desk
 from tests.conftest import DESK_JWT_SECRET
-from tests.e2e.desk_client import DeskAgent, create_agent
+from testing.desk_client import DeskAgent, create_agent
 from tests.e2e.test_rest_channel import own_redis, server_on_own_redis  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e

@@ -20,9 +20,9 @@ import requests
 import websockets
 
 from tests.conftest import CHAT_API_KEY, WEBSOCKET_JWT_SECRET
-from tests.e2e.desk_client import DeskAgent, create_agent
+from testing.desk_client import DeskAgent, create_agent
 from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, text, wait_text
-from tests.e2e.widget_client import WidgetClient
+from testing.widget_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
 
@@ -279,7 +279,7 @@ def test_a_new_session_while_queued_keeps_the_bot_paused(rasa_server, agent):
 
 @pytest.fixture(scope="module")
 def second_replica(model_path, server_env, log_dir, action_server, rasa_server):
-    from tests.conftest import RasaServer
+    from testing.rasa_server import RasaServer
 
     server = RasaServer(model_path, server_env, log_dir, name="rasa-desk-replica").start()
     yield server

@@ -35,8 +35,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bot.desk import Desk
 from bot.desk.conversations import Conversations
-from tests.e2e.desk_client import PASSWORD as AGENT_PASSWORD
-from tests.e2e.desk_client import DeskAgent, create_agent
+from testing.desk_client import PASSWORD as AGENT_PASSWORD
+from testing.desk_client import DeskAgent, create_agent
 from tests.e2e.test_whatsapp_channel import (bodies, list_reply, new_wa_id, say, shown, text,
                                              wait_text)
 

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tests.conftest import CHAT_API_KEY, RasaServer, pass_step_up
-from tests.e2e.desk_client import DeskAgent, create_agent
-from tests.services import VENV_BIN, Service, free_port
+from tests.conftest import CHAT_API_KEY, pass_step_up
+from testing.rasa_server import RasaServer
+from testing.desk_client import DeskAgent, create_agent
+from testing.processes import VENV_BIN, Service, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,9 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import CHAT_API_KEY, RasaServer
-from tests.services import VENV_BIN, Service, free_port
+from tests.conftest import CHAT_API_KEY
+from testing.rasa_server import RasaServer
+from testing.processes import VENV_BIN, Service, free_port
 
 pytestmark = pytest.mark.e2e
 

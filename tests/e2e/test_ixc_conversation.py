@@ -1,9 +1,10 @@
 """A whole conversation with ISP_BACKEND=ixc: Rasa -> actions -> a local IXC webservice."""
 import pytest
 
-from tests.conftest import RasaServer, pass_step_up, texts
-from tests.fakes.ixc_server import TOKEN, USER, FakeIxc
-from tests.services import VENV_BIN, Service, free_port
+from tests.conftest import pass_step_up, texts
+from testing.rasa_server import RasaServer
+from testing.fakes.ixc_server import TOKEN, USER, FakeIxc
+from testing.processes import VENV_BIN, Service, free_port
 
 pytestmark = pytest.mark.e2e
 

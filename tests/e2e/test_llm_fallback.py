@@ -2,7 +2,7 @@
 
 The shared servers run without ``OPENAI_API_KEY``: unclear questions are
 answered from data/knowledge/. A second action server + Rasa pair points at a
-local OpenAI-compatible server (tests/fakes/openai_server.py) for the model
+local OpenAI-compatible server (testing/fakes/openai_server.py) for the model
 path, streamed to a WebSocket client.
 """
 from __future__ import annotations
@@ -17,10 +17,13 @@ import requests
 import websockets
 import yaml
 
-from tests.conftest import METRICS_AUTH, RasaServer, texts
+from tests.conftest import METRICS_AUTH, texts
+from testing.rasa_server import RasaServer
 from tests.e2e.test_websocket_channel import ws_url
-from tests.fakes.openai_server import API_KEY, FakeOpenAI
-from tests.services import VENV_BIN, ROOT, Service, free_port
+from testing.fakes.openai_server import API_KEY, FakeOpenAI
+from testing.processes import VENV_BIN, ROOT, Service, free_port
+
+pytestmark = pytest.mark.e2e
 
 DUAL_BAND = "meu roteador e dual band?"
 MARS = "qual a cor do ceu em marte"

@@ -11,8 +11,9 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT, METRICS_AUTH, RasaServer, pass_step_up
-from tests.services import start_private_redis
+from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT, METRICS_AUTH, pass_step_up
+from testing.rasa_server import RasaServer
+from testing.processes import start_private_redis
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.services import ROOT, free_port, project_env
+from testing.processes import ROOT, free_port, project_env
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,9 @@ import jwt
 import pytest
 import requests
 
-from tests.conftest import CHAT_RATE_LIMIT, METRICS_AUTH, RasaServer, pass_step_up
-from tests.e2e.widget_client import WidgetClient
+from tests.conftest import CHAT_RATE_LIMIT, METRICS_AUTH, pass_step_up
+from testing.rasa_server import RasaServer
+from testing.widget_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
 

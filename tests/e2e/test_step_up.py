@@ -15,7 +15,7 @@ import requests
 
 from bot.isp.demo_seed import generated_customers
 from tests.conftest import CODE_SENT, pass_step_up, step_up_codes, texts
-from tests.e2e.desk_client import DeskAgent, create_agent
+from testing.desk_client import DeskAgent, create_agent
 from tests.e2e.test_rest_channel import chat
 from tests.e2e.test_websocket_channel import chat_turn, connect
 from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, shown, wait_text

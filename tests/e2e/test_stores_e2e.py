@@ -3,7 +3,7 @@
 These servers use an endpoints file of their own (the shared endpoints.yml
 keeps Rasa's stock stores until the switch) and a redis-server of their own
 on a spare port, which the tests kill, restart and freeze. Between Rasa and
-the real action server sits bench.store_helpers.SlowActionProxy, which
+the real action server sits testing.redis_server.SlowActionProxy, which
 forwards every action call unchanged after `delay` seconds."""
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from typing import List
 import pytest
 import requests
 
-from bench.store_helpers import RedisServer, SlowActionProxy
-from tests.conftest import CHAT_API_KEY, RasaServer
-from tests.services import ROOT, VENV_BIN
+from testing.redis_server import RedisServer, SlowActionProxy
+from tests.conftest import CHAT_API_KEY
+from testing.rasa_server import RasaServer
+from testing.processes import ROOT, VENV_BIN
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,8 @@ import pytest
 import requests
 import websockets
 
-from tests.conftest import WEBSOCKET_JWT_SECRET, RasaServer
+from tests.conftest import WEBSOCKET_JWT_SECRET
+from testing.rasa_server import RasaServer
 
 pytestmark = pytest.mark.e2e
 

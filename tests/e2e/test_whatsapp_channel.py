@@ -2,7 +2,7 @@
 
 Deliveries are Meta's example webhook payloads, signed with the test app
 secret; every message the bot sends lands at the local Graph API
-(tests/fakes/graph_api.py), which is what the customer would see.
+(testing/fakes/graph_api.py), which is what the customer would see.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from bot.security import sign
-from tests.fakes import graph_api as graph_fake
+from testing.fakes import graph_api as graph_fake
 
 pytestmark = pytest.mark.e2e
 
@@ -415,8 +415,8 @@ def test_graph_server_error_is_retried(rasa_server, graph_api):
 
 def test_without_redis_the_delivery_is_refused_with_503_so_meta_retries(
         model_path, server_env, log_dir, action_server, graph_api):
-    from tests.conftest import RasaServer
-    from tests.services import free_port
+    from testing.rasa_server import RasaServer
+    from testing.processes import free_port
 
     port = free_port()  # nothing listens there
     dead_redis = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port)}

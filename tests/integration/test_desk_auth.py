@@ -15,7 +15,7 @@ from bot.desk import Desk
 from bot.desk.auth import AuthSettings
 from bot.desk.errors import Conflict, InvalidInput, LoginLocked, Unauthorized
 from bot.settings import SettingsError
-from tests.services import ROOT, project_env
+from testing.processes import ROOT, project_env
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 SETTINGS = AuthSettings(secret=SECRET, token_ttl=3600, max_failures=5, window=300)

@@ -17,7 +17,7 @@ from bot.isp.base import (
     TicketSubject,
 )
 from bot.isp.ixc import IxcBackend
-from tests.fakes.ixc_server import TOKEN, USER, FakeIxc
+from testing.fakes.ixc_server import TOKEN, USER, FakeIxc
 
 TODAY = date(2026, 11, 25)
 

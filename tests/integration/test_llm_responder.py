@@ -12,7 +12,7 @@ from bot.llm.knowledge import KnowledgeBase
 from bot.llm.responder import INJECTION, KNOWLEDGE, LLM, NOT_UNDERSTOOD, Responder
 from bot.llm.settings import LlmSettings
 from bot.llm.summary import handoff_summary
-from tests.fakes.openai_server import API_KEY, FakeOpenAI
+from testing.fakes.openai_server import API_KEY, FakeOpenAI
 
 KB = KnowledgeBase()
 

@@ -12,7 +12,7 @@ from typing import List
 import pytest
 from rasa.core.lock_store import LockError
 
-from bench.store_helpers import free_port
+from testing.redis_server import free_port
 from bot.stores.errors import LockStoreUnavailable
 from bot.stores.lock import RedisTicketLockStore
 

@@ -24,10 +24,10 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bench.store_helpers import RedisServer, free_port
+from testing.redis_server import RedisServer, free_port
 from bot.stores.errors import StoreUnavailable
 from bot.stores.tracker import AppendOnlyRedisTrackerStore
-from tests.services import ROOT
+from testing.processes import ROOT
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 

@@ -27,10 +27,11 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from bot.security import sign
-from tests.conftest import CHAT_API_KEY, RasaServer
-from tests.fakes import graph_api as graph_fake
-from tests.fakes.openai_server import API_KEY, FakeOpenAI
-from tests.services import VENV_BIN, Service, free_port
+from tests.conftest import CHAT_API_KEY
+from testing.rasa_server import RasaServer
+from testing.fakes import graph_api as graph_fake
+from testing.fakes.openai_server import API_KEY, FakeOpenAI
+from testing.processes import VENV_BIN, Service, free_port
 
 AUTH = {"Authorization": f"Bearer {CHAT_API_KEY}"}
 GREETING_PAYLOAD = "/request_invoice"  # the first button of utter_greet
@@ -231,7 +232,7 @@ def websocket_greets(server: RasaServer) -> bool:
 
 
 def socketio_greets(server: RasaServer) -> bool:
-    from tests.e2e.widget_client import WidgetClient
+    from testing.widget_client import WidgetClient
 
     widget = WidgetClient(server.url).connect()
     try:

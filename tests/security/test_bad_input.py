@@ -16,7 +16,7 @@ import websockets
 
 from tests.conftest import CHAT_API_KEY, texts
 from tests.e2e.test_websocket_channel import frames_until, ws_url
-from tests.e2e.widget_client import WidgetClient
+from testing.widget_client import WidgetClient
 from tests.e2e.test_whatsapp_channel import deliver, message, new_wa_id, notification, text, wait_text
 
 pytestmark = pytest.mark.e2e

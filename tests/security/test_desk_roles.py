@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.desk_client import DeskAgent, create_agent
+from testing.desk_client import DeskAgent, create_agent
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ import websocket
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.e2e.desk_client import DeskAgent, create_agent
+from testing.desk_client import DeskAgent, create_agent
 from tests.security.conftest import (DEEP, JUNK, LONE_SURROGATES, LogWindow, Outcomes, dumps,
                                      fuzz_settings, junk_value, url_text)
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.fakes import graph_api as graph_fake
+from testing.fakes import graph_api as graph_fake
 from tests.security.conftest import (DEEP, LogWindow, Outcomes, dumps, fuzz_settings, junk_value,
                                      post_whatsapp, whatsapp_greets)
 

@@ -10,8 +10,9 @@ import time
 import pytest
 import requests
 
-from bench.store_helpers import RedisServer
-from tests.conftest import METRICS_AUTH, RasaServer
+from testing.redis_server import RedisServer
+from tests.conftest import METRICS_AUTH
+from testing.rasa_server import RasaServer
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from tests.conftest import RasaServer
-from tests.services import ROOT
+from testing.rasa_server import RasaServer
+from testing.processes import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ import websockets
 
 from bot.documents import mask_document
 from tests.e2e.test_websocket_channel import ws_url
-from tests.e2e.widget_client import WidgetClient
+from testing.widget_client import WidgetClient
 from tests.security.conftest import AUTH, LogWindow, post_whatsapp, whatsapp_delivery
 
 pytestmark = pytest.mark.e2e

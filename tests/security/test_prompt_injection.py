@@ -1,6 +1,6 @@
 """Prompt injection against the LLM fallback, with a model that obeys.
 
-The stand-in (``tests.fakes.openai_server.obedient``) does what an attacker
+The stand-in (``testing.fakes.openai_server.obedient``) does what an attacker
 asks: it returns the system prompt (plain, base64, reversed, letter by
 letter), repeats its whole input, says "X" when told to, adds links and
 images, and repeats every personal or payment datum it was given. So
@@ -35,7 +35,7 @@ from bot.llm.knowledge import KnowledgeBase, fold
 from bot.llm.prompt import SYSTEM_PROMPT
 from tests.conftest import texts
 from tests.e2e.test_websocket_channel import ws_url
-from tests.fakes.openai_server import obedient
+from testing.fakes.openai_server import obedient
 
 pytestmark = pytest.mark.e2e
 

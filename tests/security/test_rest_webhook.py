@@ -12,8 +12,9 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT, RasaServer
-from tests.services import start_private_redis
+from tests.conftest import CHAT_API_KEY, CHAT_RATE_LIMIT
+from testing.rasa_server import RasaServer
+from testing.processes import start_private_redis
 
 pytestmark = pytest.mark.e2e
 

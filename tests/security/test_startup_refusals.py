@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import ACTION_AUTH
-from tests.services import ROOT, VENV_BIN, free_port
+from testing.processes import ROOT, VENV_BIN, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -3,7 +3,7 @@ import os
 import time
 
 from bot.llm.knowledge import KnowledgeBase, fold, split_passages
-from tests.unit.llm_questions import QUESTIONS
+from testing.llm_questions import QUESTIONS
 
 
 def test_markdown_is_split_by_heading_with_source_and_heading():

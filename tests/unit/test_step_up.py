@@ -15,8 +15,8 @@ from bot.verification.codes import CodeStore, Outcome, document_tag
 from bot.verification.delivery import CodeSender, authentication_template
 from bot.verification.settings import CUSTOMER_ACTIONS, SmtpSettings, StepUpSettings, step_up_actions
 from bot.whatsapp_graph import WhatsAppSettings
-from tests.fakes.graph_api import ACCESS_TOKEN, PHONE_NUMBER_ID, FakeGraphApi
-from tests.fakes.smtp_server import FakeSmtpServer
+from testing.fakes.graph_api import ACCESS_TOKEN, PHONE_NUMBER_ID, FakeGraphApi
+from testing.fakes.smtp_server import FakeSmtpServer
 
 MARIA = "52998224725"
 JOAO = "11144477735"
@@ -214,7 +214,7 @@ def form(monkeypatch, tmp_path):
 
     from actions import backend as backend_module
     from actions.customer import ValidateCustomerIdForm
-    from tests.services import ROOT
+    from testing.processes import ROOT
 
     monkeypatch.setenv("ISP_DEMO_DB", str(tmp_path / "demo.sqlite3"))
     monkeypatch.setattr(backend_module, "_backend", None)
@@ -250,7 +250,7 @@ def test_a_wa_sender_on_another_channel_is_asked_the_document(form):
 def test_the_action_server_refuses_to_start_with_an_unknown_step_up_action(tmp_path):
     import subprocess
 
-    from tests.services import ROOT, VENV_BIN, free_port, project_env
+    from testing.processes import ROOT, VENV_BIN, free_port, project_env
 
     result = subprocess.run(
         [VENV_BIN / "rasa", "run", "actions", "--actions", "actions", "--port", str(free_port())],

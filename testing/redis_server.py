@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,11 +20,7 @@ from typing import Optional
 import redis
 from aiohttp import ClientSession, ClientTimeout, web
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from testing.processes import free_port
 
 
 class RedisServer:

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 from aiosmtpd.controller import Controller
 
-from tests.services import free_port
+from testing.processes import free_port
 
 
 class _Recorder:
