@@ -1,10 +1,10 @@
-"""The de-duplication record (bot/whatsapp_dedupe.py) against the real Redis."""
+"""The de-duplication record (channels/whatsapp/dedupe.py) against the real Redis."""
 import uuid
 
 import pytest
 from redis.exceptions import RedisError
 
-from bot import whatsapp_dedupe
+from channels.whatsapp import dedupe as whatsapp_dedupe
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""WhatsApp Cloud API connector: Meta's webhook in, Graph API messages out.
+"""Meta's webhook for the WhatsApp Cloud API: verification and notifications in.
 
 Loaded from ``credentials.yml`` as ``channels.whatsapp.WhatsAppInput``; served
 at ``/webhooks/whatsapp/webhook``. Meta wants a fast 200 and retries a
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
@@ -24,108 +23,24 @@ from sanic.response import HTTPResponse
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
 from bot import chat_input
-from bot.redis_pool import get_redis, redis_key
 from bot.security import valid_signature
-from bot.whatsapp_dedupe import first_seen
-from bot.whatsapp_format import (
-    document_body,
-    image_body,
-    menu_choice,
-    split_text,
-    text_body,
-    with_buttons,
-)
-from bot.whatsapp_graph import GraphClient, WhatsAppSettings
-from bot.whatsapp_inbound import RECEIPT_TYPES, Inbound, Status, parse_notification
+from channels.whatsapp.dedupe import first_seen
+from channels.whatsapp.graph import GraphClient
+from channels.whatsapp.inbound import RECEIPT_TYPES, Inbound, Status, parse_notification
+from channels.whatsapp.menus import take_menu
+from channels.whatsapp.output import SENDER_PREFIX, WhatsAppOutput
+from channels.whatsapp.settings import WhatsAppSettings
+from channels.whatsapp.wire import menu_choice
 
 logger = logging.getLogger(__name__)
 
-SENDER_PREFIX = "wa:"
-# A numbered menu is answered in the next message or forgotten.
-MENU_TTL_SECONDS = 24 * 3600
 MAX_BODY_BYTES = 1024 * 1024
 RECEIPT_INTENT = "inform_payment_done"
 SHUTDOWN_GRACE_SECONDS = 10
 
 
-def wa_id_of(recipient_id: Text) -> Text:
-    """``wa:5511987650001`` -> ``5511987650001`` (a bare number is kept)."""
-    return recipient_id[len(SENDER_PREFIX):] if recipient_id.startswith(SENDER_PREFIX) else recipient_id
-
-
 def _detail(status: int, detail: str) -> HTTPResponse:
     return response.json({"detail": detail}, status=status)
-
-
-class WhatsAppOutput(OutputChannel):
-    """Bot messages to one WhatsApp customer through the Graph API."""
-
-    @classmethod
-    def name(cls) -> Text:
-        return "whatsapp"
-
-    def __init__(self, graph: GraphClient, phone_number_id: Text = "") -> None:
-        self.graph = graph
-        self.phone_number_id = phone_number_id
-        self._template_sent: set = set()  # one fallback template per customer and turn
-
-    async def _send(self, recipient_id: Text, body: Dict[str, Any]) -> None:
-        to = wa_id_of(recipient_id)
-        sent = await self.graph.send(to, body, self.phone_number_id)
-        if sent.window_closed and to not in self._template_sent:
-            self._template_sent.add(to)
-            await self.graph.send_fallback_template(to, self.phone_number_id)
-
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        for part in split_text(text):
-            await self._send(recipient_id, text_body(part))
-
-    async def send_text_with_buttons(
-        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
-    ) -> None:
-        bodies, menu = with_buttons(text, buttons)
-        for body in bodies:
-            await self._send(recipient_id, body)
-        if menu:
-            await remember_menu(wa_id_of(recipient_id), menu)
-
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        await self._send(recipient_id, image_body(image))
-
-    async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:
-        url = attachment if isinstance(attachment, str) else (attachment or {}).get("url", "")
-        if isinstance(url, str) and url.startswith(("http://", "https://")):
-            await self._send(recipient_id, document_body(url))
-        else:
-            await self.send_text_message(recipient_id, str(attachment))
-
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
-        """A Cloud API message body (``{"type": "template", ...}``), sent as is.
-
-        ``{"whatsapp": {...}}`` selects a body meant for this channel only.
-        """
-        body = json_message.get("whatsapp", json_message) if isinstance(json_message, dict) else None
-        if not isinstance(body, dict) or not body.get("type"):
-            logger.warning("WhatsApp: custom payload without a 'type' not sent")
-            return
-        await self._send(recipient_id, body)
-
-
-async def remember_menu(wa_id: Text, payloads: Sequence[Text]) -> None:
-    try:
-        await get_redis().set(redis_key("wa", "menu", wa_id), json.dumps(list(payloads)), ex=MENU_TTL_SECONDS)
-    except RedisError as error:
-        logger.error("WhatsApp: numbered menu not saved (Redis: %s)", type(error).__name__)
-
-
-async def take_menu(wa_id: Text) -> List[Text]:
-    """The last numbered menu sent to the customer, forgotten once read."""
-    try:
-        raw = await get_redis().getdel(redis_key("wa", "menu", wa_id))
-    except RedisError as error:
-        logger.error("WhatsApp: numbered menu not read (Redis: %s)", type(error).__name__)
-        return []
-    return json.loads(raw) if raw else []
 
 
 class WhatsAppInput(InputChannel):
