@@ -22,13 +22,13 @@ from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
-from bot import chat_input
+from bot import chat_input, senders
 from bot.security import valid_signature
 from channels.whatsapp.dedupe import first_seen
 from channels.whatsapp.graph import GraphClient
 from channels.whatsapp.inbound import RECEIPT_TYPES, Inbound, Status, parse_notification
 from channels.whatsapp.menus import take_menu
-from channels.whatsapp.output import SENDER_PREFIX, WhatsAppOutput
+from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.settings import WhatsAppSettings
 from channels.whatsapp.wire import menu_choice
 
@@ -161,7 +161,7 @@ class WhatsAppInput(InputChannel):
     async def _handle(self, message: Inbound, on_new_message: Callable, agent: Any) -> None:
         phone_number_id = message.phone_number_id or self.settings.phone_number_id
         output = WhatsAppOutput(self.graph, phone_number_id)
-        sender_id = SENDER_PREFIX + message.wa_id
+        sender_id = senders.sender_id(senders.WHATSAPP, message.wa_id)
         await self.graph.mark_read(message.message_id, phone_number_id)
         metadata = {
             "channel": "whatsapp",

@@ -10,18 +10,17 @@ from typing import Any, Dict, List, Text
 
 from rasa.core.channels.channel import OutputChannel
 
+from bot import senders
 from channels.whatsapp.graph import GraphClient
 from channels.whatsapp.menus import remember_menu
 from channels.whatsapp.wire import document_body, image_body, split_text, text_body, with_buttons
 
 logger = logging.getLogger(__name__)
 
-SENDER_PREFIX = "wa:"
-
 
 def wa_id_of(recipient_id: Text) -> Text:
     """``wa:5511987650001`` -> ``5511987650001`` (a bare number is kept)."""
-    return recipient_id[len(SENDER_PREFIX):] if recipient_id.startswith(SENDER_PREFIX) else recipient_id
+    return senders.local_id(recipient_id, senders.WHATSAPP)
 
 
 class WhatsAppOutput(OutputChannel):
