@@ -103,7 +103,7 @@ class WhatsAppInput(InputChannel):
                 logger.warning("WhatsApp: malformed notification part: %s", reason)
             failures = [s for s in notification.statuses if s.status == "failed"]
             try:
-                messages, failed = self._claim(notification.messages, failures)
+                messages, failed = await self._claim(notification.messages, failures)
             except RedisError as error:
                 logger.error("WhatsApp delivery refused, Redis unavailable: %s", type(error).__name__)
                 return _detail(503, "de-duplication store unavailable, retry later")
@@ -126,10 +126,10 @@ class WhatsAppInput(InputChannel):
         return whatsapp_webhook
 
     @staticmethod
-    def _claim(messages: Sequence[Inbound], failures: Sequence[Status]) -> Tuple[List[Inbound], List[Status]]:
+    async def _claim(messages: Sequence[Inbound], failures: Sequence[Status]) -> Tuple[List[Inbound], List[Status]]:
         """The messages and failed statuses delivered for the first time (one Redis round trip)."""
         keys = [("seen", m.message_id) for m in messages] + [("failed", s.message_id) for s in failures]
-        fresh = first_seen(keys)
+        fresh = await first_seen(keys)
         if len(keys) - sum(fresh):
             logger.info("WhatsApp: %d duplicate deliveries ignored", len(keys) - sum(fresh))
         return (
