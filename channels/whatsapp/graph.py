@@ -16,7 +16,7 @@ from typing import Any, Dict, Optional
 import httpx
 
 from channels.whatsapp.settings import WhatsAppSettings
-from channels.whatsapp.wire import template_body
+from channels.whatsapp.wire import read_receipt, template_body
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +84,8 @@ class GraphClient:
         return sent.message_id
 
     async def mark_read(self, message_id: str, phone_number_id: str = "") -> None:
-        await self._post(
-            {"messaging_product": "whatsapp", "status": "read", "message_id": message_id},
-            phone_number_id,
-        )
+        """Blue ticks on the customer's message (a failure is logged, never raised)."""
+        await self._post(read_receipt(message_id), phone_number_id)
 
     async def _post(self, payload: Dict[str, Any], phone_number_id: str) -> Dict[str, Any]:
         """The Graph answer as JSON (``{"error": {...}}`` on failure), retrying what may pass later."""
