@@ -5,11 +5,11 @@ through :mod:`channels.whatsapp.graph` with these settings, outside any
 request (the documented exception to "bot/ imports no channel").
 A key given in ``credentials.yml`` (``channels.whatsapp.WhatsAppInput:``)
 wins over the variable of the same name (``app_secret`` -> ``WHATSAPP_APP_SECRET``).
+Read once per process: by ``WhatsAppInput.from_credentials`` and by the code sender.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Mapping, Optional
 
 from bot.settings import SettingsError, env_str
@@ -59,8 +59,3 @@ class WhatsAppSettings:
             template_language=get("template_language", cls.template_language),
         )
 
-
-@lru_cache(maxsize=1)
-def whatsapp_settings() -> WhatsAppSettings:
-    """The environment's settings, read once per process (no credentials.yml keys)."""
-    return WhatsAppSettings.from_env()
