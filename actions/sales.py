@@ -17,7 +17,7 @@ from actions.backend import apologise, backend
 from actions.customer import first_text
 from actions.details import valid_address
 from bot.documents import only_digits
-from bot.formatting import brl
+from bot.formatting import brl, intent_payload
 from bot.isp.base import BackendError, Lead, Plan
 from bot.phones import phone_variants, whatsapp_number
 
@@ -189,7 +189,7 @@ class ActionAskPlanSpeed(Action):
             text="Pra qual plano voce quer mudar?",
             buttons=[
                 {"title": f"{plan.name} - {brl(plan.price)}",
-                 "payload": f'/request_plan_change{{"plan_speed": "{plan.name}"}}'}
+                 "payload": intent_payload("request_plan_change", plan_speed=plan.name)}
                 for plan in plans
             ],
         )

@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.backend import TALK_TO_HUMAN_BUTTON, apologise, backend, customer_and_contract
 from actions.details import PERIODS
 from actions.verification import refuse_unverified
-from bot.formatting import br_date, br_datetime, brl
+from bot.formatting import br_date, br_datetime, brl, intent_payload
 from bot.isp.base import (
     BackendError,
     Contract,
@@ -124,7 +124,7 @@ class ActionInvoice(CustomerAction):
                 text="Quer o codigo de outra fatura?",
                 buttons=[
                     {"title": f"Venc. {i.due_date:%d/%m}",
-                     "payload": f'/request_invoice{{"invoice_id": "{i.id}"}}'}
+                     "payload": intent_payload("request_invoice", invoice_id=i.id)}
                     for i in others
                 ],
             )
