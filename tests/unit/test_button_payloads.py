@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import actions.backend
 from actions.customer import ActionAskContractId, pick_contract
 from actions.sales import ActionAskPlanSpeed, ValidatePlanForm
-from actions.services import ActionPlanChange
+from actions.tickets import ActionPlanChange
 from bot.formatting import intent_payload
 from bot.isp.demo import DemoBackend
 
