@@ -44,7 +44,7 @@ from bot.desk.errors import AlreadyClaimed, Conflict, Forbidden, InvalidInput, N
 from bot.desk.events import DeskEvents
 from bot.desk.keys import Keys
 from bot.desk.users import Agent, Users
-from bot.settings import env_int
+from bot.desk.settings import DeskSettings, desk_settings
 
 logger = logging.getLogger(__name__)
 
@@ -278,13 +278,14 @@ class Conversations:
     """The desk's conversations; ``events`` (optional) publishes every change."""
 
     def __init__(self, redis, users: Users, events: Optional[DeskEvents] = None,
-                 keys: Optional[Keys] = None):
+                 keys: Optional[Keys] = None, settings: Optional[DeskSettings] = None):
         self.redis = redis
         self.users = users
         self.events = events
         self.keys = keys or users.keys
-        self.retention = env_int("DESK_RETENTION_DAYS", 90, 1) * 24 * 3600
-        self.default_handling = env_int("DESK_DEFAULT_HANDLING_SECONDS", 300, 1)
+        settings = settings or desk_settings()
+        self.retention = settings.retention_days * 24 * 3600
+        self.default_handling = settings.default_handling_seconds
         self._open = redis.register_script(_OPEN)
         self._claim = redis.register_script(_CLAIM)
         self._transfer = redis.register_script(_TRANSFER)
