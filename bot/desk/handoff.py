@@ -8,6 +8,7 @@ message asks to leave the queue, and the customer-facing texts.
 """
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -180,7 +181,8 @@ CSAT_INVALID = "A nota vai de 1 a 5. Qual nota voce da para o atendimento?"
 
 
 def csat_buttons() -> List[dict]:
-    return [{"title": CSAT_LABELS[score], "payload": f'/{CSAT_INTENT}{{"{CSAT_ENTITY}": "{score}"}}'}
+    return [{"title": CSAT_LABELS[score],
+             "payload": f"/{CSAT_INTENT}{json.dumps({CSAT_ENTITY: str(score)})}"}
             for score in (5, 4, 3, 2, 1)]
 
 
