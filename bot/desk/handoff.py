@@ -33,7 +33,7 @@ REASON_SYSTEM_FAILURE = "falha no sistema"
 REASON_NOT_UNDERSTOOD = "o bot nao entendeu"
 REASON_DEFAULT = "pedido do cliente"
 
-# Higher first in the queue (bot.desk.conversations: 0..100).
+# Higher first in the queue (bot.desk.model: 0..100).
 PRIORITY_NORMAL = 10
 _PRIORITY_BY_TOPIC = {
     "report_no_connection": 40, "no_connection": 40,
