@@ -30,14 +30,14 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _options(settings: RedisSettings, username: Optional[str] = None, use_ssl: bool = False) -> Dict[str, Any]:
+def _options(settings: RedisSettings, username: Optional[str] = None) -> Dict[str, Any]:
+    """Connection options (a pool's ``Connection`` takes no ``ssl``: see StoreConfig)."""
     return dict(
         host=settings.host,
         port=settings.port,
         db=settings.db,
         username=username,
         password=settings.password or None,
-        ssl=use_ssl,
         socket_timeout=settings.timeout_seconds,
         socket_connect_timeout=settings.timeout_seconds,
         decode_responses=True,
@@ -91,7 +91,7 @@ class StoreConfig:
 
     def sync_client(self) -> redis.Redis:
         """For the few synchronous calls (Rasa's sync LockStore methods, tools)."""
-        return redis.Redis(**_options(self.redis, self.username, self.use_ssl))
+        return redis.Redis(ssl=self.use_ssl, **_options(self.redis, self.username))
 
     def async_client(self, **overrides: Any) -> aioredis.Redis:
         """Retries once on a connection error, never on a timeout: after Redis
@@ -99,7 +99,7 @@ class StoreConfig:
         server") and is reopened; a frozen Redis still fails within the timeout.
         (Our scripts are safe to repeat; see ``tracker._SAVE``.)"""
         retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
-        options = dict(_options(self.redis, self.username, self.use_ssl),
+        options = dict(_options(self.redis, self.username), ssl=self.use_ssl,
                        retry=retry, retry_on_error=[redis.exceptions.ConnectionError])
         return aioredis.Redis(**{**options, **overrides})
 
