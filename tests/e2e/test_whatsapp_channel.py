@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 import requests
 
-from bot.security import sign
+from channels.whatsapp.signature import sign
 from testing.fakes import graph_api as graph_fake
 
 pytestmark = pytest.mark.e2e
