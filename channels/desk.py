@@ -38,11 +38,12 @@ from bot.desk import Desk
 from bot.desk import handoff as texts
 from bot.desk.auth import Auth
 from bot.desk.conversations import IN_PROGRESS, STATUSES, Conversation, can_access, require_access
-from bot.desk.errors import Conflict, DeskError, Forbidden, InvalidInput, LoginLocked, Unauthorized
+from bot.desk.errors import Conflict, DeskError, Forbidden, InvalidInput, Unauthorized
 from bot.desk.metrics import agents_status, desk_metrics
 from bot.desk.users import ADMIN, AWAY, OFFLINE, ONLINE, Agent
 from bot.pii import mask_pii
 from bot.settings import SettingsError
+from channels.common.errors import error_response
 from channels.desk_broker import iso, message_of
 from channels.desk_delivery import CustomerLine, Undeliverable
 from channels.desk_positions import start_position_notices
@@ -211,13 +212,10 @@ class DeskInput(InputChannel):
                     return await handler(request, *args, **kwargs)
                 except ApiError as error:
                     return _error(error.status, error.detail, error.field, error.headers)
-                except LoginLocked as error:
-                    return _error(429, error.message, headers={"Retry-After": str(error.retry_after)})
                 except Unauthorized as error:
-                    return _error(401, error.message, error.field,
-                                  headers={"WWW-Authenticate": "Bearer"})
+                    return error_response(error, headers={"WWW-Authenticate": "Bearer"})
                 except DeskError as error:
-                    return _error(error.status, error.message, error.field)
+                    return error_response(error)
                 except (RedisError, OSError, LockError) as error:
                     logger.error("desk: Redis unavailable: %s", error)
                     return _error(503, "the desk store (Redis) is not available; retry later")

@@ -23,7 +23,6 @@ from redis.exceptions import RedisError
 
 from bot.desk import Desk
 from bot.desk import handoff as texts
-from bot.settings import env_int
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +40,9 @@ class PositionNotices:
         self.app = app
         self.desk = desk
         self.me = uuid.uuid4().hex
-        self.check_every = env_int("DESK_POSITION_CHECK_SECONDS", 15, 1)
-        self.min_gap = env_int("DESK_POSITION_NOTICE_SECONDS", 60, 1)
-        self.lease = env_int("DESK_POSITION_LEADER_SECONDS", 45, 2)
+        self.check_every = desk.settings.position_check_seconds
+        self.min_gap = desk.settings.position_notice_seconds
+        self.lease = desk.settings.position_leader_seconds
         self._lead = desk.users.redis.register_script(_LEAD)
         self.notices_key = desk.keys("position_notices")
 

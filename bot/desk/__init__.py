@@ -8,13 +8,14 @@ Rasa-free and Redis-only, so the action server (``action_handoff``), every
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional
 
-from bot.desk.auth import Auth, AuthSettings
+from bot.desk.auth import Auth
 from bot.desk.conversations import Conversations
 from bot.desk.events import DeskEvents
 from bot.desk.keys import Keys
+from bot.desk.settings import AuthSettings, DeskSettings
 from bot.desk.users import Users
 from bot.redis_pool import get_redis, get_subscriber_redis
 
@@ -25,16 +26,24 @@ class Desk:
     conversations: Conversations
     events: DeskEvents
     keys: Keys
+    settings: DeskSettings
+    _auth: Optional[Auth] = field(default=None, init=False, repr=False)
 
     @classmethod
-    def create(cls, redis=None, prefix: Optional[str] = None) -> "Desk":
-        """All stores on ``redis`` (default: the process's shared client)."""
+    def create(cls, redis=None, prefix: Optional[str] = None,
+               settings: Optional[DeskSettings] = None) -> "Desk":
+        """All stores on ``redis`` (default: the process's shared client).
+
+        The ``DESK_*`` settings are read here, once per Desk, unless given.
+        """
+        settings = settings or DeskSettings.from_env()
         subscriber = None if redis is not None else get_subscriber_redis()
         redis = redis if redis is not None else get_redis()
         keys = Keys(prefix)
-        users = Users(redis, keys)
+        users = Users(redis, keys, presence_ttl=settings.presence_ttl_seconds)
         events = DeskEvents(redis, keys, subscriber)
-        return cls(users, Conversations(redis, users, events, keys), events, keys)
+        conversations = Conversations(redis, users, events, keys, settings)
+        return cls(users, conversations, events, keys, settings)
 
     @classmethod
     def shared(cls) -> "Desk":
@@ -45,8 +54,13 @@ class Desk:
         return _shared[loop]
 
     def auth(self, settings: Optional[AuthSettings] = None) -> Auth:
-        """Logins and tokens; needs ``DESK_JWT_SECRET`` unless ``settings`` are given."""
-        return Auth(self.users.redis, self.users, settings, self.keys)
+        """Logins and tokens; ``SettingsError`` without a usable ``DESK_JWT_SECRET``
+        unless ``settings`` are given."""
+        if settings is not None:
+            return Auth(self.users.redis, self.users, settings, self.keys)
+        if self._auth is None:
+            self._auth = Auth(self.users.redis, self.users, self.settings.auth(), self.keys)
+        return self._auth
 
 
 _shared: Dict[int, Desk] = {}

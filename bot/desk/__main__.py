@@ -30,6 +30,7 @@ class CliError(Exception):
 def _password(given: Optional[str]) -> str:
     if given:
         return given
+    # A one-off input of this command, not a server setting: taken verbatim.
     if os.environ.get("DESK_USER_PASSWORD"):
         return os.environ["DESK_USER_PASSWORD"]
     if not sys.stdin.isatty():

@@ -16,7 +16,6 @@ success, so concurrent guesses can never exceed the limit.
 """
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,10 +26,9 @@ import jwt
 from bot.desk.errors import InvalidInput, LoginLocked, Unauthorized
 from bot.desk.keys import Keys
 from bot.desk.users import Agent, Users
-from bot.settings import SettingsError, env_int
+from bot.desk.settings import AuthSettings, desk_settings
 
 ALGORITHM = "HS256"
-SECRET_MIN = 32
 
 # Reserve one attempt: {1, ttl} when allowed, {0, ttl} when the address is locked.
 _RESERVE = """
@@ -50,29 +48,6 @@ return 1
 
 
 @dataclass(frozen=True)
-class AuthSettings:
-    secret: str
-    token_ttl: int
-    max_failures: int
-    window: int
-
-    @classmethod
-    def from_env(cls) -> "AuthSettings":
-        secret = os.environ.get("DESK_JWT_SECRET", "")
-        if len(secret) < SECRET_MIN:
-            raise SettingsError(
-                f"DESK_JWT_SECRET must be set to at least {SECRET_MIN} characters "
-                "(e.g. `openssl rand -hex 32`)"
-            )
-        return cls(
-            secret=secret,
-            token_ttl=env_int("DESK_TOKEN_TTL_SECONDS", 8 * 3600, 60),
-            max_failures=env_int("DESK_LOGIN_MAX_FAILURES", 5, 1),
-            window=env_int("DESK_LOGIN_WINDOW_SECONDS", 300, 1),
-        )
-
-
-@dataclass(frozen=True)
 class Session:
     """A signed-in agent: the token to send back and when it expires."""
 
@@ -87,7 +62,7 @@ class Auth:
                  keys: Optional[Keys] = None):
         self.redis = redis
         self.users = users
-        self.settings = settings or AuthSettings.from_env()
+        self.settings = settings or desk_settings().auth()
         self.keys = keys or users.keys
         self._reserve = redis.register_script(_RESERVE)
         self._refund = redis.register_script(_REFUND)

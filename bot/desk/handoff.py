@@ -8,6 +8,7 @@ message asks to leave the queue, and the customer-facing texts.
 """
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -32,7 +33,7 @@ REASON_SYSTEM_FAILURE = "falha no sistema"
 REASON_NOT_UNDERSTOOD = "o bot nao entendeu"
 REASON_DEFAULT = "pedido do cliente"
 
-# Higher first in the queue (bot.desk.conversations: 0..100).
+# Higher first in the queue (bot.desk.model: 0..100).
 PRIORITY_NORMAL = 10
 _PRIORITY_BY_TOPIC = {
     "report_no_connection": 40, "no_connection": 40,
@@ -180,7 +181,8 @@ CSAT_INVALID = "A nota vai de 1 a 5. Qual nota voce da para o atendimento?"
 
 
 def csat_buttons() -> List[dict]:
-    return [{"title": CSAT_LABELS[score], "payload": f'/{CSAT_INTENT}{{"{CSAT_ENTITY}": "{score}"}}'}
+    return [{"title": CSAT_LABELS[score],
+             "payload": f"/{CSAT_INTENT}{json.dumps({CSAT_ENTITY: str(score)})}"}
             for score in (5, 4, 3, 2, 1)]
 
 

@@ -14,7 +14,6 @@ Naive datetimes are taken as Sao Paulo wall time.
 """
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Dict, FrozenSet, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
-from bot.settings import SettingsError
+from bot.settings import SettingsError, env_str
 
 TIMEZONE = ZoneInfo("America/Sao_Paulo")
 DEFAULT_HOURS = "mon-fri 08:00-20:00; sat 08:00-14:00"  # as data/knowledge/atendimento.md says
@@ -116,8 +115,9 @@ class BusinessHours:
 
     @classmethod
     def from_env(cls) -> "BusinessHours":
-        return cls.parse(os.environ.get("DESK_HOURS", "").strip() or DEFAULT_HOURS,
-                         os.environ.get("DESK_HOLIDAYS", ""))
+        """``DESK_HOURS`` (default :data:`DEFAULT_HOURS`) and ``DESK_HOLIDAYS``
+        (also part of :class:`bot.desk.settings.DeskSettings`)."""
+        return cls.parse(env_str("DESK_HOURS", DEFAULT_HOURS), env_str("DESK_HOLIDAYS"))
 
     @staticmethod
     def local(now: datetime) -> datetime:

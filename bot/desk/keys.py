@@ -5,13 +5,14 @@ is read when a store is built (tests pass their own to stay isolated).
 """
 from __future__ import annotations
 
-import os
 from typing import Optional
+
+from bot.redis_pool import redis_key
 
 
 class Keys:
     def __init__(self, prefix: Optional[str] = None):
-        self.prefix = (prefix or os.environ.get("REDIS_KEY_PREFIX") or "isp") + ":desk"
+        self.prefix = f"{prefix}:desk" if prefix else redis_key("desk")
 
     def __call__(self, *parts: str) -> str:
         return ":".join((self.prefix,) + parts)

@@ -23,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bot.desk.errors import Conflict, InvalidInput, NotFound
 from bot.desk.keys import Keys
-from bot.settings import env_int
+from bot.desk.settings import desk_settings
 
 ATENDENTE, SUPERVISOR, ADMIN = "atendente", "supervisor", "admin"
 ROLES = (ATENDENTE, SUPERVISOR, ADMIN)
@@ -123,7 +123,7 @@ class Users:
                  hasher: Optional[PasswordHasher] = None):
         self.redis = redis
         self.keys = keys or Keys()
-        self.presence_ttl = presence_ttl or env_int("DESK_PRESENCE_TTL_SECONDS", 90, 5)
+        self.presence_ttl = presence_ttl or desk_settings().presence_ttl_seconds
         self.hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
         self._create = redis.register_script(_CREATE)
         self._update = redis.register_script(_UPDATE)

@@ -15,6 +15,7 @@ import pytest
 from redis import asyncio as aioredis
 
 from bot.desk import Desk
+from channels.common.errors import status_of
 from bot.desk.conversations import CLOSED, IN_PROGRESS, QUEUE, RESOLVED, can_access
 from bot.desk.errors import AlreadyClaimed, Conflict, Forbidden, InvalidInput, NotFound
 from bot.desk.metrics import agents_status, desk_metrics
@@ -89,7 +90,7 @@ def test_bad_handoff_input_names_the_field(desk_run, field, value):
         arguments[field] = value
         with pytest.raises(InvalidInput) as error:
             await desk.conversations.open(**arguments)
-        assert error.value.field == field and error.value.status == 422
+        assert error.value.field == field and status_of(error.value) == 422
         assert await desk.conversations.queue() == []
 
     desk_run(scenario)
@@ -110,7 +111,7 @@ def test_twenty_agents_claiming_ten_conversations_at_once_each_get_one_agent(des
                     await store.claim(conversation_id, who)
                     outcomes.append((conversation_id, who.username))
                 except AlreadyClaimed as lost:
-                    assert lost.status == 409 and lost.current_status == IN_PROGRESS
+                    assert status_of(lost) == 409 and lost.current_status == IN_PROGRESS
                     outcomes.append((conversation_id, None))
             return outcomes
 

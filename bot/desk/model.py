@@ -1,0 +1,152 @@
+"""A desk conversation as data, and the rules that need no Redis.
+
+Statuses, the :class:`Conversation` record (a Redis hash), who may see it
+(:func:`can_access`), the queue order (:func:`queue_score`) and the wait
+estimate (:func:`estimate_wait`); field checks shared by the store.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+from bot.desk.errors import Forbidden, InvalidInput
+from bot.desk.users import Agent
+
+QUEUE, IN_PROGRESS, RESOLVED, CLOSED = "queue", "in_progress", "resolved", "closed"
+STATUSES = (QUEUE, IN_PROGRESS, RESOLVED, CLOSED)
+OPEN = (QUEUE, IN_PROGRESS)
+PRIORITY_MIN, PRIORITY_MAX = 0, 100
+CUSTOMER_CANCELLED = "cancelled_by_customer"
+
+
+@dataclass
+class Conversation:
+    id: str
+    status: str
+    channel: str
+    sender_id: str
+    reason: str
+    priority: int
+    summary: str = ""
+    customer_name: str = ""
+    customer_phone: str = ""
+    customer_contract: str = ""
+    protocol: str = ""
+    created_at: float = 0.0
+    claimed_at: Optional[float] = None
+    closed_at: Optional[float] = None
+    agent: Optional[str] = None
+    resolution: str = ""
+    notes: str = ""
+    closed_by: str = ""
+    csat: Optional[int] = None
+    csat_at: Optional[float] = None
+    last_customer_message_at: Optional[float] = None
+    last_agent_message_at: Optional[float] = None
+    transfers: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    def event_view(self) -> Dict[str, Any]:
+        """What a desk event may carry: no phone, contract or sender id
+        (``wa:<phone>``); the API serves those to agents allowed to see them."""
+        return {
+            "id": self.id, "status": self.status, "channel": self.channel,
+            "agent": self.agent, "priority": self.priority, "reason": self.reason,
+            "customer_name": self.customer_name, "created_at": self.created_at,
+            "claimed_at": self.claimed_at, "closed_at": self.closed_at,
+        }
+
+    @classmethod
+    def from_hash(cls, data: Dict[str, str], transfers: List[str]) -> "Conversation":
+        def number(name: str) -> Optional[float]:
+            return float(data[name]) if data.get(name) else None
+
+        return cls(
+            id=data["id"], status=data["status"], channel=data.get("channel", ""),
+            sender_id=data.get("sender_id", ""), reason=data.get("reason", ""),
+            priority=int(data.get("priority") or 0), summary=data.get("summary", ""),
+            customer_name=data.get("customer_name", ""),
+            customer_phone=data.get("customer_phone", ""),
+            customer_contract=data.get("customer_contract", ""),
+            protocol=data.get("protocol", ""),
+            created_at=float(data.get("created_at") or 0),
+            claimed_at=number("claimed_at"), closed_at=number("closed_at"),
+            agent=data.get("agent") or None, resolution=data.get("resolution", ""),
+            notes=data.get("notes", ""), closed_by=data.get("closed_by", ""),
+            csat=int(data["csat"]) if data.get("csat") else None, csat_at=number("csat_at"),
+            last_customer_message_at=number("last_customer_message_at"),
+            last_agent_message_at=number("last_agent_message_at"),
+            transfers=[json.loads(item) for item in transfers],
+        )
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """What the customer is told: position (1 = next) and the estimated wait.
+
+    ``estimated_wait_seconds`` is None when no agent is online.
+    """
+
+    position: int
+    queue_size: int
+    agents_online: int
+    estimated_wait_seconds: Optional[int]
+
+
+def can_access(agent: Agent, conversation: Conversation) -> bool:
+    """Atendentes: conversations in the queue or assigned to them; others: all."""
+    if agent.sees_everything:
+        return True
+    return conversation.status == QUEUE or conversation.agent == agent.username
+
+
+def require_access(agent: Agent, conversation: Conversation) -> None:
+    if not can_access(agent, conversation):
+        raise Forbidden(f"conversation {conversation.id} is assigned to another agent")
+
+
+def estimate_wait(position: int, agents_online: int, idle_agents: int,
+                  handling_seconds: float) -> Optional[int]:
+    """Seconds until an agent takes the ``position``-th conversation in the queue.
+
+    The first ``idle_agents`` conversations can be claimed now (0 s); each one
+    further back waits for an agent to finish, and ``agents_online`` agents
+    finish one conversation every ``handling_seconds / agents_online`` seconds:
+    ``max(0, position - idle) * handling / online``. None with nobody online.
+    """
+    if agents_online <= 0:
+        return None
+    return round(max(0, position - idle_agents) * handling_seconds / agents_online)
+
+
+def checked_text(name: str, value: Any, maximum: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(name, "must be a string")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(name, "is required")
+    if len(value) > maximum:
+        raise InvalidInput(name, f"at most {maximum} characters")
+    return value
+
+
+def checked_priority(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+        PRIORITY_MIN <= value <= PRIORITY_MAX
+    ):
+        raise InvalidInput("priority", f"an integer from {PRIORITY_MIN} to {PRIORITY_MAX}")
+    return value
+
+
+def queue_score(priority: int, created_at: float) -> float:
+    """Lower first: priority dominates, creation time (ms) breaks ties."""
+    return -priority * 1e13 + int(created_at * 1000)

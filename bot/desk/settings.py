@@ -1,0 +1,76 @@
+"""The desk's settings: every ``DESK_*`` variable, typed and checked in one place.
+
+Read by :meth:`DeskSettings.from_env` when a :class:`bot.desk.Desk` is built
+(the process's shared Desk is built once per event loop), or once per process
+through :func:`desk_settings`. A bad value is a ``SettingsError`` that names
+the variable. ``DESK_JWT_SECRET`` is only required where logins are checked
+(the Rasa server), so the action server and the CLI run without it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.desk.hours import BusinessHours
+from bot.settings import SECRET_MIN_CHARS, SettingsError, env_int, env_str
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """What :class:`bot.desk.auth.Auth` needs: the signing key and the login limits."""
+
+    secret: str
+    token_ttl: int
+    max_failures: int
+    window: int
+
+    @classmethod
+    def from_env(cls) -> "AuthSettings":
+        return DeskSettings.from_env().auth()
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    jwt_secret: str  # DESK_JWT_SECRET; "" when unset (then no logins: see auth())
+    token_ttl_seconds: int  # DESK_TOKEN_TTL_SECONDS
+    login_max_failures: int  # DESK_LOGIN_MAX_FAILURES per address ...
+    login_window_seconds: int  # ... within DESK_LOGIN_WINDOW_SECONDS
+    presence_ttl_seconds: int  # DESK_PRESENCE_TTL_SECONDS without a heartbeat = offline
+    retention_days: int  # DESK_RETENTION_DAYS a closed conversation is kept
+    default_handling_seconds: int  # DESK_DEFAULT_HANDLING_SECONDS before any was closed
+    position_check_seconds: int  # DESK_POSITION_CHECK_SECONDS between queue rounds
+    position_notice_seconds: int  # DESK_POSITION_NOTICE_SECONDS between notices to one customer
+    position_leader_seconds: int  # DESK_POSITION_LEADER_SECONDS lease of the notifying replica
+    hours: BusinessHours  # DESK_HOURS and DESK_HOLIDAYS
+
+    @classmethod
+    def from_env(cls) -> "DeskSettings":
+        return cls(
+            jwt_secret=env_str("DESK_JWT_SECRET"),
+            token_ttl_seconds=env_int("DESK_TOKEN_TTL_SECONDS", 8 * 3600, 60),
+            login_max_failures=env_int("DESK_LOGIN_MAX_FAILURES", 5, 1),
+            login_window_seconds=env_int("DESK_LOGIN_WINDOW_SECONDS", 300, 1),
+            presence_ttl_seconds=env_int("DESK_PRESENCE_TTL_SECONDS", 90, 5),
+            retention_days=env_int("DESK_RETENTION_DAYS", 90, 1),
+            default_handling_seconds=env_int("DESK_DEFAULT_HANDLING_SECONDS", 300, 1),
+            position_check_seconds=env_int("DESK_POSITION_CHECK_SECONDS", 15, 1),
+            position_notice_seconds=env_int("DESK_POSITION_NOTICE_SECONDS", 60, 1),
+            position_leader_seconds=env_int("DESK_POSITION_LEADER_SECONDS", 45, 2),
+            hours=BusinessHours.from_env(),
+        )
+
+    def auth(self) -> AuthSettings:
+        """The login settings; ``SettingsError`` naming ``DESK_JWT_SECRET`` when it is unusable."""
+        if len(self.jwt_secret) < SECRET_MIN_CHARS:
+            raise SettingsError(
+                f"DESK_JWT_SECRET must be set to at least {SECRET_MIN_CHARS} characters "
+                "(e.g. `openssl rand -hex 32`)"
+            )
+        return AuthSettings(self.jwt_secret, self.token_ttl_seconds, self.login_max_failures,
+                            self.login_window_seconds)
+
+
+@lru_cache(maxsize=1)
+def desk_settings() -> DeskSettings:
+    """The process's desk settings, read on first use."""
+    return DeskSettings.from_env()
