@@ -9,9 +9,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.isp import create_backend
-from bot.isp.caching import CachingBackend
-from bot.settings import env_float
 from bot.isp.base import Contract, ContractStatus, Customer, IspBackend
+from bot.isp.caching import CachingBackend
+from bot.isp.settings import IspSettings
 
 logger = logging.getLogger(__name__)
 
@@ -23,10 +23,10 @@ _backend: Optional[IspBackend] = None
 def backend() -> IspBackend:
     global _backend
     if _backend is None:
-        _backend = create_backend()
-        ttl = env_float("ISP_CACHE_SECONDS", 10.0)
-        if ttl > 0:
-            _backend = CachingBackend(_backend, ttl)
+        settings = IspSettings.from_env()
+        _backend = create_backend(settings=settings)
+        if settings.cache_seconds > 0:
+            _backend = CachingBackend(_backend, settings.cache_seconds)
     return _backend
 
 

@@ -32,6 +32,7 @@ from actions.verification import (
     verified_whatsapp_number,
 )
 from bot.documents import mask_document, only_digits, parse_document
+from bot.formatting import intent_payload
 from bot.isp.base import BackendError, Contract, ContractStatus
 from bot.verification.codes import CODE_DIGITS, Outcome
 
@@ -296,7 +297,7 @@ class ActionAskContractId(Action):
         dispatcher.utter_message(
             text="Voce tem mais de um contrato. Sobre qual deles estamos falando?",
             buttons=[
-                {"title": contract_label(c), "payload": f'/inform_cpf{{"contract_id": "{c.id}"}}'}
+                {"title": contract_label(c), "payload": intent_payload("inform_cpf", contract_id=c.id)}
                 for c in contracts
             ],
         )

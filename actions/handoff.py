@@ -32,8 +32,10 @@ from bot.desk import handoff as texts
 from bot.desk.errors import DeskError
 from bot.desk.hours import TIMEZONE, BusinessHours
 from bot.documents import mask_document
+from bot.metrics import record_handoff
 from bot.isp.base import BackendError, ContractStatus, TicketSubject
 from bot.pii import mask_pii
+from bot.redis_pool import get_redis
 from bot.phones import whatsapp_number
 
 logger = logging.getLogger(__name__)
@@ -125,6 +127,7 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
         if not created:
             dispatcher.utter_message(text=texts.ALREADY_QUEUED_TEXT, buttons=[texts.LEAVE_BUTTON])
             return [ConversationPaused()]
+        await _count_handoff(conversation.channel)
         hours = BusinessHours.from_env()
         moment = now or datetime.now(TIMEZONE)
         online = await store.users.online()
@@ -146,6 +149,14 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
             "novo em alguns minutos."
         ))
         return []
+
+
+async def _count_handoff(channel: str) -> None:
+    """``isp_handoffs_total`` in /metrics; a count lost must not lose the handoff."""
+    try:
+        await record_handoff(get_redis(), channel)
+    except RedisError as error:
+        logger.warning("handoff not counted in metrics: %s", error)
 
 
 def unavailable_text(hours: BusinessHours, moment: datetime, protocol: str) -> str:

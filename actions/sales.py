@@ -1,4 +1,4 @@
-"""Sales jobs: a prospect's contact for a new installation, and choosing a plan.
+"""Sales jobs: the plans on sale, a prospect's contact for a new installation, and choosing a plan.
 
 A prospect is not in the ERP yet, so the lead form asks for name, address and
 phone (the phone comes from WhatsApp when the customer writes from there) and
@@ -17,7 +17,7 @@ from actions.backend import apologise, backend
 from actions.customer import first_text
 from actions.details import valid_address
 from bot.documents import only_digits
-from bot.formatting import brl
+from bot.formatting import brl, intent_payload
 from bot.isp.base import BackendError, Lead, Plan
 from bot.phones import phone_variants, whatsapp_number
 
@@ -189,7 +189,7 @@ class ActionAskPlanSpeed(Action):
             text="Pra qual plano voce quer mudar?",
             buttons=[
                 {"title": f"{plan.name} - {brl(plan.price)}",
-                 "payload": f'/request_plan_change{{"plan_speed": "{plan.name}"}}'}
+                 "payload": intent_payload("request_plan_change", plan_speed=plan.name)}
                 for plan in plans
             ],
         )
@@ -220,3 +220,28 @@ class ValidatePlanForm(FormValidationAction):
             dispatcher.utter_message(text=f"Esse plano nao temos. Os disponiveis sao: {names}.")
             return {"plan_speed": None}
         return {"plan_speed": plan.name}
+
+
+class ActionListPlans(Action):
+    """Plans on sale, from the ERP."""
+
+    def name(self) -> Text:
+        return "action_list_plans"
+
+    async def run(self, dispatcher, tracker, domain) -> List[Dict[Text, Any]]:
+        try:
+            plans = await backend().list_plans()
+        except BackendError as error:
+            return apologise(dispatcher, error)
+        lines = "\n".join(
+            f"- {p.name}: {brl(p.price)}/mes" + (f" ({p.description})" if p.description else "")
+            for p in plans
+        )
+        dispatcher.utter_message(
+            text=f"Nossos planos de fibra:\n{lines}",
+            buttons=[
+                {"title": "Quero contratar", "payload": "/request_new_service"},
+                {"title": "Mudar meu plano", "payload": "/request_plan_change"},
+            ],
+        )
+        return []

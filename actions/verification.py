@@ -10,7 +10,6 @@ has on record); another document asks again. The jobs check it too
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -21,6 +20,7 @@ from redis.exceptions import RedisError
 from actions.backend import TALK_TO_HUMAN_BUTTON, backend
 from bot.documents import mask_document
 from bot.isp.base import BackendError, Customer
+from bot.isp.settings import isp_settings
 from bot.phones import phone_variants, whatsapp_number
 from bot.redis_pool import get_redis
 from bot.verification.codes import CodeStore
@@ -112,7 +112,7 @@ def number_matches(customer: Customer, number: Optional[Text]) -> bool:
 
 
 def demo_erp() -> bool:
-    return (os.environ.get("ISP_BACKEND") or "demo").strip().lower() == "demo"
+    return isp_settings().is_demo
 
 
 def minutes() -> int:

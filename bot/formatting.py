@@ -1,6 +1,7 @@
-"""How amounts and dates are written to Brazilian customers."""
+"""How amounts, dates and button payloads are written for customers."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -17,3 +18,14 @@ def br_date(day: date) -> str:
 
 def br_datetime(moment: datetime) -> str:
     return moment.strftime("%d/%m as %Hh%M")
+
+
+def intent_payload(intent: str, **entities: object) -> str:
+    """A button payload Rasa reads as ``intent`` with ``entities``: ``/intent{"k": "v"}``.
+
+    Values come from the ERP (plan names, contract ids) and may hold quotes or
+    braces, so the entities are JSON-encoded, never interpolated by hand.
+    """
+    if not entities:
+        return f"/{intent}"
+    return f"/{intent}" + json.dumps(entities, ensure_ascii=False, separators=(", ", ": "))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import List, Optional
 
-WHATSAPP_SENDER_PREFIX = "wa:"
+from bot import senders
 
 
 def phone_variants(phone: str) -> List[str]:
@@ -26,6 +26,6 @@ def phone_variants(phone: str) -> List[str]:
 
 def whatsapp_number(sender_id: str) -> Optional[str]:
     """The ``wa_id`` of a WhatsApp sender (``wa:<wa_id>``); None for other channels."""
-    if not sender_id.startswith(WHATSAPP_SENDER_PREFIX):
+    if senders.channel_of(sender_id) != senders.WHATSAPP:
         return None
-    return sender_id[len(WHATSAPP_SENDER_PREFIX):]
+    return senders.local_id(sender_id, senders.WHATSAPP)

@@ -36,9 +36,9 @@ from bot.outbox import MESSAGE_ID, Outbox
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis
 from bot.settings import env_int
-from channels import health
-from channels.output import CollectingApiOutput, OutboxOutput, QueueApiOutput
-from channels.turn import ServiceUnavailable, check_redis, run_turn
+from channels.common import health
+from channels.common.output import CollectingApiOutput, OutboxOutput, QueueApiOutput
+from channels.common.turn import ServiceUnavailable, check_redis, run_turn
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def json_body(request: Request) -> Any:
 
 
 async def api_turn(request: Request, on_new_message, message: UserMessage, channel: str) -> None:
-    """:func:`channels.turn.run_turn` with its failures as :class:`ApiError` (503, 500)."""
+    """:func:`channels.common.turn.run_turn` with its failures as :class:`ApiError` (503, 500)."""
     try:
         await run_turn(request.app, on_new_message, message, channel)
     except ServiceUnavailable as error:

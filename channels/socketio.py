@@ -24,7 +24,7 @@ python-socketio we run (5.18):
 
 Each message counts against the session's ``CHAT_RATE_LIMIT_PER_MINUTE``
 (shared with the REST API and WebSocket) and runs through
-``channels.turn.run_turn`` (metrics; Redis or lock failures become an
+``channels.common.turn.run_turn`` (metrics; Redis or lock failures become an
 ``unavailable`` error, never silence).
 
 With ``SOCKETIO_JWT_SECRET`` set a connection must present a token (socket.io
@@ -56,7 +56,7 @@ from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis, redis_key
 from bot.security import InvalidToken, session_from_token
 from bot.settings import Settings, SettingsError
-from channels.turn import ServiceUnavailable, run_turn
+from channels.common.turn import ServiceUnavailable, run_turn
 from channels.widget import WEBCHAT_JS, WidgetSettings, render_page
 
 logger = logging.getLogger(__name__)

@@ -41,8 +41,8 @@ from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis, get_subscriber_redis
 from bot.security import InvalidToken, session_from_token
 from bot.settings import env_int
-from channels.output import ApiOutputChannel, OutboxOutput
-from channels.turn import ServiceUnavailable, run_turn
+from channels.common.output import ApiOutputChannel, OutboxOutput
+from channels.common.turn import ServiceUnavailable, run_turn
 
 logger = logging.getLogger(__name__)
 

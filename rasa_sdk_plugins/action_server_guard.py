@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 
 import pluggy
 from sanic import Sanic, response
@@ -27,7 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.pii import mask_pii
-from bot.settings import SettingsError, env_secret
+from bot.settings import SettingsError, env_secret, env_str
 
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
 logger = logging.getLogger(__name__)
@@ -73,18 +74,30 @@ async def masked_error(request: Request, exception: Exception) -> HTTPResponse:
     return response.json({"error": text}, status=status)
 
 
+@dataclass(frozen=True)
+class GuardSettings:
+    """``ACTION_SERVER_TOKEN`` (required, strong) and the address to bind."""
+
+    token: str
+    host: str = DEFAULT_HOST
+
+    @classmethod
+    def from_env(cls) -> "GuardSettings":
+        return cls(
+            token=env_secret("ACTION_SERVER_TOKEN", required=True),
+            host=env_str("ACTION_SERVER_HOST") or env_str("SANIC_HOST", DEFAULT_HOST),
+        )
+
+
 @hookimpl
 def attach_sanic_app_extensions(app: Sanic) -> None:
     try:
-        token = env_secret("ACTION_SERVER_TOKEN", required=True)
+        settings = GuardSettings.from_env()
     except SettingsError as error:
         print(f"action server: refusing to start: {error}. Rasa sends the same value "
               "(endpoints.yml); see README, 'Credentials'.", file=sys.stderr)
         raise SystemExit(2) from None
-    os.environ["SANIC_HOST"] = (
-        os.environ.get("ACTION_SERVER_HOST") or os.environ.get("SANIC_HOST") or DEFAULT_HOST
-    )
-    app.register_middleware(require_token(token), "request")
+    os.environ["SANIC_HOST"] = settings.host  # what rasa-sdk reads when it binds
+    app.register_middleware(require_token(settings.token), "request")
     app.exception(Exception)(masked_error)
-    logger.info("action server: token required on every route but /health; binding %s",
-                os.environ["SANIC_HOST"])
+    logger.info("action server: token required on every route but /health; binding %s", settings.host)

@@ -36,6 +36,7 @@ from bot.isp.base import (
     TrustUnlock,
 )
 from bot.isp.demo_seed import SCHEMA, seed
+from bot.isp.settings import IspSettings
 from bot.phones import phone_variants
 
 TRUST_UNLOCK_DAYS = 3
@@ -284,8 +285,6 @@ class DemoBackend(IspBackend):
         ]
 
 
-def create_backend() -> DemoBackend:
+def create_backend(settings: IspSettings) -> DemoBackend:
     """``ISP_DEMO_DB`` (default ``var/demo-isp.sqlite3``) holds the demo data."""
-    import os
-
-    return DemoBackend(os.environ.get("ISP_DEMO_DB", "var/demo-isp.sqlite3"))
+    return DemoBackend(settings.demo_db)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -43,6 +42,7 @@ from bot.isp.base import (
     TicketSubject,
     TrustUnlock,
 )
+from bot.isp.settings import IspSettings, IxcSettings
 from bot.phones import phone_variants
 
 logger = logging.getLogger(__name__)
@@ -360,14 +360,12 @@ class IxcBackend(IspBackend):
         return sorted(plans, key=lambda plan: plan.price)
 
 
-def create_backend() -> IxcBackend:
+def create_backend(settings: IspSettings) -> IxcBackend:
     """``IXC_URL``, ``IXC_USER_ID``, ``IXC_TOKEN`` (required); timeouts and ticket ids optional."""
-    missing = [name for name in ("IXC_URL", "IXC_USER_ID", "IXC_TOKEN") if not os.environ.get(name)]
-    if missing:
-        raise ValueError(f"ISP_BACKEND=ixc needs {', '.join(missing)}")
+    ixc = IxcSettings.from_env()
     return IxcBackend(
-        os.environ["IXC_URL"], os.environ["IXC_USER_ID"], os.environ["IXC_TOKEN"],
-        timeout=float(os.environ.get("IXC_TIMEOUT_SECONDS", "5")),
-        ticket_subject_id=os.environ.get("IXC_TICKET_SUBJECT_ID", "1"),
-        ticket_sector_id=os.environ.get("IXC_TICKET_SECTOR_ID", "1"),
+        ixc.url, ixc.user_id, ixc.token,
+        timeout=ixc.timeout_seconds,
+        ticket_subject_id=ixc.ticket_subject_id,
+        ticket_sector_id=ixc.ticket_sector_id,
     )

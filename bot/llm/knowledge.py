@@ -16,7 +16,6 @@ similarities in [0, 1].
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+from bot.llm.settings import LlmSettings, llm_settings
 
 logger = logging.getLogger(__name__)
 
@@ -174,12 +175,10 @@ class KnowledgeBase:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls) -> "KnowledgeBase":
+    def from_env(cls, settings: Optional[LlmSettings] = None) -> "KnowledgeBase":
         """``KNOWLEDGE_DIR`` (default ``data/knowledge``), ``KNOWLEDGE_RELOAD_SECONDS`` (2)."""
-        return cls(
-            Path(os.environ.get("KNOWLEDGE_DIR") or DEFAULT_DIR),
-            float(os.environ.get("KNOWLEDGE_RELOAD_SECONDS", "2")),
-        )
+        settings = settings or llm_settings()
+        return cls(Path(settings.knowledge_dir or DEFAULT_DIR), settings.knowledge_reload_seconds)
 
     def _files(self) -> List[Path]:
         return sorted(self.directory.glob("*.md"))

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Dict, List, Optional
 
+from redis.exceptions import RedisError
+
 from bot.llm import metrics
 from bot.llm.breaker import Breaker
 from bot.llm.client import LlmClient, LlmError
@@ -25,7 +27,8 @@ from bot.llm.guardrails import (cap_length, check_answer, looks_like_injection,
                                 mask_for_model)
 from bot.llm.knowledge import Hit, KnowledgeBase
 from bot.llm.prompt import SYSTEM_PROMPT, build_messages
-from bot.llm.settings import LlmSettings
+from bot.llm.settings import LlmSettings, llm_settings
+from bot.metrics import record_unexpected
 from bot.redis_pool import get_redis
 
 logger = logging.getLogger(__name__)
@@ -81,8 +84,12 @@ class SentenceStream:
         try:
             await self.on_partial(sentence.strip())
             self.sent = True
-        except Exception as error:  # a preview lost is not a turn lost
+        except (RedisError, OSError) as error:  # a preview lost is not a turn lost
             logger.warning("llm: partial answer not delivered: %s", error)
+            self.stopped = True
+        except Exception:  # a bug in a channel's path: the final answer still goes out
+            logger.exception("llm: partial answer failed")
+            record_unexpected("llm_partial")
             self.stopped = True
 
 
@@ -105,7 +112,7 @@ class Responder:
         if loop_id not in cls._shared:
             if cls._knowledge is None:
                 cls._knowledge = KnowledgeBase.from_env()
-            cls._shared[loop_id] = cls(LlmSettings.from_env(), cls._knowledge, get_redis())
+            cls._shared[loop_id] = cls(llm_settings(), cls._knowledge, get_redis())
         return cls._shared[loop_id]
 
     async def answer(self, text: str, on_partial: Optional[OnPartial] = None) -> Reply:

@@ -15,7 +15,7 @@ from typing import Optional, Sequence, Tuple
 from bot.llm.breaker import Breaker
 from bot.llm.client import LlmClient, LlmError
 from bot.llm.guardrails import asks_for_secret, mask_for_model
-from bot.llm.settings import LlmSettings
+from bot.llm.settings import LlmSettings, llm_settings
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ async def handoff_summary(turns: Turns, gathered: Sequence[Tuple[str, str]] = ()
                           client: Optional[LlmClient] = None) -> str:
     """The model's summary when configured (and the breaker, given ``redis``, allows), else
     :func:`deterministic_summary`."""
-    settings = settings or LlmSettings.from_env()
+    settings = settings or llm_settings()
     fallback = deterministic_summary(turns, gathered)
     if not settings.enabled:
         return fallback

@@ -1,7 +1,23 @@
-"""Our Redis tracker store and lock store, loaded by Rasa from endpoints.yml:
+"""Redis tracker store and lock store for Rasa 3.6: a self-contained package.
+
+It imports only Rasa, redis-py and the standard library, never the rest of
+this project, so another Rasa bot can copy ``bot/stores/`` as it is (rename
+the package if it likes) and name the classes in its ``endpoints.yml``::
 
     tracker_store:
       type: bot.stores.tracker.AppendOnlyRedisTrackerStore
     lock_store:
       type: bot.stores.lock.RedisTicketLockStore
+
+Modules: ``tracker`` and ``lock`` (the stores), ``connection`` (the one Redis
+connection factory: per-loop clients, the shared pool, timeouts, the key
+prefix; the rest of this project imports it through ``bot.redis_pool``),
+``settings`` (``RedisSettings``, ``TrackerSettings``: ``REDIS_URL`` or
+``REDIS_HOST``/``PORT``/``DB``/``PASSWORD``, ``REDIS_KEY_PREFIX``,
+``REDIS_TIMEOUT_SECONDS``, ``REDIS_MAX_CONNECTIONS``, ``TRACKER_TTL_SECONDS``,
+``TRACKER_MAX_EVENTS``, ``TRACKER_WINDOW_EVENTS``; keys given in
+``endpoints.yml`` win), ``errors`` (``StoreUnavailable``: Redis did not answer)
+and ``failsafe`` (keeps Rasa's ``FailSafeTrackerStore`` from answering out of
+memory when Redis fails). ``tests/unit/test_stores_package.py`` checks the
+imports.
 """

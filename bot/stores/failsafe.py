@@ -8,6 +8,13 @@ The customer gets an answer that forgot the conversation and nothing reaches
 Redis. Both of its error hooks are patched here to re-raise
 :class:`StoreUnavailable`, so the turn fails and the channel answers 503 (or
 makes Meta retry); errors of any other store keep Rasa's behaviour.
+
+Why a patch: Rasa 3.6 offers no seam here. ``Agent._create_tracker_store``
+wraps the store unconditionally and passes no ``on_tracker_store_error``
+callback; a subclass named in endpoints.yml is wrapped all the same, and the
+``create_tracker_store`` plugin hook's result is wrapped too. So the patch
+stays, in this one module, and ``tests/unit/test_stores_package.py`` fails
+if Rasa changes the wrapper underneath (then look for a seam again).
 """
 from __future__ import annotations
 

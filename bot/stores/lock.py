@@ -34,6 +34,7 @@ import weakref
 from contextlib import asynccontextmanager
 from typing import Any, AsyncGenerator, Dict, List, Optional, Set, Text
 
+import redis
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockStore
 from rasa.utils.endpoints import EndpointConfig
@@ -102,6 +103,9 @@ return left
 
 _SCRIPTS = {"issue": _ISSUE, "head": _HEAD, "renew": _RENEW, "release": _RELEASE}
 
+# What a lost or refused subscription looks like (any redis-py error, a socket error).
+_LISTEN_ERRORS = UNAVAILABLE_ERRORS + (redis.exceptions.RedisError,)
+
 
 class _ReleaseListener:
     """One pub/sub subscription per event loop; wakes that loop's waiters."""
@@ -153,18 +157,24 @@ class _ReleaseListener:
                         self._wake(message["data"])
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # Redis went away: waiters fall back to polling
-                self.subscribed.clear()
-                logger.warning("lock store: release notices interrupted (%s); retrying", error)
-                self._wake()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+            except _LISTEN_ERRORS as error:  # Redis went away: waiters fall back to polling
+                self._interrupted(logger.warning, "lock store: release notices interrupted (%s); retrying", error)
+            except Exception:  # a bug here must not end the notices for good: log it, retry
+                self._interrupted(logger.exception, "lock store: release listener failed; retrying")
             finally:
                 try:
                     await pubsub.close()
                     await client.close()
-                except Exception:  # closing a broken connection
+                except _LISTEN_ERRORS:  # closing a broken connection
                     pass
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    def _interrupted(self, log, message: str, *args: Any) -> None:
+        """Waiters re-check now and poll until the subscription is back."""
+        self.subscribed.clear()
+        log(message, *args)
+        self._wake()
 
 
 class RedisTicketLockStore(LockStore):
@@ -202,9 +212,8 @@ class RedisTicketLockStore(LockStore):
         return f"{self.config.key_prefix}:lock-next:{conversation_id}"
 
     def _unavailable(self, error: BaseException) -> LockStoreUnavailable:
-        where = f"{self.config.redis.host}:{self.config.redis.port}"
         return LockStoreUnavailable(
-            f"lock store: Redis at {where} did not answer ({type(error).__name__}: {error})"
+            f"lock store: Redis at {self.config.redis.address} did not answer ({type(error).__name__}: {error})"
         )
 
     async def _run(self, script: str, conversation_id: Text, *args: Any) -> Any:

@@ -48,15 +48,13 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.settings import env_int
 from bot.stores import failsafe
 from bot.stores.connection import LoopClients, StoreConfig
 from bot.stores.errors import UNAVAILABLE_ERRORS, StoreUnavailable
+from bot.stores.settings import TrackerSettings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_EVENTS = 10_000
-DEFAULT_WINDOW_EVENTS = 50
 _MARKER = "_append_only_redis_state"
 
 # Appends a turn's events atomically; moves the checkpoint when asked (only if
@@ -174,10 +172,11 @@ class AppendOnlyRedisTrackerStore(TrackerStore):
         **kwargs: Any,
     ) -> None:
         self.config = StoreConfig.from_kwargs(host, **kwargs)
-        self.ttl_seconds = int(str(record_exp or "").strip() or env_int("TRACKER_TTL_SECONDS", 30 * 24 * 3600, 1))
-        self.max_events = int(str(max_events or "").strip() or env_int("TRACKER_MAX_EVENTS", DEFAULT_MAX_EVENTS, 0))
+        env = TrackerSettings.current()
+        self.ttl_seconds = int(str(record_exp or "").strip() or env.ttl_seconds)
+        self.max_events = int(str(max_events or "").strip() or env.max_events)
         window = str(window_events if window_events is not None else "").strip()
-        self.window_events = int(window) if window else env_int("TRACKER_WINDOW_EVENTS", DEFAULT_WINDOW_EVENTS, 0)
+        self.window_events = int(window) if window else env.window_events
         if self.max_events and self.window_events and self.max_events < 2 * self.window_events:
             raise ValueError(
                 f"max_events ({self.max_events}) must be at least twice window_events ({self.window_events})"
@@ -195,9 +194,8 @@ class AppendOnlyRedisTrackerStore(TrackerStore):
         return f"{self.config.key_prefix}:tracker-meta:{sender_id}"
 
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
-        where = f"{self.config.redis.host}:{self.config.redis.port}"
         return StoreUnavailable(
-            f"tracker store: Redis at {where} did not answer ({type(error).__name__}: {error})"
+            f"tracker store: Redis at {self.config.redis.address} did not answer ({type(error).__name__}: {error})"
         )
 
     async def _run(self, script: str, sender_id: Text, *args: Any) -> Any:

@@ -15,7 +15,8 @@ from typing import Any, Dict, Optional
 
 from bot.isp.base import Customer
 from bot.verification.settings import SmtpSettings, StepUpSettings
-from bot.whatsapp_graph import GraphClient, WhatsAppSettings
+from channels.whatsapp.graph import GraphClient
+from channels.whatsapp.settings import WhatsAppSettings
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,10 @@
 """Settings of the step-up check (``STEP_UP_*``) and of the e-mail it sends (``SMTP_*``)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import FrozenSet, Optional
 
-from bot.settings import SettingsError, env_float, env_int
+from bot.settings import SettingsError, env_bool, env_float, env_int, env_str
 
 # Every action that reads or changes the customer's record (domain.yml).
 CUSTOMER_ACTIONS = frozenset({
@@ -50,19 +49,16 @@ class SmtpSettings:
 
     @classmethod
     def from_env(cls) -> "SmtpSettings":
-        starttls = os.environ.get("SMTP_STARTTLS", "true").strip().lower()
-        if starttls not in ("true", "false", "1", "0", "yes", "no"):
-            raise SettingsError(f"SMTP_STARTTLS must be true or false, got {starttls!r}")
-        host = os.environ.get("SMTP_HOST", "").strip()
-        if host and not os.environ.get("SMTP_FROM", "").strip():
+        host, sender = env_str("SMTP_HOST"), env_str("SMTP_FROM")
+        if host and not sender:
             raise SettingsError("SMTP_FROM must be set when SMTP_HOST is (the codes' sender address)")
         return cls(
             host=host,
             port=env_int("SMTP_PORT", 587, 1),
-            user=os.environ.get("SMTP_USER", "").strip(),
-            password=os.environ.get("SMTP_PASSWORD", ""),
-            sender=os.environ.get("SMTP_FROM", "").strip(),
-            starttls=starttls in ("true", "1", "yes"),
+            user=env_str("SMTP_USER"),
+            password=env_str("SMTP_PASSWORD"),
+            sender=sender,
+            starttls=env_bool("SMTP_STARTTLS", True),
             timeout_seconds=env_float("SMTP_TIMEOUT_SECONDS", 10.0, 0.1),
         )
 
@@ -79,12 +75,11 @@ class StepUpSettings:
     @classmethod
     def from_env(cls) -> "StepUpSettings":
         return cls(
-            actions=step_up_actions(os.environ.get("STEP_UP_ACTIONS")),
+            actions=step_up_actions(env_str("STEP_UP_ACTIONS")),
             code_ttl_seconds=env_int("STEP_UP_CODE_TTL_SECONDS", 300, 30),
             max_attempts=env_int("STEP_UP_MAX_ATTEMPTS", 3, 1),
             codes_per_hour=env_int("STEP_UP_CODES_PER_HOUR", 5, 1),
-            whatsapp_template=os.environ.get("STEP_UP_WHATSAPP_TEMPLATE", "").strip()
-            or "codigo_verificacao",
+            whatsapp_template=env_str("STEP_UP_WHATSAPP_TEMPLATE", "codigo_verificacao"),
             smtp=SmtpSettings.from_env(),
         )
 

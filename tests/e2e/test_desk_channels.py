@@ -19,7 +19,7 @@ import pytest
 import requests
 import websockets
 
-from tests.conftest import CHAT_API_KEY, WEBSOCKET_JWT_SECRET
+from tests.conftest import CHAT_API_KEY, METRICS_AUTH, WEBSOCKET_JWT_SECRET
 from testing.desk_client import DeskAgent, create_agent
 from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, text, wait_text
 from testing.widget_client import WidgetClient
@@ -99,6 +99,8 @@ def test_rest_customer_reaches_an_agent_and_comes_back(rasa_server, agent):
     said = "\n".join(m.get("text", "") for m in first["messages"])
     assert "fila" in said and ("posicao" in said or "proximo" in said), said
     assert {"title": "Voltar para o bot", "payload": "/leave_queue"} in first["messages"][-1]["buttons"]
+    assert 'isp_handoffs_total{channel="rest_api"}' in requests.get(
+        f"{rasa_server.url}/metrics", headers=METRICS_AUTH, timeout=30).text
 
     def customer_says(message: str) -> None:
         assert chat(rasa_server, session_id, message)["messages"] == []  # paused: only the agent answers

@@ -1,4 +1,4 @@
-"""Fuzz of the WhatsApp Cloud API webhook (channels/whatsapp.py): Meta-shaped
+"""Fuzz of the WhatsApp Cloud API webhook (channels/whatsapp/): Meta-shaped
 deliveries whose leaves and objects are replaced by junk (strings, numbers,
 nulls, deep nesting, huge strings, lone surrogates), correctly signed with the
 test app secret, and the same bodies unsigned.

@@ -1,4 +1,4 @@
-"""/health and /metrics (channels/health.py): the public gets the status only;
+"""/health and /metrics (channels/common/health.py): the public gets the status only;
 the dependency detail and Prometheus want METRICS_TOKEN; with Redis frozen,
 /health answers within its bound from the very first call."""
 from __future__ import annotations

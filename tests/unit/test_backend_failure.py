@@ -6,7 +6,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import actions.backend
-from actions.services import ActionInvoice, ActionListPlans, ActionTrustUnlock
+from actions.billing import ActionInvoice, ActionTrustUnlock
+from actions.sales import ActionListPlans
 from bot.isp.demo import DemoBackend
 
 

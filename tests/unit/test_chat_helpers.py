@@ -5,8 +5,8 @@ from bot import chat_input
 from bot.chat_input import InvalidInput, MalformedJson
 from bot.metrics import known_intent
 from bot.rate_limit import retry_after, window_of
-from channels.health import action_server_url
-from channels.output import api_message
+from channels.common.health import action_server_url
+from channels.common.output import api_message
 
 
 def test_chat_request_accepts_the_contract():

@@ -14,7 +14,7 @@ from bot.settings import SettingsError
 from bot.verification.codes import CodeStore, Outcome, document_tag
 from bot.verification.delivery import CodeSender, authentication_template
 from bot.verification.settings import CUSTOMER_ACTIONS, SmtpSettings, StepUpSettings, step_up_actions
-from bot.whatsapp_graph import WhatsAppSettings
+from channels.whatsapp.settings import WhatsAppSettings
 from testing.fakes.graph_api import ACCESS_TOKEN, PHONE_NUMBER_ID, FakeGraphApi
 from testing.fakes.smtp_server import FakeSmtpServer
 

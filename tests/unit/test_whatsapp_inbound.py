@@ -1,7 +1,7 @@
-"""Meta's webhook notifications flattened into messages and statuses (bot/whatsapp_inbound.py)."""
+"""Meta's webhook notifications flattened into messages and statuses (channels/whatsapp/inbound.py)."""
 import pytest
 
-from bot.whatsapp_inbound import (
+from channels.whatsapp.inbound import (
     MEDIA_REPLIES,
     UNSUPPORTED_REPLY,
     InvalidNotification,

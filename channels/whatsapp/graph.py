@@ -1,4 +1,4 @@
-"""Sending through the WhatsApp Cloud API (Meta Graph API), with its settings.
+"""Sending through the WhatsApp Cloud API (Meta Graph API); no Sanic in here.
 
 One ``httpx.AsyncClient`` per process keeps connections open to the Graph
 API. Rate limits (429) and server errors (5xx) are retried a bounded number
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Optional
 
 import httpx
 
-from bot.whatsapp_format import template_body
+from channels.whatsapp.settings import WhatsAppSettings
+from channels.whatsapp.wire import read_receipt, template_body
 
 logger = logging.getLogger(__name__)
 
@@ -24,45 +24,6 @@ WINDOW_CLOSED = 131047
 # Graph codes that mean "try again later" even when the HTTP status is 4xx.
 RETRYABLE_CODES = {1, 2, 4, 80007, 130429, 131000, 131016}
 MAX_RETRY_WAIT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class WhatsAppSettings:
-    """The WHATSAPP_* variables, or the same keys in ``credentials.yml``."""
-
-    verify_token: str = ""
-    app_secret: str = ""
-    access_token: str = ""
-    phone_number_id: str = ""
-    api_url: str = "https://graph.facebook.com"
-    api_version: str = "v21.0"
-    fallback_template: str = ""
-    template_language: str = "pt_BR"
-    timeout_seconds: float = 10.0
-    retries: int = 2
-    backoff_seconds: float = 0.5
-
-    @classmethod
-    def from_env(cls, credentials: Optional[Mapping[str, Any]] = None) -> "WhatsAppSettings":
-        """A key given in ``credentials.yml`` wins over the environment."""
-        credentials = credentials or {}
-
-        def get(key: str, default: str = "") -> str:
-            value = credentials.get(key)
-            if value in (None, ""):
-                value = os.environ.get(f"WHATSAPP_{key.upper()}", "")
-            return str(value).strip() or default
-
-        return cls(
-            verify_token=get("verify_token"),
-            app_secret=get("app_secret"),
-            access_token=get("access_token"),
-            phone_number_id=get("phone_number_id"),
-            api_url=get("api_url", cls.api_url).rstrip("/"),
-            api_version=get("api_version", cls.api_version),
-            fallback_template=get("fallback_template"),
-            template_language=get("template_language", cls.template_language),
-        )
 
 
 @dataclass(frozen=True)
@@ -123,10 +84,8 @@ class GraphClient:
         return sent.message_id
 
     async def mark_read(self, message_id: str, phone_number_id: str = "") -> None:
-        await self._post(
-            {"messaging_product": "whatsapp", "status": "read", "message_id": message_id},
-            phone_number_id,
-        )
+        """Blue ticks on the customer's message (a failure is logged, never raised)."""
+        await self._post(read_receipt(message_id), phone_number_id)
 
     async def _post(self, payload: Dict[str, Any], phone_number_id: str) -> Dict[str, Any]:
         """The Graph answer as JSON (``{"error": {...}}`` on failure), retrying what may pass later."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
+from bot.errors import MalformedRequest
+
 # Types whose content Rasa can read: their text (or button payload).
 READABLE = {"text", "interactive", "button"}
 # Media a customer may send as a payment receipt.
@@ -31,8 +33,8 @@ MEDIA_REPLIES = {
 UNSUPPORTED_REPLY = "Nao consegui abrir esse tipo de mensagem. Pode me escrever em texto?"
 
 
-class InvalidNotification(ValueError):
-    """The notification is not shaped like Meta's; the message names the field."""
+class InvalidNotification(MalformedRequest, ValueError):
+    """The notification is not shaped like Meta's (HTTP 400); the message names the field."""
 
 
 @dataclass(frozen=True)

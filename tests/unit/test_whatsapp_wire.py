@@ -1,5 +1,5 @@
-"""Bot messages shaped for the WhatsApp Cloud API limits (bot/whatsapp_format.py)."""
-from bot.whatsapp_format import (
+"""Bot messages shaped for the WhatsApp Cloud API limits (channels/whatsapp/wire.py)."""
+from channels.whatsapp.wire import (
     MENU_HINT,
     menu_choice,
     split_text,

@@ -1,0 +1,125 @@
+"""What happens after the webhook's 200: each delivery handled in the background.
+
+Meta wants its 200 before any NLU runs, so the webhook only claims a
+delivery (de-duplication) and hands it here: a customer's messages run one
+after the other (:class:`CustomerQueue`), different customers' side by side.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Dict, Set, Text
+
+from rasa.core.channels.channel import UserMessage
+
+from bot import senders
+from bot.metrics import record_unexpected
+from channels.common.errors import UNAVAILABLE_ERRORS
+from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
+from channels.whatsapp.inbound import RECEIPT_TYPES, Inbound, Status
+from channels.whatsapp.menus import take_menu
+from channels.whatsapp.output import WhatsAppOutput
+from channels.whatsapp.wire import menu_choice
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+RECEIPT_INTENT = "inform_payment_done"
+
+
+class CustomerQueue:
+    """Background work in order per customer; what is running, for a clean shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: Set[asyncio.Task] = set()
+        self._tail: Dict[Text, asyncio.Task] = {}  # last task of each customer
+
+    def spawn(self, customer: Text, work: Awaitable[None]) -> None:
+        """Run ``work`` in the background after the customer's previous work."""
+        task = asyncio.create_task(self._after(self._tail.get(customer), work))
+        self._tasks.add(task)
+        self._tail[customer] = task
+        task.add_done_callback(lambda done: self._finished(customer, done))
+
+    @staticmethod
+    async def _after(previous: "asyncio.Task | None", work: Awaitable[None]) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        await work
+
+    def _finished(self, customer: Text, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if self._tail.get(customer) is task:
+            del self._tail[customer]
+        error = None if task.cancelled() else task.exception()
+        if error is None:
+            return
+        # The guard of a background turn: the customer got no answer; logged with its stack,
+        # and counted in /metrics unless a dependency (Redis, the lock store) was down.
+        logger.error("WhatsApp: a message could not be handled", exc_info=error)
+        if not isinstance(error, UNAVAILABLE_ERRORS):
+            record_unexpected("whatsapp_turn")
+
+    async def drain(self, timeout: float) -> None:
+        """Let running work finish (at most ``timeout`` seconds)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+
+class Turns:
+    """One customer message (or failed status) turned into Rasa's input or a reply."""
+
+    def __init__(self, graph: GraphClient, default_phone_number_id: Text) -> None:
+        self.graph = graph
+        self.default_phone_number_id = default_phone_number_id
+
+    async def message(self, message: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                      agent: Any) -> None:
+        phone_number_id = message.phone_number_id or self.default_phone_number_id
+        output = WhatsAppOutput(self.graph, phone_number_id)
+        sender_id = senders.sender_id(senders.WHATSAPP, message.wa_id)
+        await self.graph.mark_read(message.message_id, phone_number_id)  # blue ticks while the bot thinks
+        metadata = {
+            "channel": CHANNEL,
+            "wa_id": message.wa_id,
+            "profile_name": message.profile_name,
+            "phone_number_id": phone_number_id,
+            "message_type": message.type,
+        }
+        text = message.text
+        if message.readable:
+            if message.type == "text":
+                text = menu_choice(text, await take_menu(message.wa_id)) or text
+        elif message.type in RECEIPT_TYPES and await awaiting_receipt(agent, sender_id):
+            logger.info("WhatsApp: payment receipt (%s) received", message.type)
+            text = "/" + RECEIPT_INTENT
+            metadata["receipt"] = dict(message.media, type=message.type)
+        elif message.is_reaction_removal:
+            logger.debug("WhatsApp: reaction removed, nothing to answer")
+            return
+        else:
+            await output.send_text_message(sender_id, message.reply())
+            return
+        await on_new_message(
+            UserMessage(text, output, sender_id, input_channel=CHANNEL,
+                        message_id=message.message_id, metadata=metadata)
+        )
+
+    async def failure(self, status: Status) -> None:
+        """A bot message failed after acceptance; 131047 gets the fallback template."""
+        logger.warning("WhatsApp: a sent message failed with codes %s", list(status.error_codes))
+        if WINDOW_CLOSED in status.error_codes:
+            await self.graph.send_fallback_template(status.recipient_id, status.phone_number_id)
+
+
+async def awaiting_receipt(agent: Any, sender_id: Text) -> bool:
+    """The customer's latest intent was "ja paguei": media now is the receipt."""
+    if agent is None or agent.tracker_store is None:
+        return False
+    try:
+        tracker = await agent.tracker_store.retrieve(sender_id)
+    except UNAVAILABLE_ERRORS as error:  # the store does not answer: only the shortcut is lost
+        logger.error("WhatsApp: tracker not read (%s)", type(error).__name__)
+        return False
+    intent = (tracker.latest_message.intent or {}).get("name") if tracker and tracker.latest_message else None
+    return intent == RECEIPT_INTENT
