@@ -22,6 +22,7 @@ from bot.desk.conversations import IN_PROGRESS, Conversation, require_access
 from bot.desk.errors import Conflict, Forbidden, InvalidInput
 from bot.desk.users import Agent
 from bot.errors import DependencyUnavailable, MalformedRequest, PayloadTooLarge, UpstreamFailed
+from bot.metrics import record_unexpected
 from bot.pii import mask_pii
 from bot.settings import SettingsError
 from channels.common.errors import UNAVAILABLE_ERRORS
@@ -147,6 +148,7 @@ async def send_agent_message(app: Sanic, agent: Agent, conversation_id: str,
         raise
     except Exception as error:  # the channel's API (e.g. Graph API) refused it: 502, logged
         logger.exception("desk: message to %s not delivered", conversation.id)
+        record_unexpected("desk.send_message")
         raise UpstreamFailed(f"the customer's channel did not accept the message: "
                              f"{type(error).__name__}", "channel") from None
     return {"author": "agent", "agent": agent.username, "text": text,
