@@ -28,6 +28,7 @@ from bot.errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
+    UpstreamFailed,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ STATUS: Dict[type, int] = {
     Conflict: 409,
     RateLimited: 429,
     DependencyUnavailable: 503,
+    UpstreamFailed: 502,
 }
 
 # Errors from below (Redis, Rasa's stores) that mean "retry later".
