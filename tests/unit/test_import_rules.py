@@ -136,10 +136,6 @@ PENDING = {
         "stores read bot.settings; the stores/Redis-factory move makes them standalone",
     ("bot/stores is self-contained", "bot/stores/tracker.py"):
         "stores read bot.settings; the stores/Redis-factory move makes them standalone",
-    ("connectors import only themselves and channels.common", "channels/rasa_rest.py"):
-        "Rasa's REST webhook reaches into socketio, whatsapp and rest; the REST/common move fixes it",
-    ("connectors import only themselves and channels.common", "channels/rest.py"):
-        "imports channels.health; the REST/common move decides where health lives",
 }
 
 
