@@ -132,8 +132,6 @@ RULES: Dict[str, Tuple[Callable[[Path], List[str]], Callable[[], List[Path]]]] =
 
 # (rule, file) still being made true by another part of issue 13.
 PENDING = {
-    ("connectors import only themselves and channels.common", "channels/rasa_rest.py"):
-        "Rasa's REST webhook reaches into socketio, whatsapp and rest; the REST/common move fixes it",
 }
 
 
