@@ -132,10 +132,6 @@ RULES: Dict[str, Tuple[Callable[[Path], List[str]], Callable[[], List[Path]]]] =
 
 # (rule, file) still being made true by another part of issue 13.
 PENDING = {
-    ("bot/stores is self-contained", "bot/stores/connection.py"):
-        "stores read bot.settings; the stores/Redis-factory move makes them standalone",
-    ("bot/stores is self-contained", "bot/stores/tracker.py"):
-        "stores read bot.settings; the stores/Redis-factory move makes them standalone",
     ("connectors import only themselves and channels.common", "channels/rasa_rest.py"):
         "Rasa's REST webhook reaches into socketio, whatsapp and rest; the REST/common move fixes it",
     ("connectors import only themselves and channels.common", "channels/rest.py"):
