@@ -32,8 +32,8 @@ from bot.chat_input import InvalidInput
 from bot.errors import AppError, DependencyUnavailable
 from bot.outbox import MESSAGE_ID, Outbox
 from channels.common import health
-from channels.common.errors import status_of
-from channels.common.http import REDIS_DOWN, api_turn, as_handler, authorize, failed, json_body, metric_kind, rate_limit, refuse_other_methods, request_id
+from channels.common.errors import REDIS_DOWN, status_of
+from channels.common.http import api_turn, as_handler, authorize, failed, json_body, metric_kind, rate_limit, refuse_other_methods, request_id
 from channels.common.settings import ApiSettings, chat_settings
 from channels.common.output import CollectingApiOutput, OutboxOutput, QueueApiOutput
 

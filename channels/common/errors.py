@@ -63,6 +63,7 @@ STATUS: Dict[type, int] = {
 
 # Errors from below (Redis, Rasa's stores) that mean "retry later".
 UNAVAILABLE_ERRORS = (RedisError, LockError, ConnectionException)
+REDIS_DOWN = "service unavailable: the conversation store (Redis) does not answer"
 
 
 def status_of(error: AppError) -> int:
@@ -78,7 +79,7 @@ def as_app_error(error: Exception) -> Optional[AppError]:
     if isinstance(error, AppError):
         return error
     if isinstance(error, UNAVAILABLE_ERRORS):
-        return DependencyUnavailable("service unavailable: the conversation store (Redis) does not answer")
+        return DependencyUnavailable(REDIS_DOWN)
     return None
 
 

@@ -24,13 +24,12 @@ from bot import chat_input, metrics
 from bot.errors import AppError, DependencyUnavailable, RateLimited, Unauthorized
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis
-from channels.common.errors import MethodNotAllowed, error_response
+from channels.common.errors import REDIS_DOWN, MethodNotAllowed, error_response
 from channels.common.turn import ServiceUnavailable, check_redis, run_turn
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-REDIS_DOWN = "service unavailable: the conversation store (Redis) does not answer"
 INTERNAL = "internal error; the request id is in the X-Request-ID header"
 
 
