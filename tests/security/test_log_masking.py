@@ -20,7 +20,7 @@ CPF, EMAIL, PHONE = "529.982.247-25", "ana.souza@gmail.com", "11987654321"
 def server_with_a_failing_route(model_path, server_env, log_dir, action_server, tmp_path_factory):
     credentials = tmp_path_factory.mktemp("failing") / "credentials.yml"
     credentials.write_text((ROOT / "credentials.yml").read_text()
-                           + "\ntests.fakes.failing_channel.FailingInput:\n")
+                           + "\ntesting.fakes.failing_channel.FailingInput:\n")
     server = RasaServer(model_path, server_env, log_dir, name="rasa-failing-route")
     server.args[server.args.index("credentials.yml")] = str(credentials)
     server.start()
