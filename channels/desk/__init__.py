@@ -11,6 +11,7 @@ waiting customers hear their queue position from ``positions``.
     routes/       auth, agents, conversations, console (one module each)
     ws.py         /desk/ws
     common.py     what routes and ws share (who asks, bodies, sending)
+    transcript.py tracker events as the desk's messages
     delivery.py   to a customer outside a turn, kept in the tracker
     positions.py  queue-position notices (one replica at a time)
     broker.py     the event broker (customer messages -> agents)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
@@ -36,33 +35,11 @@ from bot.desk.errors import DeskError
 from bot.metrics import record_unexpected
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.desk.delivery import CustomerLine, current_app
+from channels.desk.transcript import message_of
 
 logger = logging.getLogger(__name__)
 
 MAX_PENDING = 10_000
-
-
-def iso(timestamp: Optional[float]) -> str:
-    moment = datetime.fromtimestamp(timestamp, timezone.utc) if timestamp else datetime.now(timezone.utc)
-    return moment.isoformat()
-
-
-def message_of(event: Dict[Text, Any]) -> Dict[Text, Any]:
-    """A tracker event (as published) as a desk transcript message."""
-    if event.get("event") == "user":
-        message = {"author": "customer", "text": event.get("text") or ""}
-    else:
-        agent = (event.get("metadata") or {}).get("desk_agent")
-        message = {"author": "agent" if agent else "bot", "text": event.get("text") or ""}
-        if agent:
-            message["agent"] = agent
-        data = event.get("data") or {}
-        if data.get("buttons"):
-            message["buttons"] = data["buttons"]
-        if data.get("image"):
-            message["image"] = data["image"]
-    message["timestamp"] = iso(event.get("timestamp"))
-    return message
 
 
 class DeskEventBroker(EventBroker):

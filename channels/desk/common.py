@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from sanic import Sanic
 from sanic.request import Request
@@ -26,14 +26,13 @@ from bot.metrics import record_unexpected
 from bot.pii import mask_pii
 from bot.settings import SettingsError
 from channels.common.errors import UNAVAILABLE_ERRORS
-from channels.desk.broker import iso, message_of
+from channels.desk.transcript import iso
 from channels.desk.delivery import CustomerLine, Undeliverable
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
 MAX_BODY_BYTES = 64 * 1024
-TRANSCRIPT_MAX = 500
 
 
 def desk_auth(desk: Desk) -> Auth:
@@ -153,17 +152,3 @@ async def send_agent_message(app: Sanic, agent: Agent, conversation_id: str,
                              f"{type(error).__name__}", "channel") from None
     return {"author": "agent", "agent": agent.username, "text": text,
             "timestamp": iso(event.timestamp)}
-
-
-async def transcript(app: Sanic, conversation: Conversation) -> List[Dict[str, Any]]:
-    """The customer's messages, the bot's and the agents' of the current session."""
-    tracker = await app.ctx.agent.tracker_store.retrieve(conversation.sender_id)
-    if tracker is None:
-        return []
-    events = [event.as_dict() for event in tracker.events]
-    start = 0
-    for index, event in enumerate(events):
-        if event.get("event") == "session_started":
-            start = index
-    return [message_of(event) for event in events[start:]
-            if event.get("event") in ("user", "bot")][-TRANSCRIPT_MAX:]

@@ -5,7 +5,7 @@ channel); it serves the desk's API, ``/desk/ws`` and the console, and starts
 the queue-position notices. Routes live one module per resource in
 ``channels.desk.routes``; every error they raise is a typed error mapped to
 HTTP by ``channels/common/errors.py``, Redis down included (503, once here,
-not per route). A 401 also says ``WWW-Authenticate: Bearer``.
+not per route).
 """
 from __future__ import annotations
 
@@ -13,18 +13,11 @@ from typing import Any, Awaitable, Callable, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint
-from sanic.request import Request
-from sanic.response import HTTPResponse
 
-from bot.desk.errors import Unauthorized
-from channels.common.errors import error_response, install_error_handlers
+from channels.common.errors import install_error_handlers
 from channels.desk import routes
 from channels.desk.positions import start_position_notices
 from channels.desk.ws import desk_ws
-
-
-async def unauthorized(_: Request, error: Unauthorized) -> HTTPResponse:
-    return error_response(error, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def start_positions(app, _loop) -> None:
@@ -48,5 +41,4 @@ class DeskInput(InputChannel):
         bp.add_websocket_route(desk_ws, "/desk/ws")
         bp.listener("after_server_start")(start_positions)
         install_error_handlers(bp)
-        bp.exception(Unauthorized)(unauthorized)
         return bp

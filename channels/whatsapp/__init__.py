@@ -33,8 +33,4 @@ def __getattr__(name: str) -> Any:
         from channels.whatsapp.output import WhatsAppOutput
 
         return WhatsAppOutput
-    if name == "SENDER_PREFIX":  # channels/rasa_rest.py reads it until it uses bot.senders
-        from bot.senders import WHATSAPP
-
-        return f"{WHATSAPP}:"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

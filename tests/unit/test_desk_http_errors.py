@@ -1,12 +1,10 @@
 """The desk's routes map errors only through channels/common/errors.py."""
-import asyncio
-
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.desk.errors import AlreadyClaimed, Conflict, LoginLocked, Unauthorized
 from bot.errors import UpstreamFailed
 from channels.common.errors import as_app_error, error_response, status_of
-from channels.desk.input import DeskInput, unauthorized
+from channels.desk.input import DeskInput
 from channels.desk.ws import error_code
 
 
@@ -20,7 +18,7 @@ def test_desk_errors_get_their_status_from_the_common_mapping():
 
 
 def test_a_401_names_the_bearer_scheme():
-    answer = asyncio.run(unauthorized(None, Unauthorized("token expired")))
+    answer = error_response(Unauthorized("token expired"))
     assert (answer.status, answer.headers["WWW-Authenticate"]) == (401, "Bearer")
 
 

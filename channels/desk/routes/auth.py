@@ -8,8 +8,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.desk import Desk
-from channels.desk.broker import iso
 from channels.desk.common import bearer_token, current_agent, desk_auth, json_body
+from channels.desk.transcript import iso
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,9 @@ from bot.desk import handoff as texts
 from bot.desk.conversations import STATUSES, can_access
 from bot.desk.errors import InvalidInput
 from channels.desk.common import (conversation_for, conversation_view, current_agent, json_body,
-                                  send_agent_message, time_arg, transcript)
+                                  send_agent_message, time_arg)
 from channels.desk.delivery import CustomerLine
+from channels.desk.transcript import transcript
 
 
 async def list_conversations(request: Request) -> HTTPResponse:
