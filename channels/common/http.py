@@ -1,9 +1,11 @@
 """What the chat HTTP routes share: API keys, the rate limit, JSON bodies, the turn, error answers.
 
-Used by the chat REST API (``channels/rest.py``), Rasa's REST webhook
-(``channels/rasa_rest.py``) and, for the rate limit, the socket connectors.
-Failures are raised as :mod:`bot.errors` types and answered only through
-:mod:`channels.common.errors` (one status mapping, ``Retry-After`` on 429/503).
+Used by the chat REST API (``channels/rest.py``) and Rasa's REST webhook
+(``channels/rasa_rest.py``); :func:`as_handler` by any connector whose
+routes are methods. Failures are raised as :mod:`bot.errors` types and
+answered only through :mod:`channels.common.errors` (one status mapping,
+``Retry-After`` on 429/503). The socket connectors answer in frames, not
+HTTP, so they keep their own error codes.
 """
 from __future__ import annotations
 
