@@ -14,7 +14,6 @@ code of ours that runs when ``rasa run`` starts.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import sys
 from typing import Any, Dict, Optional
@@ -31,7 +30,7 @@ from bot.errors import Unauthorized
 from bot.redis_pool import get_redis
 from bot.settings import check_rasa_server
 from channels.common.errors import error_response
-from channels.common.http import as_handler
+from channels.common.http import as_handler, bearer_matches
 from channels.common.settings import HealthSettings, chat_settings
 
 logger = logging.getLogger(__name__)
@@ -109,17 +108,6 @@ async def health_report(app: Any, settings: HealthSettings) -> Dict[str, Any]:
     }
 
 
-def _bearer_ok(request: Request, token: str) -> Optional[bool]:
-    """None without an Authorization header; else whether it is the token."""
-    header = request.headers.get("authorization")
-    if header is None:
-        return None
-    scheme, _, given = header.partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    )
-
-
 class Health:
     """``/health`` (status for all, detail with the token) and ``/metrics`` (token only)."""
 
@@ -132,14 +120,14 @@ class Health:
         return error_response(Unauthorized(detail))
 
     async def health(self, request: Request) -> HTTPResponse:
-        allowed = _bearer_ok(request, self.settings.metrics_token)
+        allowed = bearer_matches(request, (self.settings.metrics_token,))
         if allowed is False:
             return self._unauthorized()
         report = await health_report(request.app, self.settings)
         return response.json(report if allowed else {"status": report["status"]})
 
     async def prometheus(self, request: Request) -> HTTPResponse:
-        if not _bearer_ok(request, self.settings.metrics_token):
+        if not bearer_matches(request, (self.settings.metrics_token,)):
             return self._unauthorized()
         body, content_type = await metrics.render(get_redis())
         return response.raw(body, content_type=content_type)
