@@ -81,35 +81,43 @@ class RasaRestInput(InputChannel):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
         return cls(chat_settings().api)
 
+    async def receive(self, request: Request, on_new_message) -> HTTPResponse:
+        """``POST /webhooks/rest/webhook``: one turn, Rasa's collected messages as the answer."""
+        channel = self.name()
+        try:
+            authorize(self.settings.api_keys, request)
+            sender_id, text, metadata = webhook_request(json_body(request))
+            await rate_limit(self.settings.rate_limit_per_minute, sender_id, "sender")
+            output = CollectingOutputChannel()
+            await api_turn(request, on_new_message, UserMessage(
+                text, output, sender_id, input_channel=channel, metadata=metadata,
+            ), channel)
+        except AppError as error:
+            return failed(channel, error)
+        return response.json(output.messages)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("isp_rasa_rest", __name__)
-        channel = self.name()
+        bp.middleware("response")(add_request_id)
+        bp.listener("before_server_start")(mask_logs)
+        bp.add_route(alive, "/", methods=["GET"])
 
-        @bp.middleware("response")
-        async def add_request_id(request: Request, resp: HTTPResponse) -> None:
-            resp.headers["X-Request-ID"] = request_id(request)
-
-        @bp.listener("before_server_start")
-        async def mask_logs(*_: Any) -> None:
-            """Sanic adds its own log handlers after logging.yml: mask theirs too."""
-            install_log_masking()
-
-        @bp.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            try:
-                authorize(self.settings.api_keys, request)
-                sender_id, text, metadata = webhook_request(json_body(request))
-                await rate_limit(self.settings.rate_limit_per_minute, sender_id, "sender")
-                output = CollectingOutputChannel()
-                await api_turn(request, on_new_message, UserMessage(
-                    text, output, sender_id, input_channel=channel, metadata=metadata,
-                ), channel)
-            except AppError as error:
-                return failed(channel, error)
-            return response.json(output.messages)
+            return await self.receive(request, on_new_message)
 
+        bp.add_route(receive, "/webhook", methods=["POST"])
         return bp
+
+
+async def add_request_id(request: Request, resp: HTTPResponse) -> None:
+    resp.headers["X-Request-ID"] = request_id(request)
+
+
+async def mask_logs(*_: Any) -> None:
+    """Sanic adds its own log handlers after logging.yml: mask theirs too."""
+    install_log_masking()
+
+
+async def alive(_: Request) -> HTTPResponse:
+    """``GET /webhooks/rest/``, as Rasa's stock channel answers it."""
+    return response.json({"status": "ok"})

@@ -20,17 +20,21 @@ find_python310() {
   return 1
 }
 
-# The web widget's rasa-webchat (web/package-lock.json, served at /widget),
+# The web widget's rasa-webchat (web/widget/package-lock.json, served at /widget),
 # installed with npm ci and again only when the lock file changes.
-web_stamp=web/node_modules/.package-lock.sha256
-web_wanted=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+widget=web/widget
+if [ -d web/node_modules ] && [ ! -L web/node_modules ] && [ ! -e "$widget/node_modules" ]; then
+  mv web/node_modules "$widget/node_modules"  # installed before the widget moved to web/widget/
+fi
+web_stamp=$widget/node_modules/.package-lock.sha256
+web_wanted=$(sha256sum "$widget/package-lock.json" | cut -d' ' -f1)
 if [ ! -f "$web_stamp" ] || [ "$(cat "$web_stamp")" != "$web_wanted" ]; then
   if ! command -v npm >/dev/null 2>&1; then
     echo "error: npm not found; the web widget needs Node.js 18+ and npm (apt-get install nodejs npm)" >&2
     exit 1
   fi
-  echo "setup: installing the web widget (npm ci in web/)" >&2
-  (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "setup: installing the web widget (npm ci in $widget/)" >&2
+  (cd "$widget" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   echo "$web_wanted" > "$web_stamp"
 fi
 

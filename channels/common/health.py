@@ -14,9 +14,7 @@ code of ours that runs when ``rasa run`` starts.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-import os
 import sys
 from typing import Any, Dict, Optional
 
@@ -28,16 +26,14 @@ from sanic.response import HTTPResponse
 
 import bot
 from bot import metrics
+from bot.errors import Unauthorized
 from bot.redis_pool import get_redis
-from bot.settings import check_rasa_server, env_float, env_secret
+from bot.settings import check_rasa_server
+from channels.common.errors import error_response
+from channels.common.http import as_handler, bearer_matches
+from channels.common.settings import HealthSettings, chat_settings
 
 logger = logging.getLogger(__name__)
-
-
-def check_timeout_seconds() -> float:
-    """Each dependency check gives up after this long (``HEALTH_CHECK_TIMEOUT_SECONDS``,
-    default 0.08), so ``/health`` answers within ~100 ms even with Redis frozen."""
-    return env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 0.08, 0.001)
 
 
 def _forget(task: asyncio.Task) -> None:
@@ -58,9 +54,9 @@ async def _bounded(check, timeout: float) -> bool:
     return task.exception() is None
 
 
-async def _redis() -> str:
+async def _redis(timeout: float) -> str:
     # any failure is "unavailable"; the reason is in Redis' logs
-    return "ok" if await _bounded(get_redis().ping(), check_timeout_seconds()) else "unavailable"
+    return "ok" if await _bounded(get_redis().ping(), timeout) else "unavailable"
 
 
 def action_server_url(webhook_url: str, path: str) -> str:
@@ -71,17 +67,17 @@ def action_server_url(webhook_url: str, path: str) -> str:
     return f"{base}{path}"
 
 
-async def _action_server(agent: Any) -> str:
+async def _action_server(agent: Any, timeout: float) -> str:
     """``GET /actions`` with the headers Rasa sends (ACTION_SERVER_TOKEN): a token
     that does not match the action server's shows here as "unauthorized"."""
     endpoint = getattr(agent, "action_endpoint", None) if agent else None
     if endpoint is None or not endpoint.url:
         return "not_configured"
     try:
-        async with httpx.AsyncClient(timeout=check_timeout_seconds()) as client:
+        async with httpx.AsyncClient(timeout=timeout) as client:
             response = await asyncio.wait_for(
                 client.get(action_server_url(endpoint.url, "/actions"), headers=endpoint.headers or {}),
-                check_timeout_seconds(),
+                timeout,
             )
     except (httpx.HTTPError, asyncio.TimeoutError):
         return "unavailable"
@@ -94,13 +90,10 @@ def _model(agent: Any) -> str:
     return "ok" if agent is not None and agent.is_ready() else "not_loaded"
 
 
-def _llm() -> str:
-    return "configured" if os.environ.get("OPENAI_API_KEY") else "not_configured"
-
-
-async def health_report(app: Any) -> Dict[str, Any]:
+async def health_report(app: Any, settings: HealthSettings) -> Dict[str, Any]:
     agent = getattr(app.ctx, "agent", None)
-    redis, action_server = await asyncio.gather(_redis(), _action_server(agent))
+    timeout = settings.check_timeout_seconds
+    redis, action_server = await asyncio.gather(_redis(timeout), _action_server(agent, timeout))
     model = _model(agent)
     healthy = redis == "ok" and action_server in ("ok", "not_configured") and model == "ok"
     return {
@@ -109,46 +102,41 @@ async def health_report(app: Any) -> Dict[str, Any]:
         "action_server": action_server,
         "model": model,
         "model_id": getattr(agent, "model_id", None) if model == "ok" else None,
-        "llm": _llm(),
+        "llm": "configured" if settings.llm_configured else "not_configured",
         "version": bot.__version__,
         "rasa_version": rasa.__version__,
     }
 
 
-def _bearer_ok(request: Request, token: str) -> Optional[bool]:
-    """None without an Authorization header; else whether it is the token."""
-    header = request.headers.get("authorization")
-    if header is None:
-        return None
-    scheme, _, given = header.partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    )
+class Health:
+    """``/health`` (status for all, detail with the token) and ``/metrics`` (token only)."""
 
+    def __init__(self, settings: HealthSettings) -> None:
+        self.settings = settings
 
-def _unauthorized(token: str) -> HTTPResponse:
-    detail = ("Authorization: Bearer <METRICS_TOKEN> is required" if token
-              else "METRICS_TOKEN is not set on this server: /metrics and the /health detail are off")
-    return response.json({"detail": detail}, status=401, headers={"WWW-Authenticate": "Bearer"})
+    def _unauthorized(self) -> HTTPResponse:
+        detail = ("Authorization: Bearer <METRICS_TOKEN> is required" if self.settings.metrics_token
+                  else "METRICS_TOKEN is not set on this server: /metrics and the /health detail are off")
+        return error_response(Unauthorized(detail))
+
+    async def health(self, request: Request) -> HTTPResponse:
+        allowed = bearer_matches(request, (self.settings.metrics_token,))
+        if allowed is False:
+            return self._unauthorized()
+        report = await health_report(request.app, self.settings)
+        return response.json(report if allowed else {"status": report["status"]})
+
+    async def prometheus(self, request: Request) -> HTTPResponse:
+        if not bearer_matches(request, (self.settings.metrics_token,)):
+            return self._unauthorized()
+        body, content_type = await metrics.render(get_redis())
+        return response.raw(body, content_type=content_type)
 
 
 def register(bp: Blueprint) -> None:
     """Check the server's secrets (refuse to start), then add /health and /metrics."""
     for warning in check_rasa_server(sys.argv):
         logger.warning("SECURITY: %s", warning)
-    token = env_secret("METRICS_TOKEN")
-
-    @bp.route("/health", methods=["GET"])
-    async def health(request: Request) -> HTTPResponse:
-        allowed = _bearer_ok(request, token)
-        if allowed is False:
-            return _unauthorized(token)
-        report = await health_report(request.app)
-        return response.json(report if allowed else {"status": report["status"]})
-
-    @bp.route("/metrics", methods=["GET"])
-    async def prometheus(request: Request) -> HTTPResponse:
-        if not _bearer_ok(request, token):
-            return _unauthorized(token)
-        body, content_type = await metrics.render(get_redis())
-        return response.raw(body, content_type=content_type)
+    routes = Health(chat_settings().health)
+    bp.add_route(as_handler(routes.health), "/health", methods=["GET"])
+    bp.add_route(as_handler(routes.prometheus), "/metrics", methods=["GET"])

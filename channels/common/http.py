@@ -1,9 +1,11 @@
 """What the chat HTTP routes share: API keys, the rate limit, JSON bodies, the turn, error answers.
 
-Used by the chat REST API (``channels/rest.py``), Rasa's REST webhook
-(``channels/rasa_rest.py``) and, for the rate limit, the socket connectors.
-Failures are raised as :mod:`bot.errors` types and answered only through
-:mod:`channels.common.errors` (one status mapping, ``Retry-After`` on 429/503).
+Used by the chat REST API (``channels/rest.py``) and Rasa's REST webhook
+(``channels/rasa_rest.py``); :func:`as_handler` by any connector whose
+routes are methods. Failures are raised as :mod:`bot.errors` types and
+answered only through :mod:`channels.common.errors` (one status mapping,
+``Retry-After`` on 429/503). The socket connectors answer in frames, not
+HTTP, so they keep their own error codes.
 """
 from __future__ import annotations
 
@@ -70,17 +72,23 @@ def request_id(request: Request) -> str:
     return given if REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
+def bearer_matches(request: Request, secrets: Tuple[str, ...]) -> Optional[bool]:
+    """``None`` without an ``Authorization`` header; else whether it is
+    ``Bearer <one of secrets>`` (compared in constant time)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, given = header.partition(" ")
+    given = given.strip()
+    return scheme.lower() == "bearer" and bool(given) and any(
+        hmac.compare_digest(given.encode(), secret.encode()) for secret in secrets if secret
+    )
+
+
 def authorize(api_keys: Tuple[str, ...], request: Request) -> None:
     """Unauthorized unless ``Authorization: Bearer <key>`` is one of ``api_keys`` (none set: open)."""
-    if not api_keys:
-        return
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    key = key.strip()
-    if scheme.lower() == "bearer" and key and any(
-        hmac.compare_digest(key.encode(), allowed.encode()) for allowed in api_keys
-    ):
-        return
-    raise Unauthorized("Authorization: a valid bearer API key is required", field="Authorization")
+    if api_keys and not bearer_matches(request, api_keys):
+        raise Unauthorized("Authorization: a valid bearer API key is required", field="Authorization")
 
 
 async def rate_limit(per_minute: int, sender: str, field: str) -> None:

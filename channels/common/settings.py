@@ -1,4 +1,4 @@
-"""Settings of the chat connectors (REST, Rasa's REST webhook, WebSocket, socket.io, widget).
+"""Settings of the chat connectors (REST, Rasa's REST webhook, WebSocket, socket.io, widget, health).
 
 One frozen dataclass per feature, each with ``from_env()`` reading through
 :mod:`bot.settings` (a bad value is a ``SettingsError`` naming the
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Tuple
 
-from bot.settings import SettingsError, env_bool, env_int, env_list, env_secret, env_str
+from bot.settings import SettingsError, env_bool, env_float, env_int, env_list, env_secret, env_str
 
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
@@ -107,11 +107,32 @@ class WidgetSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """``/health`` and ``/metrics``: ``METRICS_TOKEN`` (unset: detail and metrics
+    closed to everyone) and ``HEALTH_CHECK_TIMEOUT_SECONDS`` (default 0.08: each
+    dependency check gives up after it, so ``/health`` answers within ~100 ms
+    even with Redis frozen). ``llm_configured``: whether ``OPENAI_API_KEY`` is set."""
+
+    metrics_token: str
+    check_timeout_seconds: float
+    llm_configured: bool
+
+    @classmethod
+    def from_env(cls) -> "HealthSettings":
+        return cls(
+            metrics_token=env_secret("METRICS_TOKEN"),
+            check_timeout_seconds=env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 0.08, 0.001),
+            llm_configured=bool(env_str("OPENAI_API_KEY")),
+        )
+
+
+@dataclass(frozen=True)
 class ChatSettings:
     api: ApiSettings
     websocket: WebSocketSettings
     socketio: SocketIOSettings
     widget: WidgetSettings
+    health: HealthSettings
 
     @classmethod
     def from_env(cls) -> "ChatSettings":
@@ -120,6 +141,7 @@ class ChatSettings:
             websocket=WebSocketSettings.from_env(),
             socketio=SocketIOSettings.from_env(),
             widget=WidgetSettings.from_env(),
+            health=HealthSettings.from_env(),
         )
 
 

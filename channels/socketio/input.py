@@ -145,7 +145,7 @@ class SocketIOInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         widget = chat_settings().widget  # a bad WIDGET_* setting stops start-up here
         if not WEBCHAT_JS.is_file():
-            logger.warning("socketio: %s is missing; run `make setup` (npm ci in web/)", WEBCHAT_JS)
+            logger.warning("socketio: %s is missing; run `make setup` (npm ci in web/widget/)", WEBCHAT_JS)
         sio = QuietAsyncServer(
             async_mode="sanic",
             # Origins are Sanic's business (rasa run --cors / RASA_CORS), as in stock Rasa.

@@ -1,7 +1,7 @@
 """The demo page that embeds the rasa-webchat widget (``GET /widget``).
 
 The widget's JavaScript comes from the npm package that ``make setup``
-installs in ``web/node_modules`` (``npm ci``), never from a CDN: the page
+installs in ``web/widget/node_modules`` (``npm ci``), never from a CDN: the page
 must work on a server with no internet. The provider's name, the title and
 the colour come from the environment (``WIDGET_*``).
 """
@@ -18,9 +18,9 @@ from sanic.response import HTTPResponse
 from channels.common.http import as_handler
 from channels.common.settings import WidgetSettings
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
-WEBCHAT_JS = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
-PAGE_TEMPLATE = WEB_DIR / "widget.html"
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "web" / "widget"
+WEBCHAT_JS = WIDGET_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+PAGE_TEMPLATE = WIDGET_DIR / "index.html"
 SCRIPT_URL = "/widget/webchat.js"
 
 

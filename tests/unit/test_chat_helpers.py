@@ -104,3 +104,19 @@ def test_intent_labels_stay_within_the_domain():
 def test_action_server_health_url():
     assert action_server_url("http://127.0.0.1:5055/webhook", "/health") == "http://127.0.0.1:5055/health"
     assert action_server_url("http://actions:5055/webhook/", "/actions") == "http://actions:5055/actions"
+
+
+def test_bearer_matches_one_of_the_secrets_or_says_no_header():
+    from types import SimpleNamespace
+
+    from channels.common.http import bearer_matches
+
+    def request(header=None):
+        return SimpleNamespace(headers={} if header is None else {"authorization": header})
+
+    assert bearer_matches(request(), ("k1",)) is None
+    assert bearer_matches(request("Bearer k2"), ("k1", "k2")) is True
+    assert bearer_matches(request("bearer  k1 "), ("k1",)) is True
+    for header in ("Bearer k3", "Basic k1", "Bearer ", "k1"):
+        assert bearer_matches(request(header), ("k1",)) is False
+    assert bearer_matches(request("Bearer "), ("",)) is False  # no secret set: nothing matches
