@@ -31,6 +31,7 @@ from bot.desk import Desk
 from bot.desk import handoff as texts
 from bot.desk.errors import DeskError
 from bot.desk.hours import TIMEZONE, BusinessHours
+from bot.desk.settings import desk_settings
 from bot.documents import mask_document
 from bot.metrics import record_handoff
 from bot.isp.base import BackendError, ContractStatus, TicketSubject
@@ -128,7 +129,7 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
             dispatcher.utter_message(text=texts.ALREADY_QUEUED_TEXT, buttons=[texts.LEAVE_BUTTON])
             return [ConversationPaused()]
         await _count_handoff(conversation.channel)
-        hours = BusinessHours.from_env()
+        hours = desk_settings().hours
         moment = now or datetime.now(TIMEZONE)
         online = await store.users.online()
         if hours.is_open(moment) and online:

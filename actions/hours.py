@@ -10,6 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.desk.hours import TIMEZONE, BusinessHours
+from bot.desk.settings import desk_settings
 
 ALWAYS_HERE = "Aqui no chat eu atendo 24 horas: 2a via, PIX, desbloqueio e suporte."
 
@@ -33,5 +34,5 @@ class ActionBusinessHours(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text=hours_reply(BusinessHours.from_env()))
+        dispatcher.utter_message(text=hours_reply(desk_settings().hours))
         return []

@@ -39,7 +39,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bot.security import sign  # noqa: E402
+from channels.whatsapp.signature import sign  # noqa: E402
 from testing.fakes import graph_api as graph_fake  # noqa: E402
 from testing.fakes.graph_api import FakeGraphApi  # noqa: E402
 from testing.processes import VENV_BIN, Service, free_port, fresh_credentials, project_env  # noqa: E402

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
+from bot import errors
+
 MAX_BODY_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 4096
 MAX_JSON_DEPTH = 32  # levels of nested objects/arrays a client may send
@@ -22,21 +24,31 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 SESSION_ID_RULE = "1 to 128 characters among A-Z a-z 0-9 _ . : -"
 
 
-class InvalidInput(ValueError):
-    """A field is missing, of the wrong type or out of range (HTTP 422)."""
+class InvalidInput(errors.InvalidInput, ValueError):
+    """A field is missing, of the wrong type or out of range (HTTP 422).
 
-    def __init__(self, field: str, detail: str):
-        super().__init__(f"{field}: {detail}")
-        self.field = field
-        self.detail = f"{field}: {detail}"
+    :class:`bot.errors.InvalidInput` (the one mapping answers it), still a
+    ``ValueError`` for the callers that catch those.
+    """
+
+    @property
+    def detail(self) -> str:
+        """``"<field>: <reason>"``, the text the client sees."""
+        return self.message
 
 
-class MalformedJson(ValueError):
+class MalformedJson(errors.MalformedRequest, ValueError):
     """The body is not JSON at all (HTTP 400)."""
 
+    def __init__(self, message: str, field: Optional[str] = "body"):
+        super().__init__(message, field)
 
-class TooLarge(ValueError):
+
+class TooLarge(errors.PayloadTooLarge, ValueError):
     """The body or frame is over the size limit (HTTP 413)."""
+
+    def __init__(self, message: str, field: Optional[str] = "body"):
+        super().__init__(message, field)
 
 
 class TooDeep(MalformedJson):
@@ -55,7 +67,7 @@ def clean_value(value: Any, field: str = "body", max_depth: int = MAX_JSON_DEPTH
     if not isinstance(value, (dict, list)):
         return value
     if _depth > max_depth:
-        raise TooDeep(f"{field}: nested deeper than {max_depth} levels")
+        raise TooDeep(f"{field}: nested deeper than {max_depth} levels", field)
     if isinstance(value, list):
         return [clean_value(item, field, max_depth, _depth + 1) for item in value]
     return {clean_text(str(key)): clean_value(item, field, max_depth, _depth + 1) for key, item in value.items()}
@@ -69,13 +81,13 @@ def parse_json(raw: bytes | str, field: str = "body", max_bytes: int = MAX_BODY_
     """
     size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
     if size > max_bytes:
-        raise TooLarge(f"{field}: larger than {max_bytes} bytes")
+        raise TooLarge(f"{field}: larger than {max_bytes} bytes", field)
     try:
         value = json.loads(raw)
     except RecursionError:
-        raise TooDeep(f"{field}: nested deeper than {MAX_JSON_DEPTH} levels") from None
+        raise TooDeep(f"{field}: nested deeper than {MAX_JSON_DEPTH} levels", field) from None
     except (UnicodeDecodeError, ValueError) as error:
-        raise MalformedJson(f"{field} is not valid JSON: {error}") from None
+        raise MalformedJson(f"{field} is not valid JSON: {error}", field) from None
     return clean_value(value, field)
 
 

@@ -83,6 +83,13 @@ class RateLimited(AppError):
         self.retry_after = max(1, int(retry_after))
 
 
+class UpstreamFailed(AppError):
+    """A service we call for the caller answered but refused (e.g. the customer's
+    channel did not accept a message); retrying the same request may not help."""
+
+    kind = "upstream"
+
+
 class DependencyUnavailable(AppError):
     """Redis, the lock store, the model or a backend does not answer; retry later.
 

@@ -1,24 +1,9 @@
-"""Security helpers shared by the channels: webhook signatures and session tokens."""
+"""Session tokens shared by the web channels (Meta's webhook signature: channels/whatsapp/signature.py)."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Optional
 
 import jwt
-
-
-def valid_signature(secret: str, body: bytes, header: Optional[str]) -> bool:
-    """Meta's ``X-Hub-Signature-256: sha256=<hex>`` over the raw body, constant time."""
-    if not secret or not header or not header.startswith("sha256="):
-        return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256="):].strip().lower())
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The header value Meta would send for ``body`` (tests and tools)."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class InvalidToken(ValueError):

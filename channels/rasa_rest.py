@@ -7,14 +7,13 @@ WhatsApp customer's ``wa:`` conversation) and answered a 500 to ``null``.
 Same contract as Rasa's: ``{"sender", "message", "metadata"?}`` ->
 ``[{"recipient_id", "text", "buttons"?, "image"?, "custom"?, ...}]`` (Rasa's
 ``CollectingOutputChannel``, one entry per paragraph), so existing clients
-keep working. Errors are the chat API's (``channels/rest.py``):
+keep working. Errors are the chat API's (``channels/common/http.py``):
 ``{"detail": "<field>: ...", "field"}`` with 400, 401 (``CHAT_API_KEYS``),
 413, 422, 429 (``CHAT_RATE_LIMIT_PER_MINUTE``, per sender) and 503.
 """
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -22,17 +21,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import chat_input, metrics
+from bot import chat_input, senders
 from bot.chat_input import InvalidInput
+from bot.errors import AppError
 from bot.pii import install_log_masking
-from channels import socketio, whatsapp
-from channels.rest import REQUEST_ID, ApiError, RestApiSettings, api_turn, authorize, invalid, json_body, rate_limit
-from channels.rest import sender_id as api_sender_id
+from channels.common.http import api_turn, authorize, failed, json_body, rate_limit, request_id
+from channels.common.settings import ApiSettings, chat_settings
 
 SENDER = re.compile(r"^[A-Za-z0-9_.:@+-]{1,128}$")
 SENDER_RULE = "1 to 128 characters among A-Z a-z 0-9 _ . : @ + -"
-# Sender ids the other connectors give their customers: only they may write there.
-RESERVED_PREFIXES = (whatsapp.SENDER_PREFIX, socketio.SENDER_PREFIX, api_sender_id(""))
 # Longer than the chat API's 4,096 (what Rasa's REST clients have been sending), within the 64 KB body.
 MAX_MESSAGE_CHARS = 10_000
 
@@ -44,9 +41,9 @@ def sender(value: Any) -> str:
         raise InvalidInput("sender", f"must be a string, got {type(value).__name__}")
     if not SENDER.match(value):
         raise InvalidInput("sender", f"must be {SENDER_RULE}")
-    if value.lower().startswith(RESERVED_PREFIXES):
+    if senders.is_reserved(value.lower()):  # sender ids other connectors give their customers
         raise InvalidInput(
-            "sender", f"must not start with another channel's prefix ({', '.join(RESERVED_PREFIXES)})"
+            "sender", f"must not start with another channel's prefix ({', '.join(senders.RESERVED_PREFIXES)})"
         )
     return value
 
@@ -73,8 +70,8 @@ def webhook_request(body: Any) -> tuple:
 class RasaRestInput(InputChannel):
     """Rasa's ``rest`` channel, same route and shapes, with honest failures."""
 
-    def __init__(self, settings: Optional[RestApiSettings] = None) -> None:
-        self.settings = settings or RestApiSettings.from_env()
+    def __init__(self, settings: Optional[ApiSettings] = None) -> None:
+        self.settings = settings or chat_settings().api
 
     @classmethod
     def name(cls) -> Text:
@@ -82,16 +79,15 @@ class RasaRestInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
-        return cls(RestApiSettings.from_env())
+        return cls(chat_settings().api)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("isp_rasa_rest", __name__)
         channel = self.name()
 
         @bp.middleware("response")
-        async def request_id(request: Request, resp: HTTPResponse) -> None:
-            given = request.headers.get("x-request-id", "")
-            resp.headers["X-Request-ID"] = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        async def add_request_id(request: Request, resp: HTTPResponse) -> None:
+            resp.headers["X-Request-ID"] = request_id(request)
 
         @bp.listener("before_server_start")
         async def mask_logs(*_: Any) -> None:
@@ -112,12 +108,8 @@ class RasaRestInput(InputChannel):
                 await api_turn(request, on_new_message, UserMessage(
                     text, output, sender_id, input_channel=channel, metadata=metadata,
                 ), channel)
-            except InvalidInput as error:
-                metrics.record_error(channel, "validation")
-                return invalid(error).response()
-            except ApiError as error:
-                metrics.record_error(channel, error.kind)
-                return error.response()
+            except AppError as error:
+                return failed(channel, error)
             return response.json(output.messages)
 
         return bp

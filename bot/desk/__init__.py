@@ -1,7 +1,7 @@
 """The handoff desk's state: agents, logins, the queue and its conversations.
 
 Rasa-free and Redis-only, so the action server (``action_handoff``), every
-``rasa run`` replica (``channels/desk.py``) and the CLI
+``rasa run`` replica (``channels/desk/``) and the CLI
 (``python -m bot.desk``) share one truth and a restart loses nothing.
 :class:`Desk` wires the stores together on one Redis client.
 """

@@ -11,12 +11,10 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Tuple
-from zoneinfo import ZoneInfo
 
 from bot.desk.conversations import Conversations
+from bot.desk.hours import TIMEZONE
 from bot.desk.users import OFFLINE, ONLINE, Users
-
-TIMEZONE = ZoneInfo("America/Sao_Paulo")
 
 
 def day_bounds(now: float) -> Tuple[float, float]:

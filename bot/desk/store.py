@@ -22,13 +22,13 @@ import logging
 import time
 from datetime import datetime
 from typing import Any, List, Optional
-from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
 
 from bot.desk import lua
 from bot.desk.errors import InvalidInput, NotFound
 from bot.desk.events import DeskEvents
+from bot.desk.hours import TIMEZONE
 from bot.desk.keys import Keys
 from bot.desk.model import (IN_PROGRESS, QUEUE, STATUSES, Conversation, QueueStatus, checked_text,
                             estimate_wait)
@@ -37,7 +37,6 @@ from bot.desk.users import Users
 
 logger = logging.getLogger(__name__)
 
-SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 RECENT_HANDLING = 20  # closed conversations averaged for the wait estimate
 
 
@@ -206,7 +205,7 @@ class ConversationStore:
         """A desk protocol number, ``YYYYMMDD`` (Sao Paulo) + a 6-digit daily
         sequence, for customers the ERP does not know (SAC rules ask one per demand)."""
         day = datetime.fromtimestamp(time.time() if now is None else now,
-                                     SAO_PAULO).strftime("%Y%m%d")
+                                     TIMEZONE).strftime("%Y%m%d")
         key = self.keys("protocol", day)
         pipe = self.redis.pipeline(transaction=True)
         pipe.incr(key)

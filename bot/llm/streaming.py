@@ -5,43 +5,31 @@ the action ends; the partials take a side path through Redis to the replica
 holding the customer's connection, the same paths the connectors already use
 for messages sent outside a request:
 
-- WebSocket (``websocket``): the pub/sub channel ``<prefix>:live:<sender_id>``
-  (``bot.outbox``), arriving as ``chat`` frames whose ``data`` has
-  ``partial: true``, ``stream_id`` and ``seq`` (not stored in the outbox);
-- socket.io (``socketio``): python-socketio's Redis manager (channel
-  ``<prefix>:socketio``, write-only here), event ``bot_uttered_partial``
-  ``{text, partial, stream_id, seq}`` to the session's room; rasa-webchat
-  ignores unknown events, custom clients can render it.
+- WebSocket (``websocket``): ``channels.websocket.outbound.publish`` (the
+  session's live pub/sub channel), arriving as ``chat`` frames whose ``data``
+  has ``partial: true``, ``stream_id`` and ``seq`` (not stored in the outbox);
+- socket.io (``socketio``): ``channels.socketio.outbound.emit_to_session``
+  (python-socketio's Redis manager, write-only here), event
+  ``bot_uttered_partial`` ``{text, partial, stream_id, seq}`` to the
+  session's room; rasa-webchat ignores unknown events, custom clients can
+  render it.
 
 The final message follows as usual and is authoritative: clients replace the
 partial text with it. WhatsApp and REST get the final message only.
 """
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Awaitable, Callable, Optional
 
-from bot.outbox import live_channel
-from bot.redis_pool import get_redis, redis_key
-from bot.settings import Settings
+from channels.socketio import outbound as socketio_outbound
+from channels.websocket import outbound as websocket_outbound
 
 logger = logging.getLogger(__name__)
 
 PARTIAL_EVENT = "bot_uttered_partial"
 STREAMING_CHANNELS = ("websocket", "socketio")
-_socketio_manager = None
-
-
-def _socketio():
-    global _socketio_manager
-    if _socketio_manager is None:
-        from socketio import AsyncRedisManager  # python-socketio, installed with Rasa
-
-        _socketio_manager = AsyncRedisManager(Settings.from_env().redis.url,
-                                              channel=redis_key("socketio"), write_only=True)
-    return _socketio_manager
 
 
 def partial_sender(channel: Optional[str], sender_id: str) -> Optional[Callable[[str], Awaitable[None]]]:
@@ -57,10 +45,8 @@ def partial_sender(channel: Optional[str], sender_id: str) -> Optional[Callable[
         seq += 1
         piece = {"text": text, "partial": True, "stream_id": stream_id, "seq": seq}
         if channel == "websocket":
-            await get_redis().publish(live_channel(sender_id), json.dumps(
-                {"id": f"partial-{stream_id}-{seq}", "message": piece}, ensure_ascii=False))
+            await websocket_outbound.publish(sender_id, piece, f"partial-{stream_id}-{seq}")
         else:
-            room = sender_id if sender_id.startswith("web:") else f"web:{sender_id}"
-            await _socketio().emit(PARTIAL_EVENT, piece, room=room, namespace="/")
+            await socketio_outbound.emit_to_session(PARTIAL_EVENT, piece, sender_id)
 
     return send

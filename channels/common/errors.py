@@ -8,7 +8,7 @@ a turn whose state is unknown is never answered as done.
 from __future__ import annotations
 
 import logging
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from redis.exceptions import RedisError
 from rasa.core.lock_store import LockError
@@ -28,9 +28,24 @@ from bot.errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
+    UpstreamFailed,
 )
 
 logger = logging.getLogger(__name__)
+
+
+class MethodNotAllowed(AppError):
+    """The path exists, not with this HTTP method; ``allowed`` lists the ones it takes.
+
+    HTTP's own concern (no library code raises it), so it lives here, not in bot.errors.
+    """
+
+    kind = "method"
+
+    def __init__(self, method: str, allowed: Tuple[str, ...]):
+        super().__init__(f"method {method} is not allowed here; use {', '.join(allowed)}")
+        self.allowed = tuple(allowed)
+
 
 STATUS: Dict[type, int] = {
     InvalidInput: 422,
@@ -39,13 +54,16 @@ STATUS: Dict[type, int] = {
     Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,
+    MethodNotAllowed: 405,
     Conflict: 409,
     RateLimited: 429,
     DependencyUnavailable: 503,
+    UpstreamFailed: 502,
 }
 
 # Errors from below (Redis, Rasa's stores) that mean "retry later".
 UNAVAILABLE_ERRORS = (RedisError, LockError, ConnectionException)
+REDIS_DOWN = "service unavailable: the conversation store (Redis) does not answer"
 
 
 def status_of(error: AppError) -> int:
@@ -61,14 +79,19 @@ def as_app_error(error: Exception) -> Optional[AppError]:
     if isinstance(error, AppError):
         return error
     if isinstance(error, UNAVAILABLE_ERRORS):
-        return DependencyUnavailable("service unavailable: the conversation store (Redis) does not answer")
+        return DependencyUnavailable(REDIS_DOWN)
     return None
 
 
 def error_response(error: AppError, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
-    """``{"detail", "field"?}`` with the status that fits; ``Retry-After`` on 429 and 503."""
+    """``{"detail", "field"?}`` with the status that fits; ``Retry-After`` on 429 and 503,
+    ``WWW-Authenticate: Bearer`` on 401 (RFC 6750: says what credentials are wanted)."""
     extra = dict(headers or {})
-    if isinstance(error, RateLimited):
+    if isinstance(error, Unauthorized):
+        extra.setdefault("WWW-Authenticate", "Bearer")
+    elif isinstance(error, MethodNotAllowed):
+        extra.setdefault("Allow", ", ".join(error.allowed))
+    elif isinstance(error, RateLimited):
         extra.setdefault("Retry-After", str(error.retry_after))
     elif isinstance(error, DependencyUnavailable):
         extra.setdefault("Retry-After", "5")

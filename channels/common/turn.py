@@ -13,19 +13,21 @@ import time
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
-from rasa.core.lock_store import LockError
-from rasa.shared.exceptions import ConnectionException
 from redis.exceptions import RedisError
 
 from bot import metrics
+from bot.errors import DependencyUnavailable
+from channels.common.errors import UNAVAILABLE_ERRORS
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE_ERRORS = (RedisError, LockError, ConnectionException)
 
+class ServiceUnavailable(DependencyUnavailable):
+    """Redis, the lock store or the model is not available; retry later.
 
-class ServiceUnavailable(Exception):
-    """Redis, the lock store or the model is not available; retry later."""
+    The message says what (``no model is loaded``); each connector words it
+    for its clients (``service unavailable: ...``).
+    """
 
 
 async def check_redis(redis) -> None:

@@ -3,10 +3,12 @@
 ``credentials.yml`` names ``channels.whatsapp.WhatsAppInput``; Rasa serves it
 at ``/webhooks/whatsapp/webhook``. The way of one message:
 
-- :mod:`.channel`: the webhook (signature, de-duplication, 200 at once, then
-  the turn in the background, in order per customer);
-- :mod:`.inbound`: Meta's notification -> plain records;
-- :mod:`.dedupe`: one ``SET NX EX`` per message id (Redis, every replica);
+- :mod:`.channel`: the webhook routes; :mod:`.signature` checks Meta's
+  ``X-Hub-Signature-256``; :mod:`.inbound` turns the notification into plain
+  records; :mod:`.dedupe` claims each message id (one ``SET NX EX`` in Redis,
+  shared by every replica); then the 200, before any NLU;
+- :mod:`.turns`: each claimed message in the background, in order per
+  customer (read receipt, numbered-menu answer, payment receipt, Rasa turn);
 - :mod:`.menus`: numbered menus remembered until the customer answers;
 - :mod:`.output`: the bot's replies -> :mod:`.wire` (Meta's message bodies)
   -> :mod:`.graph` (the Graph API client, with :mod:`.settings`).
@@ -31,8 +33,4 @@ def __getattr__(name: str) -> Any:
         from channels.whatsapp.output import WhatsAppOutput
 
         return WhatsAppOutput
-    if name == "SENDER_PREFIX":  # channels/rasa_rest.py reads it until it uses bot.senders
-        from bot.senders import WHATSAPP
-
-        return f"{WHATSAPP}:"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

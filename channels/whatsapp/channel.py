@@ -24,7 +24,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
 from bot import chat_input
 from bot.errors import DependencyUnavailable, Forbidden, MalformedRequest, PayloadTooLarge
-from bot.security import valid_signature
+from channels.whatsapp.signature import valid_signature
 from channels.common.errors import install_error_handlers
 from channels.whatsapp.dedupe import first_seen
 from channels.whatsapp.graph import GraphClient
@@ -65,12 +65,22 @@ class WhatsAppInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Webhook(self, on_new_message)
         blueprint = Blueprint("whatsapp_webhook", __name__)
-        blueprint.add_route(webhook.health, "/", methods=["GET"])
-        blueprint.add_route(webhook.verify, "/webhook", methods=["GET"])
-        blueprint.add_route(webhook.receive, "/webhook", methods=["POST"])
-        blueprint.listener("before_server_stop")(webhook.drain)
+        blueprint.add_route(_handler(webhook.health), "/", methods=["GET"])
+        blueprint.add_route(_handler(webhook.verify), "/webhook", methods=["GET"])
+        blueprint.add_route(_handler(webhook.receive), "/webhook", methods=["POST"])
+        blueprint.listener("before_server_stop")(_handler(webhook.drain))
         install_error_handlers(blueprint)
         return blueprint
+
+
+def _handler(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A plain function calling ``method``: Sanic writes attributes on its handlers, a bound method has none."""
+
+    async def handler(*args: Any, **kwargs: Any) -> Any:
+        return await method(*args, **kwargs)
+
+    handler.__name__ = handler.__qualname__ = method.__name__
+    return handler
 
 
 class Webhook:

@@ -324,7 +324,7 @@ def test_live_claims_and_transfers_typing_and_a_transfer_from_the_console(
 
 def test_the_console_loads_nothing_from_other_sites():
     """No CDN: the console must work on a server without internet access."""
-    console = Path(__file__).resolve().parents[2] / "channels" / "desk_console"
+    console = Path(__file__).resolve().parents[2] / "web" / "desk"
     for name in ("index.html", "console.js", "console.css"):
         source = (console / name).read_text(encoding="utf-8")
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", source), name

@@ -1,4 +1,4 @@
-"""The chat REST API (channels/rest.py) as an integrator uses it: real Rasa,
+"""The chat REST API (channels/rest.py, channels/common/http.py) as an integrator uses it: real Rasa,
 real actions, real Redis, plain HTTP clients."""
 from __future__ import annotations
 
@@ -217,6 +217,20 @@ def test_stream_validates_like_the_post(rasa_server):
     )
     assert response.status_code == 422
     assert response.json()["field"] == "message"
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("POST", "/api/v1/chat/stream", "GET, OPTIONS"),
+    ("DELETE", "/api/v1/chat/stream", "GET, OPTIONS"),
+    ("GET", "/api/v1/chat", "POST, OPTIONS"),
+    ("PUT", "/api/v1/chat/abc/messages", "GET, OPTIONS"),
+])
+def test_a_method_a_route_does_not_take_is_a_json_405(rasa_server, method, path, allowed):
+    response = requests.request(method, f"{rasa_server.url}{path}", headers=AUTH, timeout=30)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allowed
+    assert response.json() == {"detail": f"method {method} is not allowed here; use {allowed}"}
+    assert response.headers["X-Request-ID"]
 
 
 # -- messages delivered later -----------------------------------------------------

@@ -1,4 +1,4 @@
-"""The socket.io connector (channels/socketio.py) through a real socket.io client.
+"""The socket.io connector (channels/socketio/) through a real socket.io client.
 
 The shared Rasa server runs without a widget token secret (like `make run`);
 a second Rasa process on the same Redis runs with SOCKETIO_JWT_SECRET set. It

@@ -1,4 +1,4 @@
-"""The plain WebSocket chat (channels/websocket.py) with the `websockets` client
+"""The plain WebSocket chat (channels/websocket/) with the `websockets` client
 against the real Rasa server, actions and Redis."""
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 import requests
 
-from bot.security import sign
+from channels.whatsapp.signature import sign
 from testing.fakes import graph_api as graph_fake
 
 pytestmark = pytest.mark.e2e
@@ -136,6 +136,11 @@ def user_events(rasa_server, wa_id: str) -> List[Dict[str, Any]]:
     return [e for e in rasa_server.tracker(f"wa:{wa_id}")["events"] if e["event"] == "user"]
 
 
+def wait_saved(rasa_server, graph_api, wa_id: str, count: int) -> None:
+    """Rasa sends a turn's replies before it saves the tracker: wait for ``count`` user events."""
+    graph_api.wait_for(lambda: len(user_events(rasa_server, wa_id)) >= count, timeout=30)
+
+
 # --- verification and refusals ----------------------------------------------
 
 def test_get_verification_echoes_the_challenge_only_for_our_token(rasa_server):
@@ -202,6 +207,7 @@ def test_text_gets_a_read_receipt_and_interactive_buttons_on_the_wire(rasa_serve
     [receipt] = read_receipts(graph_api, hello["id"])
     assert receipt.json == {"messaging_product": "whatsapp", "status": "read", "message_id": hello["id"]}
 
+    wait_saved(rasa_server, graph_api, wa_id, 1)
     [event] = user_events(rasa_server, wa_id)
     assert event["text"] == "oi, boa tarde" and event["input_channel"] == "whatsapp"
     assert event["message_id"] == hello["id"]
@@ -218,6 +224,7 @@ def test_button_list_and_template_replies_are_taken_as_payloads(rasa_server, gra
     wait_text(graph_api, wa_id, "Nossos planos de fibra")
     say(rasa_server, message(wa_id, "button", {"text": "Horario", "payload": "/ask_business_hours"}))
     graph_api.wait_for(lambda: sum("Nosso atendimento humano funciona" in shown(b) for b in bodies(graph_api, wa_id)) == 2)
+    wait_saved(rasa_server, graph_api, wa_id, 3)
     intents = [e["parse_data"]["intent"]["name"] for e in user_events(rasa_server, wa_id)]
     assert intents == ["ask_business_hours", "ask_plans", "ask_business_hours"]
 
@@ -379,6 +386,7 @@ def test_many_choices_become_a_list_or_a_numbered_menu_answered_by_number(output
     assert "11. Opcao 11" in menu["text"]["body"]
     say(rasa_server, text(wa_id, "11"))
     wait_text(graph_api, wa_id, "Nosso atendimento humano funciona")
+    wait_saved(rasa_server, graph_api, wa_id, 1)
     assert user_events(rasa_server, wa_id)[0]["parse_data"]["intent"]["name"] == "ask_business_hours"
 
 

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from bot.security import sign
+from channels.whatsapp.signature import sign
 from tests.conftest import CHAT_API_KEY
 from testing.rasa_server import RasaServer
 from testing.fakes import graph_api as graph_fake

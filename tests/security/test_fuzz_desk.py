@@ -1,4 +1,4 @@
-"""Fuzz of the desk API (channels/desk.py) on the shared Rasa server: login
+"""Fuzz of the desk API (channels/desk/) on the shared Rasa server: login
 with junk, then every route called by an atendente, a supervisor and an
 admin with junk bodies, ids and query strings, and with junk tokens; and
 junk frames on an authenticated ``/desk/ws`` (it must answer a ping after

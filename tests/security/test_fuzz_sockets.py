@@ -1,9 +1,9 @@
 """Fuzz of the two socket channels on the shared Rasa server.
 
-- WebSocket ``/ws/chat/<id>`` (channels/websocket.py): junk text frames
+- WebSocket ``/ws/chat/<id>`` (channels/websocket/): junk text frames
   (JSON of any shape, deep nesting, non-JSON, lone surrogates), binary and
   oversized frames, junk session ids and tokens at the handshake.
-- socket.io (channels/socketio.py): raw Engine.IO/Socket.IO packets over the
+- socket.io (channels/socketio/): raw Engine.IO/Socket.IO packets over the
   websocket transport, as a browser would send them: well-formed events
   (``session_request``, ``user_uttered``, unknown names) with junk data, and
   malformed packets; junk handshakes over the polling transport.

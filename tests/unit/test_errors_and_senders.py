@@ -9,7 +9,7 @@ from bot.errors import (
     AppError, Conflict, DependencyUnavailable, Forbidden, InvalidInput, MalformedRequest,
     NotFound, PayloadTooLarge, RateLimited, Unauthorized,
 )
-from channels.common.errors import as_app_error, error_response, status_of
+from channels.common.errors import MethodNotAllowed, as_app_error, error_response, status_of
 
 
 @pytest.mark.parametrize("error, status", [
@@ -42,6 +42,13 @@ def test_body_names_the_field_and_rate_limits_say_when_to_retry():
     limited = error_response(RateLimited("slow down", retry_after=0))
     assert limited.headers["Retry-After"] == "1"
     assert "field" not in json.loads(limited.body)
+
+
+def test_401_says_bearer_and_405_lists_the_allowed_methods():
+    assert error_response(Unauthorized("a bearer token is required")).headers["WWW-Authenticate"] == "Bearer"
+    refused = error_response(MethodNotAllowed("POST", ("GET", "OPTIONS")))
+    assert refused.status == 405 and refused.headers["Allow"] == "GET, OPTIONS"
+    assert json.loads(refused.body) == {"detail": "method POST is not allowed here; use GET, OPTIONS"}
 
 
 def test_redis_failures_are_503_and_bugs_are_not_ours():

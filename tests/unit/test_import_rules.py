@@ -3,6 +3,8 @@
 - ``bot/`` is transport-free: no Sanic, nothing from ``actions``, and from
   ``channels`` only the Sanic-free outbound modules in :data:`OUTBOUND`
   (code that pushes to a customer outside a request);
+- those outbound modules, with every ``channels`` file they load at import
+  (package ``__init__`` included), import no Sanic;
 - ``actions/`` (the action server, another process) imports no Sanic and,
   from ``channels``, only :data:`OUTBOUND`;
 - ``bot/stores/`` is a self-contained Rasa plugin: no other project import;
@@ -11,10 +13,7 @@
 - a connector package ``channels/<x>/`` imports no other connector, only
   ``channels.common``.
 
-Every import counts, also one inside a function. Rules still being made true
-by the restructuring are listed in :data:`PENDING`: each case there is a
-strict xfail, so it fails as soon as the file obeys (or is gone): then
-delete its line.
+Every import counts, also one inside a function.
 """
 from __future__ import annotations
 
@@ -35,10 +34,7 @@ OUTBOUND = (
 SANIC = ("sanic", "sanic_routing", "sanic_cors", "sanic_jwt")
 PROJECT = ("bot", "channels", "actions", "components", "rasa_sdk_plugins", "testing", "tests", "bench")
 # Today's flat connector modules and the package each becomes (remove with the move).
-FLAT_CONNECTORS = {
-    "desk_broker": "desk", "desk_delivery": "desk", "desk_positions": "desk",
-    "output": "common", "turn": "common", "rasa_rest": "rest", "widget": "socketio",
-}
+FLAT_CONNECTORS = {"rasa_rest": "rest", "widget": "socketio"}
 
 
 def module_name(path: Path) -> str:
@@ -48,14 +44,15 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imports(path: Path) -> List[Tuple[int, str]]:
-    """(line, dotted target) of every import in ``path``; ``from a import b`` gives ``a.b``."""
+def imports(path: Path, module_level: bool = False) -> List[Tuple[int, str]]:
+    """(line, dotted target) of every import in ``path`` (or only those run at import
+    time: ``module_level``); ``from a import b`` gives ``a.b``."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     package = module_name(path).split(".")
     if path.name != "__init__.py":
         package.pop()
     found = []
-    for node in ast.walk(tree):
+    for node in (_module_level(tree) if module_level else ast.walk(tree)):
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -66,6 +63,44 @@ def imports(path: Path) -> List[Tuple[int, str]]:
             found.extend((node.lineno, f"{base}.{alias.name}" if alias.name != "*" else base)
                          for alias in node.names)
     return found
+
+
+def _module_level(tree: ast.AST) -> Iterator[ast.AST]:
+    """The nodes run when the module is imported: not inside a function body."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def source_of(module: str, exact: bool = False) -> Optional[Path]:
+    """The file of ``module`` (or of its parent, when the last part is a name in it)."""
+    parts = module.split(".")
+    for end in (len(parts),) if exact else (len(parts), len(parts) - 1):
+        base = ROOT.joinpath(*parts[:end]) if end else None
+        for candidate in (base.with_suffix(".py"), base / "__init__.py") if base else ():
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def loaded_with(module: str) -> List[Path]:
+    """Every ``channels`` file importing ``module`` runs: its packages' ``__init__`` and
+    what they import at module level, transitively."""
+    seen: Dict[Path, None] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for end in range(1, len(parts) + 1):
+            path = source_of(".".join(parts[:end]))
+            if path is None or path in seen or top(name) != "channels":
+                continue
+            seen[path] = None
+            todo.extend(t for _, t in imports(path, module_level=True) if top(t) == "channels")
+    return list(seen)
 
 
 def top(target: str) -> str:
@@ -111,6 +146,12 @@ def own_connector_only(path: Path) -> List[str]:
             if connector(t) not in (None, mine, "common")]
 
 
+def outbound_sanic_free(path: Path) -> List[str]:
+    """An outbound module, and every channels file importing it loads, imports no Sanic."""
+    return [f"{p.relative_to(ROOT).as_posix()}: {t}" for p in loaded_with(module_name(path))
+            for _, t in imports(p, module_level=True) if top(t) in SANIC]
+
+
 def files(*folders: str, exclude: str = "") -> List[Path]:
     found = []
     for folder in folders:
@@ -126,22 +167,16 @@ RULES: Dict[str, Tuple[Callable[[Path], List[str]], Callable[[], List[Path]]]] =
     "tests do not import bench": (no_tests_bench(("bench",)), lambda: files("tests")),
     "bench does not import tests": (no_tests_bench(("tests",)), lambda: files("bench")),
     "testing imports neither tests nor bench": (no_tests_bench(("tests", "bench")), lambda: files("testing")),
+    "outbound modules load no Sanic": (
+        outbound_sanic_free, lambda: [p for p in (source_of(m, exact=True) for m in OUTBOUND) if p]),
     "connectors import only themselves and channels.common": (
         own_connector_only, lambda: files("channels", exclude="channels/common")),
-}
-
-# (rule, file) still being made true by another part of issue 13.
-PENDING = {
-    ("connectors import only themselves and channels.common", "channels/rasa_rest.py"):
-        "Rasa's REST webhook reaches into socketio, whatsapp and rest; the REST/common move fixes it",
-    ("connectors import only themselves and channels.common", "channels/rest.py"):
-        "imports channels.health; the REST/common move decides where health lives",
 }
 
 
 def violations(rule: str, path: Path) -> List[str]:
     check, _ = RULES[rule]
-    return check(path) if path.exists() else []
+    return check(path)
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
@@ -150,28 +185,15 @@ def test_rule_holds(rule):
     broken = {}
     for path in collect():
         relative = path.relative_to(ROOT).as_posix()
-        if (rule, relative) in PENDING:
-            continue
         found = violations(rule, path)
         if found:
             broken[relative] = found
     assert not broken, f"{rule}: {broken} (see docs/architecture.md)"
 
 
-def pending_cases() -> Iterator:
-    for (rule, relative), reason in sorted(PENDING.items()):
-        yield pytest.param(rule, relative, id=f"{relative}: {rule}",
-                           marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-@pytest.mark.parametrize("rule, relative", pending_cases())
-def test_pending_rule(rule, relative):
-    """Fails while the file breaks the rule; XPASS (an error, strict) once it obeys."""
-    assert not violations(rule, ROOT / relative)
-
-
 def test_the_checker_sees_every_kind_of_import(tmp_path, monkeypatch):
-    """Relative, aliased, from-package and in-function imports are all seen."""
+    """Relative, aliased, from-package and in-function imports are all seen (else every
+    rule above would pass on a checker that sees nothing)."""
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     (tmp_path / "bot").mkdir()
     sample = tmp_path / "bot" / "sample.py"
@@ -179,5 +201,6 @@ def test_the_checker_sees_every_kind_of_import(tmp_path, monkeypatch):
                       "def f():\n    from channels import rest\n    from channels.whatsapp.graph import G\n")
     targets = [t for _, t in imports(sample)]
     assert targets == ["sanic.response", "bot.settings", "channels.rest", "channels.whatsapp.graph.G"]
+    assert sorted(t for _, t in imports(sample, module_level=True)) == ["bot.settings", "sanic.response"]
     assert transport_free(sample) == ["sanic.response", "channels.rest"]
-    assert connector("channels.desk_broker") == connector("channels.desk.routes") == "desk"
+    assert connector("channels.rasa_rest") == connector("channels.rest.routes") == "rest"

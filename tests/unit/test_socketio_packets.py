@@ -1,9 +1,9 @@
-"""Which client socket.io packets channels/socketio.py drops with one log line
+"""Which client socket.io packets channels/socketio/server.py drops with one log line
 instead of letting python-socketio raise (and Engine.IO log a traceback)."""
 import pytest
 from socketio.packet import Packet
 
-from channels.socketio import malformed_packet
+from channels.socketio.server import malformed_packet
 
 
 @pytest.mark.parametrize("data", [

@@ -5,8 +5,10 @@ import re
 import pytest
 
 from bot.settings import SettingsError
-from channels.socketio import BadRequest, SocketIOInput, _token, room_of
-from channels.widget import WidgetSettings, render_page
+from channels.common.settings import WidgetSettings
+from channels.socketio.input import BadRequest, SocketIOInput, _token
+from channels.socketio.outbound import room_of
+from channels.socketio.widget import render_page
 
 
 def test_room_is_the_sender_id_whatever_the_desk_passes():

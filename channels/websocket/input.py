@@ -21,9 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -34,14 +32,14 @@ from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 from sanic.request import Request
 
-from bot import chat_input, metrics
+from bot import chat_input, metrics, senders
 from bot.chat_input import InvalidInput, MalformedJson
 from bot.outbox import MESSAGE_ID, Outbox, live_channel
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis, get_subscriber_redis
 from bot.security import InvalidToken, session_from_token
-from bot.settings import env_int
 from channels.common.output import ApiOutputChannel, OutboxOutput
+from channels.common.settings import WebSocketSettings, chat_settings
 from channels.common.turn import ServiceUnavailable, run_turn
 
 logger = logging.getLogger(__name__)
@@ -50,23 +48,8 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_ERROR = 1011
 CLOSE_OVERLOADED = 1013
-
-
-@dataclass(frozen=True)
-class WebSocketSettings:
-    jwt_secret: str
-    idle_timeout_seconds: int
-    max_connections: int
-    rate_limit_per_minute: int
-
-    @classmethod
-    def from_env(cls) -> "WebSocketSettings":
-        return cls(
-            jwt_secret=os.environ.get("WEBSOCKET_JWT_SECRET", ""),
-            idle_timeout_seconds=env_int("WEBSOCKET_IDLE_TIMEOUT_SECONDS", 300, 1),
-            max_connections=env_int("WEBSOCKET_MAX_CONNECTIONS", 1000, 1),
-            rate_limit_per_minute=env_int("CHAT_RATE_LIMIT_PER_MINUTE", 30),
-        )
+# What sending on a socket the client already closed raises.
+SOCKET_GONE = (ConnectionClosed, WebsocketClosed, ConnectionError)
 
 
 def frame(kind: str, data: Dict[str, Any], frame_id: Optional[str] = None) -> str:
@@ -87,7 +70,7 @@ class Connection:
     def __init__(self, ws: Any, session_id: str, channel: str) -> None:
         self.ws = ws
         self.session_id = session_id
-        self.sender_id = f"web:{session_id}"
+        self.sender_id = senders.sender_id(senders.WEB, session_id)
         self.channel = channel
         self._send_lock = asyncio.Lock()
         self._turn_lock = asyncio.Lock()  # one turn at a time, in arrival order
@@ -101,7 +84,7 @@ class Connection:
         """For frames that matter only while the client is there (typing, errors)."""
         try:
             await self.send(kind, data)
-        except Exception as error:
+        except SOCKET_GONE as error:
             logger.debug("websocket: %s frame to %s not sent: %s", kind, self.sender_id, error)
 
     async def error(self, code: str, message: str, **extra: Any) -> None:
@@ -130,7 +113,7 @@ class WebSocketOutput(ApiOutputChannel):
             try:
                 await self.connection.send("chat", message)
                 return
-            except Exception as error:  # closed under us: fall through to the outbox
+            except SOCKET_GONE as error:  # closed under us: fall through to the outbox
                 logger.info("websocket: %s closed during a turn (%s)", recipient_id, type(error).__name__)
         await Outbox.from_env().push(recipient_id, message, publish=True)
 
@@ -139,7 +122,7 @@ class WebSocketInput(InputChannel):
     """Plain WebSocket connector (see the module docstring for the protocol)."""
 
     def __init__(self, settings: Optional[WebSocketSettings] = None) -> None:
-        self.settings = settings or WebSocketSettings.from_env()
+        self.settings = settings or chat_settings().websocket
         self.open_connections = 0
 
     @classmethod
@@ -148,7 +131,7 @@ class WebSocketInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
-        return cls(WebSocketSettings.from_env())
+        return cls(chat_settings().websocket)
 
     def url_prefix(self) -> Text:
         return "/"
@@ -193,8 +176,11 @@ class WebSocketInput(InputChannel):
         except (RedisError, OSError) as error:
             logger.error("websocket: live delivery for %s lost Redis: %s", conn.sender_id, error)
             await conn.close(CLOSE_ERROR, "message store unavailable, reconnect with ?after=")
-        except Exception as error:  # socket closed while forwarding
+        except SOCKET_GONE as error:
             logger.debug("websocket: live delivery for %s stopped: %s", conn.sender_id, error)
+        except Exception:  # guards the background forwarder: logged with its stack, counted
+            logger.exception("websocket: live delivery for %s failed", conn.sender_id)
+            metrics.record_unexpected("websocket.forward_live")
 
     async def _chat(self, request: Request, conn: Connection, data: Any, on_new_message) -> None:
         try:
@@ -225,8 +211,9 @@ class WebSocketInput(InputChannel):
                 await run_turn(request.app, on_new_message, message, self.name())
             except ServiceUnavailable as error:
                 await conn.error("unavailable", f"service unavailable: {error}; retry later")
-            except Exception:
+            except Exception:  # guards a customer's turn: logged with its stack, counted
                 logger.exception("websocket: turn of %s failed", conn.sender_id)
+                metrics.record_unexpected("websocket.turn")
                 await conn.error("internal_error", "the bot could not answer this message")
             finally:
                 await conn.try_send("typing", {"active": False})
@@ -266,7 +253,7 @@ class WebSocketInput(InputChannel):
             forwarder.cancel()
             try:
                 await pubsub.reset()
-            except Exception:  # the connection is gone anyway
+            except (RedisError, OSError):  # the connection is gone anyway
                 pass
 
     async def _read_frames(self, request: Request, conn: Connection, on_new_message, turns: set) -> None:

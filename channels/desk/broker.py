@@ -1,7 +1,7 @@
 """Rasa event broker that relays desk customers' messages to the atendentes.
 
 Configured in ``endpoints.yml`` (``event_broker: type:
-channels.desk_broker.DeskEventBroker``), Rasa's own extension point: the
+channels.desk.broker.DeskEventBroker``), Rasa's own extension point: the
 tracker store publishes every new event of every conversation when it saves,
 also while a conversation is paused (the customer's ``UserUttered`` is still
 parsed and logged, the bot just predicts nothing). For a sender with an open
@@ -12,7 +12,7 @@ forwards to the agents allowed to see it.
 Leaving the queue ("cancelar atendimento", "voltar pro bot", the button) is
 decided here too: it is the one place every channel's messages pass while
 the bot is paused. The desk conversation is closed as cancelled and the bot
-resumes (``channels.desk_delivery.CustomerLine.resume``) once the turn that
+resumes (``channels.desk.delivery.CustomerLine.resume``) once the turn that
 carried the message released the conversation's lock.
 
 Cheap for everyone else: only user and bot events are looked at, one Redis
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
@@ -33,33 +32,14 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.desk import Desk
 from bot.desk import handoff as texts
 from bot.desk.errors import DeskError
+from bot.metrics import record_unexpected
+from channels.common.errors import UNAVAILABLE_ERRORS
+from channels.desk.delivery import CustomerLine, current_app
+from channels.desk.transcript import message_of
 
 logger = logging.getLogger(__name__)
 
 MAX_PENDING = 10_000
-
-
-def iso(timestamp: Optional[float]) -> str:
-    moment = datetime.fromtimestamp(timestamp, timezone.utc) if timestamp else datetime.now(timezone.utc)
-    return moment.isoformat()
-
-
-def message_of(event: Dict[Text, Any]) -> Dict[Text, Any]:
-    """A tracker event (as published) as a desk transcript message."""
-    if event.get("event") == "user":
-        message = {"author": "customer", "text": event.get("text") or ""}
-    else:
-        agent = (event.get("metadata") or {}).get("desk_agent")
-        message = {"author": "agent" if agent else "bot", "text": event.get("text") or ""}
-        if agent:
-            message["agent"] = agent
-        data = event.get("data") or {}
-        if data.get("buttons"):
-            message["buttons"] = data["buttons"]
-        if data.get("image"):
-            message["image"] = data["image"]
-    message["timestamp"] = iso(event.get("timestamp"))
-    return message
 
 
 class DeskEventBroker(EventBroker):
@@ -96,9 +76,12 @@ class DeskEventBroker(EventBroker):
             event = await self._queue.get()
             try:
                 await self.relay(event)
-            except Exception as error:  # Redis down, bad event: log, keep relaying
+            except UNAVAILABLE_ERRORS as error:  # Redis down: log, keep relaying
                 logger.error("desk broker: event of %s not relayed: %s",
                              event.get("sender_id"), error)
+            except Exception:  # a background loop: one bad event must not stop the others
+                logger.exception("desk broker: event of %s not relayed", event.get("sender_id"))
+                record_unexpected("desk.broker")
 
     async def relay(self, event: Dict[Text, Any]) -> None:
         desk = Desk.shared()
@@ -124,8 +107,6 @@ class DeskEventBroker(EventBroker):
 
     async def leave(self, sender_id: str) -> None:
         """The customer left the queue (or the agent): close as cancelled, resume the bot."""
-        from channels.desk_delivery import CustomerLine, current_app
-
         try:
             closed = await Desk.shared().conversations.cancel(sender_id)
         except DeskError as error:

@@ -20,9 +20,11 @@ from rasa.shared.core.events import (ActionExecuted, BotUttered, ConversationRes
                                      SlotSet)
 from redis.exceptions import RedisError
 from sanic import Sanic
+from sanic.exceptions import SanicException
 
 from bot.desk import handoff as texts
 from bot.desk.conversations import Conversation
+from bot.metrics import record_unexpected
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ def current_app() -> Sanic:
     """The Rasa server's Sanic app (one per process)."""
     try:
         return Sanic.get_app("rasa_server")
-    except Exception:
+    except SanicException:  # not Rasa's usual name: the one app of this process
         return Sanic.get_app()
 
 
@@ -116,6 +118,7 @@ class CustomerLine:
             await self._send(conversation, sends, required=False)
         except Exception:  # the bot is back either way; the customer may read it later
             logger.exception("desk: closing message to %s not delivered", conversation.id)
+            record_unexpected("desk.resume")
 
     async def typing(self, conversation: Conversation, active: bool) -> None:
         """Show the agent typing where the channel can (web widget, WebSocket)."""

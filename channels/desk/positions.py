@@ -19,10 +19,11 @@ import time
 import uuid
 from typing import Optional
 
-from redis.exceptions import RedisError
-
 from bot.desk import Desk
 from bot.desk import handoff as texts
+from bot.metrics import record_unexpected
+from channels.common.errors import UNAVAILABLE_ERRORS
+from channels.desk.delivery import CustomerLine, Undeliverable
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +56,17 @@ class PositionNotices:
             try:
                 if await self.is_leader():
                     await self.round()
-            except (RedisError, OSError) as error:
+            except UNAVAILABLE_ERRORS as error:
                 logger.warning("desk positions: Redis unavailable: %s", error)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception:  # a background loop: log the bug, try again next round
                 logger.exception("desk positions: round failed")
+                record_unexpected("desk.positions")
             await asyncio.sleep(self.check_every)
 
     async def round(self, now: Optional[float] = None) -> int:
         """Notify whoever moved up; returns how many were told."""
-        from channels.desk_delivery import CustomerLine
-
         now = time.time() if now is None else now
         redis = self.desk.users.redis
         queue = await self.desk.conversations.queue(limit=1000)
@@ -87,8 +87,11 @@ class PositionNotices:
             try:
                 await line.say(conversation, texts.position_update_text(position, wait))
                 told += 1
-            except Exception as error:  # one customer's channel must not stop the round
+            except (Undeliverable, *UNAVAILABLE_ERRORS) as error:
                 logger.warning("desk positions: notice to %s failed: %s", conversation.id, error)
+            except Exception:  # one customer's channel must not stop the round
+                logger.exception("desk positions: notice to %s failed", conversation.id)
+                record_unexpected("desk.positions.notice")
             await redis.hset(self.notices_key, conversation.id, f"{position}:{now}")
         gone = set(last) - {conversation.id for conversation in queue}
         if gone:

@@ -8,42 +8,20 @@ the colour come from the environment (``WIDGET_*``).
 from __future__ import annotations
 
 import json
-import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from bot.settings import SettingsError
+from sanic import response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
-WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+from channels.common.http import as_handler
+from channels.common.settings import WidgetSettings
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 WEBCHAT_JS = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 PAGE_TEMPLATE = WEB_DIR / "widget.html"
-
-_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-
-
-@dataclass(frozen=True)
-class WidgetSettings:
-    provider: str
-    title: str
-    subtitle: str
-    color: str
-    init_payload: str
-
-    @classmethod
-    def from_env(cls) -> "WidgetSettings":
-        color = os.environ.get("WIDGET_COLOR", "").strip() or "#0b6e4f"
-        if not _COLOR.match(color):
-            raise SettingsError(f"WIDGET_COLOR must be a hex colour like #0b6e4f, got {color!r}")
-        provider = os.environ.get("WIDGET_PROVIDER", "").strip() or "Seu Provedor"
-        return cls(
-            provider=provider,
-            title=os.environ.get("WIDGET_TITLE", "").strip() or "Atendimento",
-            subtitle=os.environ.get("WIDGET_SUBTITLE", "").strip() or provider,
-            color=color,
-            init_payload=os.environ.get("WIDGET_INIT_PAYLOAD", "/greet").strip(),
-        )
+SCRIPT_URL = "/widget/webchat.js"
 
 
 def _html(text: str) -> str:
@@ -81,3 +59,31 @@ def render_page(
         script_url=_html(script_url),
         config=_script_json(config),
     )
+
+
+class WidgetPage:
+    """``GET /widget`` (the page) and ``GET /widget/webchat.js`` (the widget's script)."""
+
+    def __init__(self, settings: WidgetSettings, socketio_path: str, typing_event: str):
+        self.settings = settings
+        self.socketio_path = socketio_path
+        self.typing_event = typing_event
+
+    async def html(self, _: Request) -> HTTPResponse:
+        return response.html(render_page(self.settings, SCRIPT_URL, self.socketio_path, self.typing_event))
+
+    async def script(self, _: Request) -> HTTPResponse:
+        if not WEBCHAT_JS.is_file():
+            return response.json(
+                {"detail": "rasa-webchat is not installed on this server: run `make setup`"},
+                status=503,
+            )
+        return await response.file(
+            WEBCHAT_JS,
+            mime_type="application/javascript",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    def register(self, blueprint) -> None:
+        blueprint.add_route(as_handler(self.html), "/widget", methods=["GET"])
+        blueprint.add_route(as_handler(self.script), SCRIPT_URL, methods=["GET"])

@@ -1,0 +1,129 @@
+"""Settings of the chat connectors (REST, Rasa's REST webhook, WebSocket, socket.io, widget).
+
+One frozen dataclass per feature, each with ``from_env()`` reading through
+:mod:`bot.settings` (a bad value is a ``SettingsError`` naming the
+variable), grouped in :class:`ChatSettings`. Connectors take
+:func:`chat_settings` (read once per process, when Rasa builds them from
+``credentials.yml``); tests build the dataclasses directly.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Tuple
+
+from bot.settings import SettingsError, env_bool, env_int, env_list, env_secret, env_str
+
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+def rate_limit_per_minute() -> int:
+    """``CHAT_RATE_LIMIT_PER_MINUTE`` (default 30, 0 = off): one budget per
+    conversation, shared by the REST API, the WebSocket and socket.io."""
+    return env_int("CHAT_RATE_LIMIT_PER_MINUTE", 30)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The chat REST API and Rasa's REST webhook (``CHAT_*``)."""
+
+    api_keys: Tuple[str, ...]
+    rate_limit_per_minute: int
+    cors_origins: Tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> "ApiSettings":
+        return cls(
+            api_keys=env_list("CHAT_API_KEYS"),
+            rate_limit_per_minute=rate_limit_per_minute(),
+            cors_origins=env_list("CHAT_CORS_ORIGINS"),
+        )
+
+
+@dataclass(frozen=True)
+class WebSocketSettings:
+    """The plain WebSocket at ``/ws/chat/<session_id>`` (``WEBSOCKET_*``)."""
+
+    jwt_secret: str
+    idle_timeout_seconds: int
+    max_connections: int
+    rate_limit_per_minute: int
+
+    @classmethod
+    def from_env(cls) -> "WebSocketSettings":
+        return cls(
+            jwt_secret=env_secret("WEBSOCKET_JWT_SECRET"),
+            idle_timeout_seconds=env_int("WEBSOCKET_IDLE_TIMEOUT_SECONDS", 300, 1),
+            max_connections=env_int("WEBSOCKET_MAX_CONNECTIONS", 1000, 1),
+            rate_limit_per_minute=rate_limit_per_minute(),
+        )
+
+
+@dataclass(frozen=True)
+class SocketIOSettings:
+    """socket.io (``SOCKETIO_*``): the widget's token secret, and whether emits
+    go through Redis (``SOCKETIO_REDIS``, default on: needed with replicas and
+    for deliveries outside a request)."""
+
+    jwt_secret: str
+    use_redis: bool
+    rate_limit_per_minute: int
+
+    @classmethod
+    def from_env(cls) -> "SocketIOSettings":
+        return cls(
+            jwt_secret=env_secret("SOCKETIO_JWT_SECRET"),
+            use_redis=env_bool("SOCKETIO_REDIS", True),
+            rate_limit_per_minute=rate_limit_per_minute(),
+        )
+
+
+@dataclass(frozen=True)
+class WidgetSettings:
+    """The demo page at ``/widget`` (``WIDGET_*``): provider name, title, colour."""
+
+    provider: str
+    title: str
+    subtitle: str
+    color: str
+    init_payload: str
+
+    @classmethod
+    def from_env(cls) -> "WidgetSettings":
+        color = env_str("WIDGET_COLOR", "#0b6e4f")
+        if not _COLOR.match(color):
+            raise SettingsError(f"WIDGET_COLOR must be a hex colour like #0b6e4f, got {color!r}")
+        provider = env_str("WIDGET_PROVIDER", "Seu Provedor")
+        return cls(
+            provider=provider,
+            title=env_str("WIDGET_TITLE", "Atendimento"),
+            subtitle=env_str("WIDGET_SUBTITLE", provider),
+            color=color,
+            # unset: "/greet"; set to blank: no greeting (so not env_str, which defaults blanks)
+            init_payload=os.environ.get("WIDGET_INIT_PAYLOAD", "/greet").strip(),
+        )
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    api: ApiSettings
+    websocket: WebSocketSettings
+    socketio: SocketIOSettings
+    widget: WidgetSettings
+
+    @classmethod
+    def from_env(cls) -> "ChatSettings":
+        return cls(
+            api=ApiSettings.from_env(),
+            websocket=WebSocketSettings.from_env(),
+            socketio=SocketIOSettings.from_env(),
+            widget=WidgetSettings.from_env(),
+        )
+
+
+@lru_cache(maxsize=1)
+def chat_settings() -> ChatSettings:
+    """:class:`ChatSettings` of this process, read once."""
+    return ChatSettings.from_env()

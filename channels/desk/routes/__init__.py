@@ -1,0 +1,5 @@
+"""The desk's HTTP routes, one module per resource; each has ``register(bp, api)``."""
+from channels.desk.routes import agents, auth, console, conversations
+
+API = "/desk/api"
+MODULES = (auth, agents, conversations, console)

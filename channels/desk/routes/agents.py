@@ -1,0 +1,103 @@
+"""The agents: one's own profile and status, the team (dashboard, transfer
+picker), the desk metrics, and user management for admins."""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.desk import Desk
+from bot.desk.errors import Forbidden, InvalidInput
+from bot.desk.metrics import agents_status, desk_metrics
+from bot.desk.users import ADMIN, AWAY, OFFLINE, ONLINE, Agent
+from channels.desk.common import current_agent, json_body
+
+
+async def me(request: Request) -> HTTPResponse:
+    agent = await current_agent(request)
+    presence = (await Desk.shared().users.presence()).get(agent.username)
+    return response.json({"username": agent.username, "name": agent.name, "role": agent.role,
+                          "status": presence.status if presence else OFFLINE})
+
+
+async def my_status(request: Request) -> HTTPResponse:
+    agent = await current_agent(request)
+    status = json_body(request, ("status",)).get("status")
+    if status not in (ONLINE, AWAY, OFFLINE):
+        raise InvalidInput("status", "must be online, away or offline")
+    users = Desk.shared().users
+    if status == OFFLINE:
+        await users.set_offline(agent.username)
+    else:
+        await users.heartbeat(agent.username, status)
+    return response.json({"username": agent.username, "status": status})
+
+
+async def metrics(request: Request) -> HTTPResponse:
+    if not (await current_agent(request)).sees_everything:
+        raise Forbidden("the desk metrics are for supervisors and admins")
+    desk = Desk.shared()
+    return response.json((await desk_metrics(desk.users, desk.conversations)).as_dict())
+
+
+async def agents(request: Request) -> HTTPResponse:
+    # Supervisors and admins: the dashboard (role, load). An atendente only
+    # gets whom to transfer to (the console's transfer picker).
+    shown = (("username", "name", "role", "status", "active_conversations")
+             if (await current_agent(request)).sees_everything else ("username", "name", "status"))
+    desk = Desk.shared()
+    statuses = await agents_status(desk.users, desk.conversations)
+    return response.json({"agents": [
+        {key: status.as_dict()[key] for key in shown} for status in statuses]})
+
+
+async def admin(request: Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role != ADMIN:
+        raise Forbidden("only admins manage users")
+    return agent
+
+
+def user_view(user: Agent) -> Dict[str, Any]:
+    return {"username": user.username, "name": user.name, "role": user.role,
+            "disabled": user.disabled}
+
+
+async def list_users(request: Request) -> HTTPResponse:
+    await admin(request)
+    return response.json({"users": [user_view(u) for u in await Desk.shared().users.list()]})
+
+
+async def create_user(request: Request) -> HTTPResponse:
+    await admin(request)
+    data = json_body(request, ("username", "name", "role", "password"))
+    user = await Desk.shared().users.create(data.get("username"), data.get("name"),
+                                            data.get("role"), data.get("password"))
+    return response.json({"user": user_view(user)}, status=201)
+
+
+async def update_user(request: Request, username: str) -> HTTPResponse:
+    await admin(request)
+    data = json_body(request, ("name", "role", "password", "disabled"))
+    users = Desk.shared().users
+    await users.require(username)
+    if "disabled" in data and not isinstance(data["disabled"], bool):
+        raise InvalidInput("disabled", "must be true or false")
+    user = await users.update(username, data.get("name"), data.get("role"))
+    if data.get("password") is not None:
+        user = await users.set_password(username, data["password"])
+    if "disabled" in data:
+        user = await users.set_disabled(username, data["disabled"])
+    return response.json({"user": user_view(user)})
+
+
+def register(bp: Blueprint, api: str) -> None:
+    bp.add_route(me, f"{api}/me", methods=["GET"])
+    bp.add_route(my_status, f"{api}/me/status", methods=["POST"])
+    bp.add_route(metrics, f"{api}/metrics", methods=["GET"])
+    bp.add_route(agents, f"{api}/agents", methods=["GET"])
+    bp.add_route(list_users, f"{api}/users", methods=["GET"])
+    bp.add_route(create_user, f"{api}/users", methods=["POST"])
+    bp.add_route(update_user, f"{api}/users/<username>", methods=["PATCH"])

@@ -1,0 +1,96 @@
+"""Conversations and the queue: list, read (with the transcript), claim,
+write to the customer, transfer, close."""
+from __future__ import annotations
+
+import time
+
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.desk import Desk
+from bot.desk import handoff as texts
+from bot.desk.conversations import STATUSES, can_access
+from bot.desk.errors import InvalidInput
+from channels.desk.common import (conversation_for, conversation_view, current_agent, json_body,
+                                  send_agent_message, time_arg)
+from channels.desk.delivery import CustomerLine
+from channels.desk.transcript import transcript
+
+
+async def list_conversations(request: Request) -> HTTPResponse:
+    agent = await current_agent(request)
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+    items = await Desk.shared().conversations.list(
+        status=status, channel=request.args.get("channel") or None,
+        agent=request.args.get("agent") or None,
+        since=time_arg(request, "since"), until=time_arg(request, "until"), limit=500)
+    visible = [conversation_view(c) for c in items if can_access(agent, c)]
+    return response.json({"conversations": visible})
+
+
+async def get_conversation(request: Request, conversation_id: str) -> HTTPResponse:
+    agent = await current_agent(request)
+    conversation = await conversation_for(agent, conversation_id)
+    position = await Desk.shared().conversations.position(conversation.id)
+    return response.json({
+        "conversation": conversation_view(conversation, position),
+        "transcript": await transcript(request.app, conversation),
+    })
+
+
+async def claim(request: Request, conversation_id: str) -> HTTPResponse:
+    agent = await current_agent(request)
+    conversation = await Desk.shared().conversations.claim(conversation_id, agent)
+    return response.json({"conversation": conversation_view(conversation)})
+
+
+async def post_message(request: Request, conversation_id: str) -> HTTPResponse:
+    agent = await current_agent(request)
+    data = json_body(request, ("text",))
+    message = await send_agent_message(request.app, agent, conversation_id, data.get("text"))
+    return response.json({"message": message}, status=201)
+
+
+async def transfer(request: Request, conversation_id: str) -> HTTPResponse:
+    agent = await current_agent(request)
+    data = json_body(request, ("to", "reason"))
+    if not isinstance(data.get("to"), str) or not data["to"].strip():
+        raise InvalidInput("to", "the username of the agent to transfer to")
+    conversation = await Desk.shared().conversations.transfer(
+        conversation_id, agent, data["to"].strip().lower(), data.get("reason"))
+    return response.json({"conversation": conversation_view(conversation)})
+
+
+async def close(request: Request, conversation_id: str) -> HTTPResponse:
+    agent = await current_agent(request)
+    data = json_body(request, ("resolution", "notes", "resolved"))
+    resolved = data.get("resolved", True)
+    if not isinstance(resolved, bool):
+        raise InvalidInput("resolved", "must be true or false")
+    closed = await Desk.shared().conversations.close(
+        conversation_id, agent, data.get("resolution"), data.get("notes") or "", resolved)
+    await CustomerLine(request.app).resume(closed, texts.CLOSED_BY_AGENT_TEXT,
+                                           ask_csat=closed.claimed_at is not None)
+    return response.json({"conversation": conversation_view(closed)})
+
+
+async def queue(request: Request) -> HTTPResponse:
+    await current_agent(request)
+    now = time.time()
+    waiting = await Desk.shared().conversations.queue(limit=1000)
+    return response.json({"queue": [conversation_view(c, index + 1, now)
+                                    for index, c in enumerate(waiting)]})
+
+
+def register(bp: Blueprint, api: str) -> None:
+    one = f"{api}/conversations/<conversation_id>"
+    bp.add_route(list_conversations, f"{api}/conversations", methods=["GET"])
+    bp.add_route(get_conversation, one, methods=["GET"])
+    bp.add_route(claim, f"{one}/claim", methods=["POST"])
+    bp.add_route(post_message, f"{one}/messages", methods=["POST"])
+    bp.add_route(transfer, f"{one}/transfer", methods=["POST"])
+    bp.add_route(close, f"{one}/close", methods=["POST"])
+    bp.add_route(queue, f"{api}/queue", methods=["GET"])
