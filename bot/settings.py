@@ -27,6 +27,7 @@ from bot.stores.settings import (  # noqa: F401  (re-exported: one SettingsError
     env_str,
 )
 
+
 def env_list(name: str) -> tuple[str, ...]:
     """A comma-separated setting (``a, b,c``) as a tuple; unset gives ``()``."""
     return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
@@ -47,7 +48,6 @@ def env_bool(name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be one of {'/'.join(_TRUE + _FALSE)}, got {raw!r}")
 
 
-
 # Every secret (tokens, JWT keys): at least this many characters, so that it
 # cannot be guessed or brute-forced; `openssl rand -hex 32` makes a good one.
 SECRET_MIN_CHARS = 32
@@ -61,7 +61,7 @@ def env_secret(name: str, required: bool = False) -> str:
         if required:
             raise SettingsError(
                 f"{name} is not set: it must be a secret of at least {SECRET_MIN_CHARS} "
-                "characters (e.g. `openssl rand -hex 32`; `make run` generates one)"
+                "characters (e.g. `openssl rand -hex 32`; `make setup` puts one in .env)"
             )
         return ""
     if len(value) < SECRET_MIN_CHARS:

@@ -1,7 +1,10 @@
 # Sourced by the scripts: project root, .env, resolved settings, no telemetry.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-if [ -f .env ]; then set -a; . ./.env; set +a; fi
+# .env (or ISP_ENV_FILE; /dev/null: none) fills only the variables not set:
+# the same rule as plain `.venv/bin/rasa` (scripts/env_hook.py).
+dotenv=$(.venv/bin/python scripts/env_hook.py) || exit 2
+eval "$dotenv"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # Nothing may reach the internet at run time.
 export RASA_TELEMETRY_ENABLED=false

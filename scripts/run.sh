@@ -54,7 +54,8 @@ fi
 
 # Credentials (README, "Credentials"): Rasa's HTTP API wants RASA_API_TOKEN
 # (?token=), the action server wants ACTION_SERVER_TOKEN (Rasa sends it).
-# Unset: a fresh one per start, printed once; pin them in .env to keep them.
+# `make setup` generates both into .env; unset anyway (no .env, or
+# ISP_ENV_FILE=/dev/null): a fresh one per start, printed once.
 new_secret() { .venv/bin/python -c "import secrets; print(secrets.token_hex(32))"; }
 for name in RASA_API_TOKEN ACTION_SERVER_TOKEN; do
   if [ -z "${!name:-}" ]; then

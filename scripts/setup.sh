@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds .venv with Python 3.10 (Rasa 3.6 does not install on 3.11+) and the
 # pinned requirements, and the web widget (npm). Re-installs only when the
-# requirement or lock files change.
+# requirement or lock files change. Then scripts/setup_env.sh: .env with
+# generated secrets, read by plain `.venv/bin/rasa ...` too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,28 +39,34 @@ if [ ! -f "$web_stamp" ] || [ "$(cat "$web_stamp")" != "$web_wanted" ]; then
   echo "$web_wanted" > "$web_stamp"
 fi
 
-stamp=.venv/.requirements.sha256
-wanted=$(cat requirements.txt requirements.lock | sha256sum | cut -d' ' -f1)
-if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
-  exit 0
-fi
-
-if ! python=$(find_python310); then
-  cat >&2 <<'MSG'
+# Python: .venv with the pinned requirements, re-installed when they change.
+install_venv() {
+  local python
+  if ! python=$(find_python310); then
+    cat >&2 <<'MSG'
 error: Python 3.10 not found (Rasa 3.6 supports Python 3.8 to 3.10 only).
 Install it, then run this again:
   - with pyenv:  pyenv install 3.10.13
   - or point to one you have:  PYTHON=/path/to/python3.10 make setup
 MSG
-  exit 1
+    exit 1
+  fi
+  echo "setup: using $python" >&2
+  if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
+    rm -rf .venv
+    "$python" -m venv .venv
+  fi
+  .venv/bin/python -m pip install --quiet --upgrade "pip==24.0"
+  .venv/bin/python -m pip install --quiet -r requirements.txt -c requirements.lock
+  .venv/bin/python -m pip check
+  echo "$wanted" > "$stamp"
+}
+
+stamp=.venv/.requirements.sha256
+wanted=$(cat requirements.txt requirements.lock | sha256sum | cut -d' ' -f1)
+if ! { [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; }; then
+  install_venv
 fi
 
-echo "setup: using $python" >&2
-if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
-  rm -rf .venv
-  "$python" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade "pip==24.0"
-.venv/bin/python -m pip install --quiet -r requirements.txt -c requirements.lock
-.venv/bin/python -m pip check
-echo "$wanted" > "$stamp"
+# This checkout's .env (generated secrets) and the .venv hook that reads it.
+scripts/setup_env.sh

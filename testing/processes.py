@@ -92,8 +92,11 @@ def start_private_redis(workdir: Path) -> Tuple[int, subprocess.Popen]:
 
 
 def project_env(**extra: str) -> Dict[str, str]:
+    """The environment of a test's process: explicit settings only, so the
+    checkout's .env is not read (ISP_ENV_FILE, scripts/env_hook.py) unless asked."""
     env = dict(os.environ)
     env.update(
+        ISP_ENV_FILE=os.devnull,
         PYTHONPATH=str(ROOT),
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",

@@ -11,7 +11,8 @@ def test_redis_url_is_split_for_endpoints(monkeypatch):
 
 
 def test_host_port_variables_when_no_url(monkeypatch):
-    monkeypatch.delenv("REDIS_URL", raising=False)
+    for name in ("REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_TIMEOUT_SECONDS", "REDIS_MAX_CONNECTIONS"):
+        monkeypatch.delenv(name, raising=False)  # the rest of RedisSettings at its defaults
     monkeypatch.setenv("REDIS_HOST", "10.0.0.5")
     monkeypatch.setenv("REDIS_DB", "2")
     assert Settings.from_env().redis == RedisSettings("10.0.0.5", 6379, 2, "")
