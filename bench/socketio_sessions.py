@@ -1,7 +1,7 @@
 """Many concurrent socket.io widget sessions on one Rasa process, each answered.
 
 Starts the real action server and one `rasa run` with only the socket.io
-connector (channels/socketio.py, AsyncRedisManager on, Redis db 14, keys and
+connector (channels/socketio/, AsyncRedisManager on, Redis db 14, keys and
 prefix "bench"), then, from one asyncio loop:
   1. opens N websocket connections speaking Engine.IO v4 / Socket.IO v5 text
      frames (the `websockets` library, as a browser's socket.io-client does

@@ -1,7 +1,7 @@
 """The one error our Redis stores raise when Redis does not answer.
 
 It subclasses Rasa's ``ConnectionException`` (the channels map it to 503 / a
-non-200 for Meta's retry, see ``channels/turn.py``) and, for the lock store,
+non-200 for Meta's retry, see ``channels/common/turn.py``) and, for the lock store,
 ``LockError`` (what Rasa and the socket.io channel already expect from a lock).
 """
 from __future__ import annotations
