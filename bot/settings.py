@@ -118,12 +118,10 @@ def check_rasa_server(argv: list[str]) -> list[str]:
 @dataclass(frozen=True)
 class ActionServerSettings:
     """Where Rasa calls the custom actions (``ACTION_SERVER_URL``, default
-    ``http://127.0.0.1:$ACTION_PORT/webhook``) and where ``rasa run actions``
-    binds (``ACTION_SERVER_HOST``, loopback by default; ``ACTION_PORT``).
-    Its token is a secret, read where it is checked (``env_secret``)."""
+    ``http://127.0.0.1:$ACTION_PORT/webhook``). The action server's own side
+    (its token, the address it binds) is ``rasa_sdk_plugins``' GuardSettings."""
 
     url: str = "http://127.0.0.1:5055/webhook"
-    host: str = "127.0.0.1"
     port: int = 5055
 
     @classmethod
@@ -132,7 +130,7 @@ class ActionServerSettings:
         url = env_str("ACTION_SERVER_URL", f"http://127.0.0.1:{port}/webhook")
         if not url.startswith(("http://", "https://")):
             raise SettingsError(f"ACTION_SERVER_URL must start with http:// or https://, got {url!r}")
-        return cls(url=url, host=env_str("ACTION_SERVER_HOST", cls.host), port=port)
+        return cls(url=url, port=port)
 
 
 @dataclass(frozen=True)
