@@ -78,8 +78,8 @@ class RateLimited(AppError):
 
     kind = "rate_limited"
 
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: int, field: Optional[str] = None):
+        super().__init__(message, field)
         self.retry_after = max(1, int(retry_after))
 
 

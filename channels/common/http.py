@@ -107,10 +107,8 @@ async def rate_limit(per_minute: int, sender: str, field: str) -> None:
         logger.error("chat: Redis is not available: %s", error)
         raise DependencyUnavailable(REDIS_DOWN) from None
     if wait is not None:
-        limited = RateLimited(f"{field}: more than {limiter.limit} messages per minute; "
-                              f"retry in {wait}s", wait)
-        limited.field = field
-        raise limited
+        raise RateLimited(f"{field}: more than {limiter.limit} messages per minute; "
+                          f"retry in {wait}s", wait, field)
 
 
 def json_body(request: Request) -> Any:

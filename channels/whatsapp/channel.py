@@ -26,6 +26,7 @@ from bot import chat_input
 from bot.errors import DependencyUnavailable, Forbidden, MalformedRequest, PayloadTooLarge
 from channels.whatsapp.signature import valid_signature
 from channels.common.errors import install_error_handlers
+from channels.common.http import as_handler
 from channels.whatsapp.dedupe import first_seen
 from channels.whatsapp.graph import GraphClient
 from channels.whatsapp.inbound import Inbound, Notification, Status, parse_notification
@@ -65,22 +66,13 @@ class WhatsAppInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Webhook(self, on_new_message)
         blueprint = Blueprint("whatsapp_webhook", __name__)
-        blueprint.add_route(_handler(webhook.health), "/", methods=["GET"])
-        blueprint.add_route(_handler(webhook.verify), "/webhook", methods=["GET"])
-        blueprint.add_route(_handler(webhook.receive), "/webhook", methods=["POST"])
-        blueprint.listener("before_server_stop")(_handler(webhook.drain))
+        blueprint.add_route(as_handler(webhook.health), "/", methods=["GET"])
+        blueprint.add_route(as_handler(webhook.verify), "/webhook", methods=["GET"])
+        blueprint.add_route(as_handler(webhook.receive), "/webhook", methods=["POST"])
+        blueprint.listener("before_server_stop")(as_handler(webhook.drain))
         install_error_handlers(blueprint)
         return blueprint
 
-
-def _handler(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """A plain function calling ``method``: Sanic writes attributes on its handlers, a bound method has none."""
-
-    async def handler(*args: Any, **kwargs: Any) -> Any:
-        return await method(*args, **kwargs)
-
-    handler.__name__ = handler.__qualname__ = method.__name__
-    return handler
 
 
 class Webhook:
