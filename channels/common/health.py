@@ -1,7 +1,12 @@
-"""``GET /health`` and ``GET /metrics``: public status, operators' detail.
+"""``GET /health``, ``/health/live``, ``/health/ready`` and ``GET /metrics``: public status, operators' detail.
 
 ``/health`` answers 200 with ``{"status": "healthy"|"degraded"}`` to anyone
-(a load balancer routes on it). The dependency detail (Redis, action server,
+(a load balancer routes on it). The two probes replicas need (Kubernetes,
+nginx): ``/health/live`` is 200 ``{"status": "alive"}`` with no dependency
+checked (a restart would not fix Redis), ``/health/ready`` is 503
+``{"status": "not_ready"}`` with ``Retry-After`` while the model is not
+loaded or Redis / the action server does not answer (take this replica out
+of rotation), 200 ``{"status": "ready"}`` otherwise; bounded like ``/health``. The dependency detail (Redis, action server,
 model, versions) and ``/metrics`` (Prometheus) want ``Authorization: Bearer
 $METRICS_TOKEN``: they tell an attacker what runs where. With
 ``METRICS_TOKEN`` unset, ``/metrics`` and the detail are closed to everyone
@@ -90,12 +95,25 @@ def _model(agent: Any) -> str:
     return "ok" if agent is not None and agent.is_ready() else "not_loaded"
 
 
-async def health_report(app: Any, settings: HealthSettings) -> Dict[str, Any]:
+async def dependency_checks(app: Any, settings: HealthSettings) -> Dict[str, str]:
+    """Redis, the action server and the model, each within the check bound."""
     agent = getattr(app.ctx, "agent", None)
     timeout = settings.check_timeout_seconds
     redis, action_server = await asyncio.gather(_redis(timeout), _action_server(agent, timeout))
-    model = _model(agent)
-    healthy = redis == "ok" and action_server in ("ok", "not_configured") and model == "ok"
+    return {"redis": redis, "action_server": action_server, "model": _model(agent)}
+
+
+def all_ok(checks: Dict[str, str]) -> bool:
+    """Whether a turn can run: Redis and the model ok, the action server ok or not used."""
+    return (checks["redis"] == "ok" and checks["action_server"] in ("ok", "not_configured")
+            and checks["model"] == "ok")
+
+
+async def health_report(app: Any, settings: HealthSettings) -> Dict[str, Any]:
+    agent = getattr(app.ctx, "agent", None)
+    checks = await dependency_checks(app, settings)
+    redis, action_server, model = checks["redis"], checks["action_server"], checks["model"]
+    healthy = all_ok(checks)
     return {
         "status": "healthy" if healthy else "degraded",
         "redis": redis,
@@ -108,8 +126,13 @@ async def health_report(app: Any, settings: HealthSettings) -> Dict[str, Any]:
     }
 
 
+# Seconds a load balancer should wait before asking a not-ready replica again.
+READY_RETRY_AFTER = "5"
+
+
 class Health:
-    """``/health`` (status for all, detail with the token) and ``/metrics`` (token only)."""
+    """``/health`` and ``/health/ready`` (status for all, detail with the token),
+    ``/health/live`` (for all) and ``/metrics`` (token only)."""
 
     def __init__(self, settings: HealthSettings) -> None:
         self.settings = settings
@@ -126,6 +149,28 @@ class Health:
         report = await health_report(request.app, self.settings)
         return response.json(report if allowed else {"status": report["status"]})
 
+    async def live(self, request: Request) -> HTTPResponse:
+        """The process answers HTTP: nothing else is checked (no Redis, no model)."""
+        return response.json({"status": "alive"})
+
+    async def ready(self, request: Request) -> HTTPResponse:
+        """200 when this replica can run a turn now; 503 + ``Retry-After`` otherwise.
+
+        A status, not an error: the body is ``{"status"}`` like ``/health``
+        (the checks too with ``METRICS_TOKEN``), not the ``{"detail"}`` of errors.
+        """
+        allowed = bearer_matches(request, (self.settings.metrics_token,))
+        if allowed is False:
+            return self._unauthorized()
+        checks = await dependency_checks(request.app, self.settings)
+        ready = all_ok(checks)
+        body: Dict[str, Any] = {"status": "ready" if ready else "not_ready"}
+        if allowed:
+            body.update(checks)
+        if ready:
+            return response.json(body)
+        return response.json(body, status=503, headers={"Retry-After": READY_RETRY_AFTER})
+
     async def prometheus(self, request: Request) -> HTTPResponse:
         if not bearer_matches(request, (self.settings.metrics_token,)):
             return self._unauthorized()
@@ -134,9 +179,11 @@ class Health:
 
 
 def register(bp: Blueprint) -> None:
-    """Check the server's secrets (refuse to start), then add /health and /metrics."""
+    """Check the server's secrets (refuse to start), then add /health (+ live, ready) and /metrics."""
     for warning in check_rasa_server(sys.argv):
         logger.warning("SECURITY: %s", warning)
     routes = Health(chat_settings().health)
     bp.add_route(as_handler(routes.health), "/health", methods=["GET"])
+    bp.add_route(as_handler(routes.live), "/health/live", methods=["GET"])
+    bp.add_route(as_handler(routes.ready), "/health/ready", methods=["GET"])
     bp.add_route(as_handler(routes.prometheus), "/metrics", methods=["GET"])
