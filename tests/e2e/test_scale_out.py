@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +132,44 @@ def test_cluster_starts_two_replicas_behind_nginx(cluster):
         assert replica.api("GET", "/status").status_code == 200
     # nginx hides Rasa's own API from the public side.
     assert requests.get(f"{cluster.nginx_url}/status", timeout=10).status_code == 404
+
+
+# --- round robin REST ---------------------------------------------------------
+
+# Six turns a customer might type, each with a few wordings (nothing that
+# hands over to the desk, which would pause the bot).
+TURNS = [
+    ["oi, boa tarde", "bom dia!", "ola, tudo bem?", "oii"],
+    ["quais planos de internet voces tem?", "quero saber os planos de fibra", "tem plano de 500 mega?"],
+    ["qual o horario de atendimento?", "voces abrem no sabado?", "ate que horas voces atendem?"],
+    ["vc e um robo?", "isso e um bot?"],
+    ["obrigado", "valeu pela ajuda", "muito obrigada"],
+    ["tchau", "ate mais", "falou, tchau"],
+]
+CONVERSATIONS = 50
+
+
+def conversation(cluster: Cluster, number: int) -> tuple:
+    """One customer's six messages, one after another, through nginx; (sender, texts, upstreams)."""
+    sender = f"scale-{uuid.uuid4().hex[:12]}"
+    sent, upstreams = [], []
+    for turn, wordings in enumerate(TURNS):
+        message = wordings[(number + turn) % len(wordings)]
+        answer = cluster.post_via_nginx(sender, message)
+        assert answer.status_code == 200, answer.text
+        assert answer.json(), f"{message!r} got no reply"
+        sent.append(message)
+        upstreams.append(answer.headers["X-Upstream"])
+    return sender, sent, upstreams
+
+
+def test_round_robin_rest_keeps_every_conversation_whole(cluster):
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda n: conversation(cluster, n), range(CONVERSATIONS)))
+    replica_addresses = {f"127.0.0.1:{r.port}" for r in cluster.replicas}
+    seen = {upstream for _, _, upstreams in results for upstream in upstreams}
+    assert seen == replica_addresses, seen
+    for index, (sender, sent, _) in enumerate(results):
+        # nginx hides Rasa's API: ask a replica directly, with the token.
+        tracker = cluster.replicas[index % 2].tracker(sender)
+        assert assert_each_answered_in_order(tracker) == sent, sender
