@@ -173,3 +173,19 @@ def test_round_robin_rest_keeps_every_conversation_whole(cluster):
         # nginx hides Rasa's API: ask a replica directly, with the token.
         tracker = cluster.replicas[index % 2].tracker(sender)
         assert assert_each_answered_in_order(tracker) == sent, sender
+
+
+# --- one customer, concurrent messages on both replicas -------------------------
+
+def test_concurrent_messages_of_one_customer_on_both_replicas_are_serialised(cluster):
+    sender = f"scale-{uuid.uuid4().hex[:12]}"
+    messages = [wordings[0] for wordings in TURNS]  # K = 6, all different
+
+    def send(index: int) -> List[dict]:
+        return cluster.replicas[index % 2].send(sender, messages[index])
+
+    with ThreadPoolExecutor(len(messages)) as pool:
+        replies = list(pool.map(send, range(len(messages))))
+    assert all(replies), replies
+    order = assert_each_answered_in_order(cluster.replicas[0].tracker(sender))
+    assert sorted(order) == sorted(messages), order
