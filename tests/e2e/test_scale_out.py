@@ -8,8 +8,10 @@ its upstreams rewritten to the two replicas and the test profile (the
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +21,9 @@ from typing import Dict, List
 import pytest
 import requests
 
+from bot.senders import sender_id
+from channels.whatsapp.signature import sign
+from testing.fakes import graph_api as graph_fake
 from testing.processes import ROOT, VENV_BIN, Service, free_port
 from testing.rasa_server import RasaServer
 
@@ -189,3 +194,48 @@ def test_concurrent_messages_of_one_customer_on_both_replicas_are_serialised(clu
     assert all(replies), replies
     order = assert_each_answered_in_order(cluster.replicas[0].tracker(sender))
     assert sorted(order) == sorted(messages), order
+
+
+# --- WhatsApp: one delivery to both replicas ---------------------------------------
+
+def whatsapp_delivery(wa_id: str, wamid: str, body: str) -> bytes:
+    """Meta's webhook envelope with one text message."""
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "551140040000", "phone_number_id": graph_fake.PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "Cliente Teste"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": wamid, "timestamp": str(int(time.time())),
+                          "type": "text", "text": {"body": body}}],
+        }}]}],
+    }
+    return json.dumps(payload).encode()
+
+
+def test_same_whatsapp_delivery_to_both_replicas_gives_one_turn(cluster, graph_api):
+    wa_id = "55219" + uuid.uuid4().int.__str__()[:8]
+    wamid = "wamid.HBgNNTUxMTk4NzY1MDAwMRUCABIYFDNB" + uuid.uuid4().hex.upper()
+    body = whatsapp_delivery(wa_id, wamid, "oi, boa noite")
+    headers = {"Content-Type": "application/json",
+               "X-Hub-Signature-256": sign(graph_fake.APP_SECRET, body)}
+
+    def deliver(replica: RasaServer) -> int:
+        return requests.post(f"{replica.url}/webhooks/whatsapp/webhook", data=body,
+                             headers=headers, timeout=60).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = list(pool.map(deliver, cluster.replicas))
+    assert statuses == [200, 200], statuses
+
+    def user_events() -> List[dict]:
+        events = cluster.replicas[0].tracker(sender_id("wa", wa_id))["events"]
+        return [e for e in events if e["event"] == "user"]
+
+    graph_api.wait_for(lambda: user_events() and graph_api.sent(to=wa_id), timeout=60)
+    time.sleep(3)  # a second turn, if any, would have answered by now
+    tracker = cluster.replicas[1].tracker(sender_id("wa", wa_id))
+    assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["oi, boa noite"]
+    answers = [r for r in graph_api.sent(to=wa_id) if r.type != "read"]
+    bot_events = [e for e in tracker["events"] if e["event"] == "bot"]
+    assert answers and len(answers) == len(bot_events), (answers, bot_events)
