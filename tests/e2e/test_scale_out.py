@@ -24,8 +24,10 @@ import requests
 from bot.senders import sender_id
 from channels.whatsapp.signature import sign
 from testing.fakes import graph_api as graph_fake
+from testing.desk_client import DeskAgent, create_agent
 from testing.processes import ROOT, VENV_BIN, Service, free_port
 from testing.rasa_server import RasaServer
+from testing.widget_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
 
@@ -239,3 +241,28 @@ def test_same_whatsapp_delivery_to_both_replicas_gives_one_turn(cluster, graph_a
     answers = [r for r in graph_api.sent(to=wa_id) if r.type != "read"]
     bot_events = [e for e in tracker["events"] if e["event"] == "bot"]
     assert answers and len(answers) == len(bot_events), (answers, bot_events)
+
+
+# --- desk across replicas ------------------------------------------------------------
+
+def test_desk_agent_on_one_replica_talks_with_a_customer_on_the_other(
+        cluster, redis_settings, key_prefix):
+    replica_a, replica_b = cluster.replicas
+    agent = DeskAgent(replica_a, create_agent(redis_settings.url, key_prefix)).online().connect()
+    widget = WidgetClient(replica_b.url).connect()
+    try:
+        session_id = widget.session()
+        assert "fila" in " ".join(r.get("text", "") for r in widget.say("quero falar com um atendente"))
+        queued = agent.find_queued(sender_id("web", session_id))
+        agent.ok("POST", f"/conversations/{queued['id']}/claim")
+        # The customer's message arrives on B; the agent's socket is on A.
+        assert widget.say("minha internet ta caindo toda hora") == []
+        agent.customer_message(queued["id"], "minha internet ta caindo toda hora")
+        agent.ok("POST", f"/conversations/{queued['id']}/messages", status=201,
+                 json={"text": "Oi, aqui e o suporte."})
+        assert widget.next("bot_uttered", timeout=30)["text"] == "Oi, aqui e o suporte."
+        again = [data for name, data in widget.drain(3) if name == "bot_uttered"]
+        assert again == [], again  # delivered once, not once per replica
+    finally:
+        widget.close()
+        agent.close()
