@@ -3,13 +3,18 @@ same Idempotency-Key never gives a second turn, it gets the first answer; anothe
 key is another turn; concurrent duplicates make one turn."""
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import List
 
+import jwt
 import pytest
 import requests
+import websockets
 
-from tests.conftest import CHAT_API_KEY
+from tests.conftest import CHAT_API_KEY, WEBSOCKET_JWT_SECRET
 
 pytestmark = pytest.mark.e2e
 
@@ -85,3 +90,46 @@ def test_a_bad_key_is_422_naming_the_header(rasa_server, key):
     for answer in (chat(rasa_server, session, key), webhook(rasa_server, session, key)):
         assert answer.status_code == 422, answer.text
         assert answer.json()["field"] == "Idempotency-Key" and "visible ASCII" in answer.json()["detail"]
+
+
+async def ws_turn(ws, frame_id, message: str = "oi") -> List[dict]:
+    """A chat frame with ``id``; the frames up to typing off (or the error frame)."""
+    await ws.send(json.dumps({"type": "chat", "data": {"message": message}, "id": frame_id}))
+    frames = []
+    while True:
+        frames.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        if frames[-1]["type"] == "error" or frames[-1] == {**frames[-1], "type": "typing", "data": {"active": False}}:
+            return frames
+
+
+def ws_connect(server, session: str):
+    token = jwt.encode({"session_id": session}, WEBSOCKET_JWT_SECRET, algorithm="HS256")
+    return websockets.connect(f"{server.url.replace('http', 'ws')}/ws/chat/{session}?token={token}")
+
+
+def chats(frames: List[dict]) -> List[dict]:
+    return [frame["data"] for frame in frames if frame["type"] == "chat"]
+
+
+def test_a_websocket_frame_id_is_one_turn_also_across_reconnects(rasa_server):
+    session = f"idem-{uuid.uuid4().hex[:10]}"
+
+    async def scenario():
+        async with ws_connect(rasa_server, session) as ws:
+            await ws.recv()  # connection
+            first = await ws_turn(ws, "w-1")
+            again = await ws_turn(ws, "w-1")
+            assert chats(first) and chats(again) == chats(first)
+        async with ws_connect(rasa_server, session) as ws:  # the client lost the socket and retries
+            await ws.recv()
+            assert chats(await ws_turn(ws, "w-1")) == chats(first)
+            assert user_turns(rasa_server, f"web:{session}") == 1
+            assert chats(await ws_turn(ws, "w-2"))
+            assert user_turns(rasa_server, f"web:{session}") == 2
+            for bad in ("a b", "x" * 129, 7):
+                error = (await ws_turn(ws, bad))[-1]
+                assert error["type"] == "error" and error["data"]["code"] == "invalid_message"
+                assert error["data"]["field"] == "id"
+            assert user_turns(rasa_server, f"web:{session}") == 2
+
+    asyncio.run(scenario())
