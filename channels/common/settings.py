@@ -145,6 +145,19 @@ class IdempotencySettings:
 
 
 @dataclass(frozen=True)
+class ShutdownSettings:
+    """Graceful SIGTERM (``channels/common/drain.py``): ``SHUTDOWN_DRAIN_SECONDS``
+    (default 10) is how long running turns get to finish before the server stops;
+    keep it under the orchestrator's grace period (Kubernetes: 30 s)."""
+
+    drain_seconds: float
+
+    @classmethod
+    def from_env(cls) -> "ShutdownSettings":
+        return cls(drain_seconds=env_float("SHUTDOWN_DRAIN_SECONDS", 10.0, 0.0))
+
+
+@dataclass(frozen=True)
 class ChatSettings:
     api: ApiSettings
     websocket: WebSocketSettings
@@ -152,6 +165,7 @@ class ChatSettings:
     widget: WidgetSettings
     health: HealthSettings
     idempotency: IdempotencySettings
+    shutdown: ShutdownSettings
 
     @classmethod
     def from_env(cls) -> "ChatSettings":
@@ -162,6 +176,7 @@ class ChatSettings:
             widget=WidgetSettings.from_env(),
             health=HealthSettings.from_env(),
             idempotency=IdempotencySettings.from_env(),
+            shutdown=ShutdownSettings.from_env(),
         )
 
 
