@@ -1,6 +1,6 @@
 # The two commands: `make run` (the assistant) and `make test` (every test).
 SHELL := /bin/bash
-.PHONY: setup run test shell train validate nlu-eval export-fallbacks clean
+.PHONY: setup run test shell train validate nlu-eval export-fallbacks deploy-check clean
 
 setup:
 	@scripts/setup.sh
@@ -27,6 +27,10 @@ nlu-eval: setup
 # Messages that went to the LLM fallback, as NLU YAML to review (OUT=file.yml).
 export-fallbacks: setup
 	@. scripts/env.sh && .venv/bin/python -m bot.llm export-fallbacks --out $${OUT:-fallbacks.yml}
+
+# Offline checks of deploy/ (Dockerfile, compose, nginx, Helm chart); needs no .venv.
+deploy-check:
+	@deploy/check.sh
 
 clean:
 	rm -rf models/*.tar.gz results .pytest_cache
