@@ -25,7 +25,8 @@ from bot import chat_input, senders
 from bot.chat_input import InvalidInput
 from bot.errors import AppError
 from bot.pii import install_log_masking
-from channels.common.http import api_turn, authorize, failed, json_body, rate_limit, request_id
+from channels.common.http import api_turn, authorize, failed, idempotency_key, json_body, rate_limit, replay_headers, request_id
+from channels.common.idempotency import fingerprint, idempotency
 from channels.common.settings import ApiSettings, chat_settings
 
 SENDER = re.compile(r"^[A-Za-z0-9_.:@+-]{1,128}$")
@@ -86,15 +87,21 @@ class RasaRestInput(InputChannel):
         channel = self.name()
         try:
             authorize(self.settings.api_keys, request)
+            key = idempotency_key(request)
             sender_id, text, metadata = webhook_request(json_body(request))
-            await rate_limit(self.settings.rate_limit_per_minute, sender_id, "sender")
-            output = CollectingOutputChannel()
-            await api_turn(request, on_new_message, UserMessage(
-                text, output, sender_id, input_channel=channel, metadata=metadata,
-            ), channel)
+
+            async def turn() -> list:
+                await rate_limit(self.settings.rate_limit_per_minute, sender_id, "sender")
+                output = CollectingOutputChannel()
+                await api_turn(request, on_new_message, UserMessage(
+                    text, output, sender_id, input_channel=channel, metadata=metadata,
+                ), channel)
+                return output.messages
+
+            outcome = await idempotency().run(sender_id, key, fingerprint(text, metadata), turn)
         except AppError as error:
             return failed(channel, error)
-        return response.json(output.messages)
+        return response.json(outcome.body, headers=replay_headers(outcome))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("isp_rasa_rest", __name__)

@@ -33,7 +33,11 @@ from bot.errors import AppError, DependencyUnavailable
 from bot.outbox import MESSAGE_ID, Outbox
 from channels.common import health
 from channels.common.errors import REDIS_DOWN, status_of
-from channels.common.http import api_turn, as_handler, authorize, failed, json_body, metric_kind, rate_limit, refuse_other_methods, request_id
+from channels.common.http import (
+    api_turn, as_handler, authorize, failed, idempotency_key, json_body, metric_kind, rate_limit,
+    refuse_other_methods, replay_headers, request_id,
+)
+from channels.common.idempotency import fingerprint, idempotency
 from channels.common.settings import ApiSettings, chat_settings
 from channels.common.output import CollectingApiOutput, OutboxOutput, QueueApiOutput
 
@@ -93,12 +97,12 @@ class RestApiInput(InputChannel):
         headers = {
             "Access-Control-Allow-Origin": origin,
             "Vary": "Origin",
-            "Access-Control-Expose-Headers": "X-Request-ID, Retry-After",
+            "Access-Control-Expose-Headers": "X-Request-ID, Retry-After, Idempotent-Replayed",
         }
         if request.method == "OPTIONS":
             headers.update({
                 "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID, Idempotency-Key",
                 "Access-Control-Max-Age": "600",
             })
         return headers
@@ -128,15 +132,20 @@ class RestApiInput(InputChannel):
         """``POST /api/v1/chat``: one turn, the replies in the response."""
         try:
             self._authorize(request)
+            key = idempotency_key(request)
             chat = chat_input.chat_request(json_body(request))
-            await self._rate_limit(chat.session_id)
-            output = CollectingApiOutput(self.name())
-            await api_turn(request, on_new_message, self._user_message(chat, output), self.name())
+
+            async def turn() -> Dict[str, Any]:
+                await self._rate_limit(chat.session_id)
+                output = CollectingApiOutput(self.name())
+                await api_turn(request, on_new_message, self._user_message(chat, output), self.name())
+                return {"session_id": chat.session_id, "messages": output.messages, "timestamp": now_iso()}
+
+            outcome = await idempotency().run(
+                sender_id(chat.session_id), key, fingerprint(chat.message, chat.metadata), turn)
         except AppError as error:
             return failed(self.name(), error)
-        return response.json(
-            {"session_id": chat.session_id, "messages": output.messages, "timestamp": now_iso()}
-        )
+        return response.json(outcome.body, headers=replay_headers(outcome))
 
     async def stream(self, request: Request, on_new_message) -> Optional[HTTPResponse]:
         """``GET /api/v1/chat/stream``: the replies as Server-Sent Events, then ``done``/``error``."""

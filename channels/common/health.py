@@ -6,7 +6,8 @@ nginx): ``/health/live`` is 200 ``{"status": "alive"}`` with no dependency
 checked (a restart would not fix Redis), ``/health/ready`` is 503
 ``{"status": "not_ready"}`` with ``Retry-After`` while the model is not
 loaded or Redis / the action server does not answer (take this replica out
-of rotation), 200 ``{"status": "ready"}`` otherwise; bounded like ``/health``. The dependency detail (Redis, action server,
+of rotation) or the server is draining after SIGTERM, 200 ``{"status": "ready"}``
+otherwise; bounded like ``/health``. The dependency detail (Redis, action server,
 model, versions) and ``/metrics`` (Prometheus) want ``Authorization: Bearer
 $METRICS_TOKEN``: they tell an attacker what runs where. With
 ``METRICS_TOKEN`` unset, ``/metrics`` and the detail are closed to everyone
@@ -34,6 +35,7 @@ from bot import metrics
 from bot.errors import Unauthorized
 from bot.redis_pool import get_redis
 from bot.settings import check_rasa_server
+from channels.common.drain import DRAIN, drain_on_stop
 from channels.common.errors import error_response
 from channels.common.http import as_handler, bearer_matches
 from channels.common.settings import HealthSettings, chat_settings
@@ -163,7 +165,7 @@ class Health:
         if allowed is False:
             return self._unauthorized()
         checks = await dependency_checks(request.app, self.settings)
-        ready = all_ok(checks)
+        ready = all_ok(checks) and not DRAIN.draining
         body: Dict[str, Any] = {"status": "ready" if ready else "not_ready"}
         if allowed:
             body.update(checks)
@@ -186,4 +188,5 @@ def register(bp: Blueprint) -> None:
     bp.add_route(as_handler(routes.health), "/health", methods=["GET"])
     bp.add_route(as_handler(routes.live), "/health/live", methods=["GET"])
     bp.add_route(as_handler(routes.ready), "/health/ready", methods=["GET"])
+    bp.listener("before_server_stop")(drain_on_stop)  # SIGTERM: finish running turns, refuse new ones
     bp.add_route(as_handler(routes.prometheus), "/metrics", methods=["GET"])

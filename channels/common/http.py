@@ -14,7 +14,7 @@ import hmac
 import logging
 import re
 import uuid
-from typing import Any, Awaitable, Callable, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from rasa.core.channels.channel import UserMessage
 from redis.exceptions import RedisError
@@ -27,6 +27,7 @@ from bot.errors import AppError, DependencyUnavailable, RateLimited, Unauthorize
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis
 from channels.common.errors import REDIS_DOWN, MethodNotAllowed, error_response
+from channels.common.idempotency import HEADER as IDEMPOTENCY_HEADER, Outcome, parse_key
 from channels.common.turn import ServiceUnavailable, check_redis, run_turn
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,16 @@ def request_id(request: Request) -> str:
     """The client's ``X-Request-ID`` when it is a sane one, else a new id."""
     given = request.headers.get("x-request-id", "")
     return given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def idempotency_key(request: Request) -> Optional[str]:
+    """The ``Idempotency-Key`` header, checked (InvalidInput naming it); ``None`` when absent."""
+    return parse_key(request.headers.get(IDEMPOTENCY_HEADER))
+
+
+def replay_headers(outcome: Outcome) -> Dict[str, str]:
+    """``Idempotent-Replayed: true`` on a stored answer, so a client can tell."""
+    return {"Idempotent-Replayed": "true"} if outcome.replayed else {}
 
 
 def bearer_matches(request: Request, secrets: Tuple[str, ...]) -> Optional[bool]:

@@ -127,12 +127,45 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class IdempotencySettings:
+    """Idempotency keys of inbound messages (``channels/common/idempotency.py``):
+    ``IDEMPOTENCY_TTL_SECONDS`` (default 86400: how long a key's answer is kept
+    for retries) and ``IDEMPOTENCY_WAIT_SECONDS`` (default 10: how long a
+    duplicate waits for the first request's answer before a 409)."""
+
+    ttl_seconds: int
+    wait_seconds: float
+
+    @classmethod
+    def from_env(cls) -> "IdempotencySettings":
+        return cls(
+            ttl_seconds=env_int("IDEMPOTENCY_TTL_SECONDS", 86400, 1),
+            wait_seconds=env_float("IDEMPOTENCY_WAIT_SECONDS", 10.0, 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class ShutdownSettings:
+    """Graceful SIGTERM (``channels/common/drain.py``): ``SHUTDOWN_DRAIN_SECONDS``
+    (default 10) is how long running turns get to finish before the server stops;
+    keep it under the orchestrator's grace period (Kubernetes: 30 s)."""
+
+    drain_seconds: float
+
+    @classmethod
+    def from_env(cls) -> "ShutdownSettings":
+        return cls(drain_seconds=env_float("SHUTDOWN_DRAIN_SECONDS", 10.0, 0.0))
+
+
+@dataclass(frozen=True)
 class ChatSettings:
     api: ApiSettings
     websocket: WebSocketSettings
     socketio: SocketIOSettings
     widget: WidgetSettings
     health: HealthSettings
+    idempotency: IdempotencySettings
+    shutdown: ShutdownSettings
 
     @classmethod
     def from_env(cls) -> "ChatSettings":
@@ -142,6 +175,8 @@ class ChatSettings:
             socketio=SocketIOSettings.from_env(),
             widget=WidgetSettings.from_env(),
             health=HealthSettings.from_env(),
+            idempotency=IdempotencySettings.from_env(),
+            shutdown=ShutdownSettings.from_env(),
         )
 
 

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.errors import DependencyUnavailable
+from channels.common.drain import DRAIN
 from channels.common.errors import UNAVAILABLE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,15 @@ async def run_turn(
     if agent is None or not agent.is_ready():
         metrics.record_error(channel, "unavailable")
         raise ServiceUnavailable("no model is loaded")
+    if DRAIN.draining:
+        metrics.record_error(channel, "unavailable")
+        raise ServiceUnavailable("this server is shutting down")
+    with DRAIN.turn():
+        await _run(agent, on_new_message, message, channel)
+
+
+async def _run(agent: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]],
+               message: UserMessage, channel: str) -> None:
     started = time.perf_counter()
     intent = None
     try:

@@ -11,7 +11,9 @@ Loaded from ``credentials.yml`` as ``channels.websocket.WebSocketInput:``;
 
 A bad frame gets an ``error`` frame and the connection stays up; a frame over
 64 KB closes it with 1009, an invalid token with 1008, a full process with
-1013, a lost Redis with 1011. Messages for the customer sent outside a turn
+1013, a lost Redis with 1011. A ``chat`` frame's ``id`` is its idempotency
+key (``channels/common/idempotency.py``): the same id again gets the first
+answer's ``chat`` frames, no second turn. Messages for the customer sent outside a turn
 (agent replies) go through :meth:`WebSocketInput.get_output_channel`: kept in
 the Redis outbox and published to whichever replica holds the connection; a
 client reconnecting with ``?after=<last id>`` gets what it missed.
@@ -23,7 +25,7 @@ import json
 import logging
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from redis.exceptions import RedisError
@@ -32,12 +34,13 @@ from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 from sanic.request import Request
 
-from bot import chat_input, metrics, senders
+from bot import chat_input, errors, metrics, senders
 from bot.chat_input import InvalidInput, MalformedJson
 from bot.outbox import MESSAGE_ID, Outbox, live_channel
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis, get_subscriber_redis
 from bot.security import InvalidToken, session_from_token
+from channels.common.idempotency import fingerprint, idempotency, parse_key
 from channels.common.output import ApiOutputChannel, OutboxOutput
 from channels.common.settings import WebSocketSettings, chat_settings
 from channels.common.turn import ServiceUnavailable, run_turn
@@ -62,6 +65,10 @@ def frame(kind: str, data: Dict[str, Any], frame_id: Optional[str] = None) -> st
         },
         ensure_ascii=False,
     )
+
+
+class TurnFailed(Exception):
+    """A turn ended in an error frame (already sent); its frame id is released for a retry."""
 
 
 class Connection:
@@ -103,12 +110,14 @@ class WebSocketOutput(ApiOutputChannel):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection.channel)
         self.connection = connection
+        self.delivered: List[Dict[str, Any]] = []  # the turn's answer, kept for its frame id
 
     @classmethod
     def name(cls) -> Text:
         return "websocket_connection"
 
     async def deliver(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.delivered.append(message)
         if not self.connection.closed:
             try:
                 await self.connection.send("chat", message)
@@ -182,41 +191,69 @@ class WebSocketInput(InputChannel):
             logger.exception("websocket: live delivery for %s failed", conn.sender_id)
             metrics.record_unexpected("websocket.forward_live")
 
-    async def _chat(self, request: Request, conn: Connection, data: Any, on_new_message) -> None:
+    async def _chat(self, request: Request, conn: Connection, incoming: Dict[str, Any], on_new_message) -> None:
+        """One ``chat`` frame: checked, then a turn, once per frame ``id`` (idempotency key)."""
+        data = incoming.get("data")
         try:
             if not isinstance(data, dict):
                 raise InvalidInput("data", "must be an object with a message")
             chat_input.no_unknown_fields(data, ("message", "metadata"), "data.")
             text = chat_input.message_text(data.get("message"), "data.message")
             metadata = chat_input.metadata(data.get("metadata"), "data.metadata")
-        except InvalidInput as error:
-            await conn.error("invalid_message", error.detail, field=error.field)
+            key = parse_key(incoming.get("id"), "id")
+        except errors.InvalidInput as error:
+            await conn.error("invalid_message", error.message, field=error.field)
             return
         async with conn._turn_lock:
-            limiter = RateLimiter(get_redis(), self.settings.rate_limit_per_minute, "chat")
             try:
-                wait = await limiter.hit(conn.sender_id)
-            except (RedisError, OSError):
+                outcome = await idempotency("id").run(
+                    conn.sender_id, key, fingerprint(text, metadata),
+                    lambda: self._turn(request, conn, text, metadata, on_new_message))
+            except TurnFailed:  # its error frame is sent
+                return
+            except errors.InvalidInput as error:
+                await conn.error("invalid_message", error.message, field=error.field)
+                return
+            except errors.Conflict as error:
+                await conn.error("conflict", error.message, field=error.field)
+                return
+            except errors.DependencyUnavailable:
                 await conn.error("unavailable", "the conversation store (Redis) does not answer; retry later")
                 return
-            if wait is not None:
-                await conn.error("rate_limited", f"too many messages; retry in {wait}s", retry_after=wait)
-                return
-            await conn.try_send("typing", {"active": True})
-            message = UserMessage(
-                text, WebSocketOutput(conn), conn.sender_id,
-                input_channel=self.name(), metadata=metadata,
-            )
-            try:
-                await run_turn(request.app, on_new_message, message, self.name())
-            except ServiceUnavailable as error:
-                await conn.error("unavailable", f"service unavailable: {error}; retry later")
-            except Exception:  # guards a customer's turn: logged with its stack, counted
-                logger.exception("websocket: turn of %s failed", conn.sender_id)
-                metrics.record_unexpected("websocket.turn")
-                await conn.error("internal_error", "the bot could not answer this message")
-            finally:
+            if outcome.replayed:  # the stored answer of this frame id, framed like a turn; no second turn
+                await conn.try_send("typing", {"active": True})
+                for message in outcome.body:
+                    await conn.try_send("chat", message)
                 await conn.try_send("typing", {"active": False})
+
+    async def _turn(self, request: Request, conn: Connection, text: str, metadata: Any,
+                    on_new_message) -> List[Dict[str, Any]]:
+        """Rate limit, then the turn; the messages it delivered. TurnFailed once the error frame is sent."""
+        limiter = RateLimiter(get_redis(), self.settings.rate_limit_per_minute, "chat")
+        try:
+            wait = await limiter.hit(conn.sender_id)
+        except (RedisError, OSError):
+            await conn.error("unavailable", "the conversation store (Redis) does not answer; retry later")
+            raise TurnFailed() from None
+        if wait is not None:
+            await conn.error("rate_limited", f"too many messages; retry in {wait}s", retry_after=wait)
+            raise TurnFailed()
+        await conn.try_send("typing", {"active": True})
+        output = WebSocketOutput(conn)
+        message = UserMessage(text, output, conn.sender_id, input_channel=self.name(), metadata=metadata)
+        try:
+            await run_turn(request.app, on_new_message, message, self.name())
+        except ServiceUnavailable as error:
+            await conn.error("unavailable", f"service unavailable: {error}; retry later")
+            raise TurnFailed() from None
+        except Exception:  # guards a customer's turn: logged with its stack, counted
+            logger.exception("websocket: turn of %s failed", conn.sender_id)
+            metrics.record_unexpected("websocket.turn")
+            await conn.error("internal_error", "the bot could not answer this message")
+            raise TurnFailed() from None
+        finally:
+            await conn.try_send("typing", {"active": False})
+        return output.delivered
 
     async def _serve(self, request: Request, ws: Any, session_id: str, on_new_message) -> None:
         conn = Connection(ws, session_id, self.name())
@@ -284,7 +321,7 @@ class WebSocketInput(InputChannel):
             if kind == "ping":
                 await conn.send("pong", {"reply_to": incoming.get("id")})
             elif kind == "chat":
-                task = asyncio.ensure_future(self._chat(request, conn, incoming.get("data"), on_new_message))
+                task = asyncio.ensure_future(self._chat(request, conn, incoming, on_new_message))
                 turns.add(task)
                 task.add_done_callback(turns.discard)
             else:

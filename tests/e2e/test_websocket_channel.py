@@ -57,7 +57,8 @@ async def connect(server, session_id: str, **params):
 
 async def chat_turn(ws, message: str) -> List[dict]:
     """Send a chat frame; the frames of the whole turn (typing on ... typing off)."""
-    await ws.send(json.dumps({"type": "chat", "data": {"message": message}, "id": "c1"}))
+    # a new id per message: the id is the frame's idempotency key (the same id again is a replay)
+    await ws.send(json.dumps({"type": "chat", "data": {"message": message}, "id": f"c-{uuid.uuid4().hex}"}))
     return await frames_until(ws, "typing", lambda data: data["active"] is False)
 
 
