@@ -13,6 +13,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -49,7 +50,9 @@ def bot_texts(driver):
 
 
 def test_widget_page_talks_to_the_bot(browser, rasa_server, graph_api):
-    wait = WebDriverWait(browser, 60)
+    # The widget re-renders its message list as answers arrive: an element read
+    # mid-render goes stale, so the waits poll again instead of failing.
+    wait = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))
     browser.get(f"{rasa_server.url}/widget")
     assert "Fibra Teste" in browser.title  # WIDGET_PROVIDER
     header = browser.find_element(By.TAG_NAME, "header")
@@ -74,8 +77,15 @@ def test_widget_page_talks_to_the_bot(browser, rasa_server, graph_api):
     before = len(bot_texts(browser))
     box.send_keys("oi", Keys.ENTER)
     wait.until(lambda d: len(bot_texts(d)) > before)
-    replies = wait.until(lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, ".rw-reply")
-                                    if r.text == "2a via / PIX" and r.is_displayed()])
-    replies[-1].click()  # a button sends its payload (/request_invoice) like a typed message
+
+    def click_invoice_button(d):
+        # a button sends its payload (/request_invoice) like a typed message
+        replies = [r for r in d.find_elements(By.CSS_SELECTOR, ".rw-reply")
+                   if r.text == "2a via / PIX" and r.is_displayed()]
+        if replies:
+            replies[-1].click()
+        return bool(replies)
+
+    wait.until(click_invoice_button)
     wait.until(lambda d: len(bot_texts(d)) > before + 1)
     browser.save_screenshot(str(SCREENSHOT))
