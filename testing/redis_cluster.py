@@ -168,12 +168,13 @@ class RedisTarget:
     def key(self, prefix: str, kind: str, sender_id: str) -> str:
         return f"{prefix}:{kind}:{conversation_part(sender_id, self.cluster)}"
 
-    def async_client(self) -> Any:
+    def async_client(self, socket_timeout: Optional[float] = 5) -> Any:
         """A new async client (plain or cluster) for bot/ code under test."""
         if self.cluster:
             return AsyncRedisCluster(host=self.settings.host, port=self.settings.port,
-                                     decode_responses=True, socket_timeout=5)
-        return aioredis.Redis.from_url(self.settings.url, decode_responses=True, socket_timeout=5)
+                                     decode_responses=True, socket_timeout=socket_timeout)
+        return aioredis.Redis.from_url(self.settings.url, decode_responses=True,
+                                       socket_timeout=socket_timeout)
 
     def delete_prefixed(self, prefix: str) -> None:
         """Remove what a test wrote under ``prefix`` (every node on a cluster)."""

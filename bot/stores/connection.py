@@ -56,6 +56,32 @@ def _options(settings: RedisSettings, username: Optional[str] = None) -> Dict[st
     )
 
 
+def _unreachable(error: redis.exceptions.RedisClusterException) -> BaseException:
+    """redis-py reports a cluster it cannot reach as a bare RedisClusterException;
+    make that the ConnectionError every caller already treats as "Redis is down"."""
+    if isinstance(error.__cause__, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)):
+        return redis.exceptions.ConnectionError(str(error))
+    return error
+
+
+class _AsyncCluster(AsyncRedisCluster):
+    """redis-py's async cluster client; an unreachable cluster is a ConnectionError."""
+
+    async def initialize(self) -> "_AsyncCluster":
+        try:
+            return await super().initialize()
+        except redis.exceptions.RedisClusterException as error:
+            raise _unreachable(error) from error
+
+
+def _sync_cluster(**options: Any) -> redis.cluster.RedisCluster:
+    """redis-py's sync cluster client (it connects at once); unreachable = ConnectionError."""
+    try:
+        return redis.cluster.RedisCluster(**options)
+    except redis.exceptions.RedisClusterException as error:
+        raise _unreachable(error) from error
+
+
 def _cluster_options(settings: RedisSettings, username: Optional[str] = None) -> Dict[str, Any]:
     """A cluster client's options: a startup node, no database (a cluster has one)."""
     return dict(
@@ -124,7 +150,7 @@ class StoreConfig:
     def sync_client(self) -> redis.Redis:
         """For the few synchronous calls (Rasa's sync LockStore methods, tools)."""
         if self.cluster:
-            return redis.cluster.RedisCluster(ssl=self.use_ssl, **_cluster_options(self.redis, self.username))
+            return _sync_cluster(ssl=self.use_ssl, **_cluster_options(self.redis, self.username))
         return redis.Redis(ssl=self.use_ssl, **_options(self.redis, self.username))
 
     def async_client(self, **overrides: Any) -> aioredis.Redis:
@@ -135,7 +161,7 @@ class StoreConfig:
         redis-py's own retries (on ``MOVED``, a lost node) apply instead."""
         if self.cluster:
             options = dict(_cluster_options(self.redis, self.username), ssl=self.use_ssl)
-            return AsyncRedisCluster(**{**options, **overrides})
+            return _AsyncCluster(**{**options, **overrides})
         retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
         options = dict(_options(self.redis, self.username), ssl=self.use_ssl,
                        retry=retry, retry_on_error=[redis.exceptions.ConnectionError])
@@ -198,7 +224,7 @@ def get_redis(settings: Optional[RedisSettings] = None) -> aioredis.Redis:
     loop_id = id(asyncio.get_event_loop())
     client = _clients.get(loop_id)
     if client is None and _redis_of(settings).cluster:
-        client = AsyncRedisCluster(health_check_interval=30, **_cluster_options(_redis_of(settings)))
+        client = _AsyncCluster(health_check_interval=30, **_cluster_options(_redis_of(settings)))
         _clients[loop_id] = client
     if client is None:
         settings = _redis_of(settings)
@@ -252,10 +278,14 @@ def is_cluster(client: Any) -> bool:
 
 async def publish(client: Any, channel: str, message: str) -> int:
     """PUBLISH on a plain or a cluster client (redis-py 4.x's async cluster
-    client has no ``publish``; any node broadcasts to the whole cluster)."""
+    client has no ``publish``). Any node broadcasts to the whole cluster, but
+    messages sent through different nodes can overtake each other, so every
+    replica publishes a channel through one node: the master of the channel
+    name's slot. Subscribers then see one channel's messages in order."""
     if isinstance(client, AsyncRedisCluster):
-        return await client.execute_command("PUBLISH", channel, message,
-                                            target_nodes=AsyncRedisCluster.RANDOM)
+        await client.initialize()  # no-op once the slots are known
+        node = client.get_node_from_key(channel)
+        return await client.execute_command("PUBLISH", channel, message, target_nodes=node)
     return await client.publish(channel, message)
 
 

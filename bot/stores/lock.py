@@ -305,7 +305,10 @@ class RedisTicketLockStore(LockStore):
 
     def _sync(self):
         if self._sync_client is None:
-            self._sync_client = self.config.sync_client()
+            try:
+                self._sync_client = self.config.sync_client()  # a cluster client connects here
+            except UNAVAILABLE_ERRORS as error:
+                raise self._unavailable(error) from error
         return self._sync_client
 
     def _sync_call(self, function, *args: Any) -> Any:
