@@ -8,14 +8,18 @@ on a single server the key names are the ones existing deployments have.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 
 import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from redis import asyncio as aioredis
 from redis.cluster import key_slot
 
+from bot.cluster_copy import cluster_name
 from bot.desk import Desk
 from bot.desk.keys import Keys
 from bot.desk.users import Agent
@@ -24,7 +28,7 @@ from bot.stores.errors import LockStoreUnavailable, StoreUnavailable
 from bot.stores.lock import RedisTicketLockStore
 from bot.stores.settings import RedisSettings, SettingsError
 from bot.stores.tracker import AppendOnlyRedisTrackerStore
-from testing.processes import ROOT, free_port
+from testing.processes import ROOT, free_port, project_env
 from testing.redis_cluster import RedisTarget
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
@@ -158,3 +162,72 @@ def test_an_unreachable_cluster_is_a_typed_store_error():
     asyncio.run(scenario())
     with pytest.raises(LockStoreUnavailable):
         lock.get_lock("web:down")
+
+
+def test_cluster_names_of_a_single_servers_keys():
+    assert cluster_name("isp:tracker-events:wa:5511", "isp") == "isp:tracker-events:{conv:wa:5511}"
+    assert cluster_name("isp:tracker-meta:api:a}b", "isp") == "isp:tracker-meta:{conv:api:a}b}"
+    assert cluster_name("isp:outbox:web:s1", "isp") == "isp:outbox:{conv:web:s1}"
+    assert cluster_name("isp:desk:conv:42:transfers", "isp") == "{isp:desk}:conv:42:transfers"
+    assert cluster_name("isp:lock-queue:wa:5511", "isp") is None
+    assert cluster_name("isp:ratelimit:chat:api:x:123", "isp") == "isp:ratelimit:chat:api:x:123"
+    assert cluster_name("isp:stepup:{conv:api:x}:code", "isp") == "isp:stepup:{conv:api:x}:code"
+
+
+def test_a_single_servers_data_copied_onto_the_cluster_reads_back(
+        redis_settings, redis_client, cluster_target, redis_cluster):
+    """python -m bot.cluster_copy: a tracker and a queued desk conversation
+    written in single-server mode are read by the cluster-mode code."""
+    prefix = f"cp{uuid.uuid4().hex[:8]}"
+    single_options = dict(host=redis_settings.host, port=str(redis_settings.port),
+                          db=str(redis_settings.db), cluster="false")
+    sender = "api:copied"
+
+    async def write_single():
+        store = AppendOnlyRedisTrackerStore(DOMAIN, key_prefix=prefix, record_exp="3600", **single_options)
+        tracker = DialogueStateTracker(sender, DOMAIN.slots)
+        for event in (ActionExecuted("action_session_start"), SessionStarted(), UserUttered("quero o boleto")):
+            tracker.update(event)
+        await store.save(tracker)
+        lock = RedisTicketLockStore(key_prefix=prefix, **single_options)
+        lock.issue_ticket(sender)  # a ticket of the old deployment: not copied
+        client = aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
+        try:
+            opened, _ = await Desk.create(client, prefix).conversations.open("rest", sender, "request_human")
+        finally:
+            await client.close()
+        return opened.id
+
+    async def read_cluster(conversation_id):
+        store = AppendOnlyRedisTrackerStore(DOMAIN, key_prefix=prefix, **cluster_target.store_options())
+        tracker = await store.retrieve(sender)
+        client = cluster_target.async_client()
+        try:
+            conversation = await Desk.create(client, prefix).conversations.find_open(sender)
+        finally:
+            await client.close()
+        return tracker, conversation
+
+    try:
+        conversation_id = asyncio.run(write_single())
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cluster_copy", "--source", redis_settings.url,
+             "--target", redis_cluster.url, "--prefix", prefix],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, env=project_env())
+        assert result.returncode == 0, result.stderr
+        assert "2 lock keys or expired keys skipped" in result.stdout, result.stdout  # queue + counter
+        tracker, conversation = asyncio.run(read_cluster(conversation_id))
+        assert tracker.latest_message.text == "quero o boleto"
+        assert conversation is not None and conversation.id == conversation_id
+        events_key = cluster_target.key(prefix, "tracker-events", sender)
+        assert 3500 < cluster_target.client.ttl(events_key) <= 3600  # the TTL came along
+        assert not [k for k in cluster_target.client.scan_iter(f"{prefix}:lock-*")]
+        refused = subprocess.run(
+            [sys.executable, "-m", "bot.cluster_copy", "--source", redis_settings.url,
+             "--target", redis_cluster.url.replace("/0", "/2"), "--prefix", prefix],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, env=project_env())
+        assert refused.returncode == 2 and "REDIS_DB must be 0" in refused.stderr
+    finally:
+        for key in redis_client.scan_iter(f"{prefix}:*"):
+            redis_client.delete(key)
+        cluster_target.delete_prefixed(prefix)
