@@ -4,7 +4,8 @@ Both servers get ``REDIS_CLUSTER=true`` and one node's address, as a
 deployment on ElastiCache / Memorystore cluster mode would. One REST
 conversation runs to a handoff: tracker and lock store (Rasa), the desk
 (action server + event broker), rate limit and outbox all on the cluster,
-and no request meets ``MOVED`` or ``CROSSSLOT``.
+and no request meets ``MOVED`` or ``CROSSSLOT``; socket.io and WebSocket
+clients get their replies through the cluster's pub/sub.
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from bot.desk import Desk
 from testing.processes import VENV_BIN, Service, free_port
 from testing.rasa_server import RasaServer
 from testing.redis_cluster import RedisTarget
+from testing.widget_client import WidgetClient
 from bot.stores.settings import RedisSettings
 from tests.conftest import CHAT_API_KEY, METRICS_AUTH
+from tests.e2e.test_websocket_channel import chat_turn, connect, frames_until, trigger
 
 pytestmark = pytest.mark.e2e
 
@@ -108,3 +111,33 @@ def test_a_rest_conversation_to_a_handoff_on_the_cluster(cluster_servers, cluste
     desk_keys = [key for key in keys if key.startswith("{%s:desk}:" % prefix)]
     assert desk_keys and len({key_slot(key.encode()) for key in desk_keys}) == 1
     assert "MOVED" not in server.log_text() and "CROSSSLOT" not in server.log_text()
+
+
+def test_socketio_and_websocket_reach_their_clients_through_the_cluster(cluster_servers):
+    """socket.io emits (python-socketio's Redis manager on a node's plain
+    connection) and WebSocket frames (outbox script + live channel, tagged per
+    conversation) reach the client, in a turn and from outside one."""
+    server = cluster_servers
+    widget = WidgetClient(server.url).connect()
+    try:
+        session_id = widget.session()
+        assert widget.say("oi"), "no socket.io reply"
+        response = server.api("POST", f"/conversations/web:{session_id}/tracker/events",
+                              params={"output_channel": "socketio", "execute_side_effects": "true"},
+                              json=[{"event": "bot", "text": "Oi, aqui e a Joana, atendente."}], timeout=30)
+        response.raise_for_status()
+        assert widget.next("bot_uttered", timeout=20) == {"text": "Oi, aqui e a Joana, atendente."}
+    finally:
+        widget.close()
+
+    ws_session = f"w-{uuid.uuid4().hex[:12]}"
+
+    async def scenario():
+        async with connect(server, ws_session) as ws:
+            frames = await chat_turn(ws, "oi")
+            assert [f for f in frames if f["type"] == "chat"], frames
+            trigger(server, f"web:{ws_session}", "goodbye")
+            delivered = await frames_until(ws, "chat")
+            assert delivered[-1]["data"].get("text"), delivered
+
+    asyncio.run(scenario())
