@@ -23,11 +23,15 @@ from bot.cluster_copy import cluster_name
 from bot.desk import Desk
 from bot.desk.keys import Keys
 from bot.desk.users import Agent
+from bot.llm.breaker import Breaker
 from bot.outbox import Outbox
 from bot.stores.errors import LockStoreUnavailable, StoreUnavailable
 from bot.stores.lock import RedisTicketLockStore
 from bot.stores.settings import RedisSettings, SettingsError
 from bot.stores.tracker import AppendOnlyRedisTrackerStore
+from bot.verification.codes import CodeStore, Outcome
+from bot.verification.settings import StepUpSettings
+from channels.whatsapp.dedupe import first_seen
 from testing.processes import ROOT, free_port, project_env
 from testing.redis_cluster import RedisTarget
 
@@ -231,3 +235,30 @@ def test_a_single_servers_data_copied_onto_the_cluster_reads_back(
         for key in redis_client.scan_iter(f"{prefix}:*"):
             redis_client.delete(key)
         cluster_target.delete_prefixed(prefix)
+
+
+def test_the_other_redis_features_run_on_the_cluster(cluster_target, prefix):
+    """Step-up codes (a script, Atomic, a DEL across two slots), WhatsApp
+    dedupe (a pipeline across slots), the LLM breaker (Atomic)."""
+    async def scenario():
+        client = cluster_target.async_client()
+        try:
+            codes = CodeStore(client, StepUpSettings(actions=frozenset()))
+            code = await codes.issue("api:step", "52998224725")
+            assert code is not None and await codes.pending("api:step", "52998224725")
+            wrong = await codes.check("api:step", "52998224725", "000000" if code != "000000" else "111111")
+            assert wrong.outcome is Outcome.WRONG
+            assert (await codes.check("api:step", "52998224725", code)).outcome is Outcome.VERIFIED
+
+            ids = [("dedupe", f"wamid.{n}") for n in range(8)]
+            assert await first_seen(ids, client) == [True] * 8
+            assert await first_seen(ids, client) == [False] * 8
+
+            breaker = Breaker(client, failures=2, cooldown_seconds=60)
+            assert await breaker.allows()
+            assert not await breaker.failure() and await breaker.failure()
+            assert not await breaker.allows()
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
