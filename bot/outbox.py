@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Dict, List, Optional
 
-from bot.redis_pool import get_redis, redis_key
+from bot.redis_pool import conversation_key, get_redis, publish
 from bot.settings import env_int
 
 MESSAGE_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
@@ -29,12 +29,15 @@ return id
 
 
 def outbox_key(sender_id: str) -> str:
-    return redis_key("outbox", sender_id)
+    return conversation_key("outbox", sender_id)
 
 
 def live_channel(sender_id: str) -> str:
-    """The pub/sub channel a connected client of ``sender_id`` listens on."""
-    return redis_key("live", sender_id)
+    """The pub/sub channel a connected client of ``sender_id`` listens on.
+
+    The push script names it among its keys, so on a Redis Cluster it carries
+    the conversation's hash tag like the outbox key (same slot)."""
+    return conversation_key("live", sender_id)
 
 
 class Outbox:
@@ -69,8 +72,8 @@ class Outbox:
 
     async def publish_typing(self, sender_id: str, active: bool) -> None:
         """Tell a connected client that someone is typing (nothing is stored)."""
-        await self.redis.publish(live_channel(sender_id),
-                                 json.dumps({"type": "typing", "active": bool(active)}))
+        await publish(self.redis, live_channel(sender_id),
+                      json.dumps({"type": "typing", "active": bool(active)}))
 
     async def after(
         self, sender_id: str, after: Optional[str] = None, limit: int = 100

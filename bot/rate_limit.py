@@ -10,7 +10,7 @@ import math
 import time
 from typing import Optional
 
-from bot.redis_pool import redis_key
+from bot.redis_pool import Atomic, redis_key
 
 WINDOW_SECONDS = 60
 
@@ -43,10 +43,7 @@ class RateLimiter:
             return None
         now = time.time() if now is None else now
         name = redis_key("ratelimit", self.scope, key, str(window_of(now)))
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.incr(name)
-        pipe.expire(name, WINDOW_SECONDS + 1)
-        count, _ = await pipe.execute()
+        count, _ = await Atomic(self.redis).call("INCR", name).call("EXPIRE", name, WINDOW_SECONDS + 1).execute()
         if count > self.limit:
             return retry_after(now)
         return None

@@ -170,6 +170,7 @@ class Settings:
             "REDIS_DB": str(self.redis.db),
             "REDIS_PASSWORD": self.redis.password,
             "REDIS_KEY_PREFIX": self.redis.key_prefix,
+            "REDIS_CLUSTER": "true" if self.redis.cluster else "false",
             "TRACKER_TTL_SECONDS": str(self.tracker.ttl_seconds),
             "ACTION_SERVER_URL": self.action_server.url,
         }

@@ -18,6 +18,7 @@ from testing.fakes.graph_api import FakeGraphApi
 from testing.fakes.smtp_server import FakeSmtpServer
 from testing.processes import ROOT, VENV_BIN, Service, free_port, project_env
 from testing.rasa_server import RasaServer
+from testing.redis_cluster import LocalRedisCluster, RedisTarget
 
 # The REST API and WebSocket settings of the shared test server.
 CHAT_API_KEY = "test-chat-key"
@@ -63,6 +64,24 @@ def redis_client(redis_settings, key_prefix):
     yield client
     for key in client.scan_iter(f"{key_prefix}*"):
         client.delete(key)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A real 3-master Redis Cluster on loopback ports, for the whole session."""
+    cluster = LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_target(request, redis_settings, redis_client) -> RedisTarget:
+    """The store tests run twice: on the shared server and on the cluster."""
+    if request.param == "single":
+        return RedisTarget("single", redis_settings, redis_client)
+    cluster = request.getfixturevalue("redis_cluster")
+    settings = RedisSettings(host="127.0.0.1", port=cluster.ports[0], cluster=True)
+    return RedisTarget("cluster", settings, cluster.client())
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from bot.desk.events import DeskEvents
 from bot.desk.keys import Keys
 from bot.desk.settings import AuthSettings, DeskSettings
 from bot.desk.users import Users
-from bot.redis_pool import get_redis, get_subscriber_redis
+from bot.redis_pool import get_redis, get_subscriber_redis, is_cluster
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Desk:
         settings = settings or DeskSettings.from_env()
         subscriber = None if redis is not None else get_subscriber_redis()
         redis = redis if redis is not None else get_redis()
-        keys = Keys(prefix)
+        keys = Keys(prefix, cluster=is_cluster(redis))
         users = Users(redis, keys, presence_ttl=settings.presence_ttl_seconds)
         events = DeskEvents(redis, keys, subscriber)
         conversations = Conversations(redis, users, events, keys, settings)

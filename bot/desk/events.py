@@ -24,6 +24,7 @@ from typing import Any, AsyncIterator, Dict, Optional, Tuple
 
 from bot.desk.errors import InvalidInput
 from bot.desk.keys import Keys
+from bot.redis_pool import publish, subscriber_of
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class DeskEvents:
             agent=conversation.agent if conversation is not None else None,
             also_to=also_to, at=time.time(),
         )
-        await self.redis.publish(self.channel, event.to_json())
+        await publish(self.redis, self.channel, event.to_json())
         return event
 
     @asynccontextmanager
@@ -102,7 +103,8 @@ class DeskEvents:
         The subscription is confirmed by Redis before the block starts, so no
         event published afterwards is missed.
         """
-        pubsub = (self.subscriber or self.redis).pubsub()
+        client = self.subscriber or subscriber_of(self.redis)
+        pubsub = client.pubsub()
         await pubsub.subscribe(self.channel)
         try:
             for _ in range(5):  # wait (up to ~5 s) for Redis to confirm the subscription
@@ -115,6 +117,8 @@ class DeskEvents:
         finally:
             await pubsub.unsubscribe()
             await pubsub.close()
+            if client is not self.subscriber and client is not self.redis:
+                await client.close()  # the cluster case: a connection made for this subscription
 
     @staticmethod
     async def _stream(pubsub) -> AsyncIterator[DeskEvent]:

@@ -34,6 +34,7 @@ from bot.desk.model import (IN_PROGRESS, QUEUE, STATUSES, Conversation, QueueSta
                             estimate_wait)
 from bot.desk.settings import DeskSettings, desk_settings
 from bot.desk.users import Users
+from bot.redis_pool import Atomic
 
 logger = logging.getLogger(__name__)
 
@@ -207,10 +208,7 @@ class ConversationStore:
         day = datetime.fromtimestamp(time.time() if now is None else now,
                                      TIMEZONE).strftime("%Y%m%d")
         key = self.keys("protocol", day)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, 3 * 24 * 3600)
-        sequence, _ = await pipe.execute()
+        sequence, _ = await Atomic(self.redis).call("INCR", key).call("EXPIRE", key, 3 * 24 * 3600).execute()
         return f"{day}{sequence:06d}"
 
     async def agent_load(self, username: str) -> int:

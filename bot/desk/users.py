@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from bot.desk.errors import Conflict, InvalidInput, NotFound
 from bot.desk.keys import Keys
 from bot.desk.settings import desk_settings
+from bot.redis_pool import Atomic
 
 ATENDENTE, SUPERVISOR, ADMIN = "atendente", "supervisor", "admin"
 ROLES = (ATENDENTE, SUPERVISOR, ADMIN)
@@ -230,16 +231,12 @@ class Users:
         if status not in (ONLINE, AWAY):
             raise InvalidInput("status", "must be online or away")
         now = time.time() if now is None else now
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(self.keys("presence"), {username: now})
-        pipe.hset(self.keys("presence", "status"), username, status)
-        await pipe.execute()
+        await (Atomic(self.redis).call("ZADD", self.keys("presence"), now, username)
+               .call("HSET", self.keys("presence", "status"), username, status).execute())
 
     async def set_offline(self, username: str) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(self.keys("presence"), username)
-        pipe.hdel(self.keys("presence", "status"), username)
-        await pipe.execute()
+        await (Atomic(self.redis).call("ZREM", self.keys("presence"), username)
+               .call("HDEL", self.keys("presence", "status"), username).execute())
 
     async def presence(self, now: Optional[float] = None) -> Dict[str, Presence]:
         """Every agent's presence; a heartbeat older than the TTL reads as offline."""

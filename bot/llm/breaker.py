@@ -14,7 +14,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from bot.redis_pool import redis_key
+from bot.redis_pool import Atomic, redis_key
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +49,9 @@ class Breaker:
     async def failure(self) -> bool:
         """Count a failure; True when it opened the breaker."""
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(self.failures_key())
-                pipe.expire(self.failures_key(), max(3600, 10 * self.cooldown_seconds))
-                count, _ = await pipe.execute()
+            count, _ = await (Atomic(self.redis).call("INCR", self.failures_key())
+                              .call("EXPIRE", self.failures_key(), max(3600, 10 * self.cooldown_seconds))
+                              .execute())
             if count >= self.failures:
                 await self.redis.set(self.open_key(), count, ex=self.cooldown_seconds)
                 logger.warning("llm breaker: open for %ss after %s consecutive failures",

@@ -12,9 +12,10 @@ the package if it likes) and name the classes in its ``endpoints.yml``::
 Modules: ``tracker`` and ``lock`` (the stores), ``connection`` (the one Redis
 connection factory: per-loop clients, the shared pool, timeouts, the key
 prefix; the rest of this project imports it through ``bot.redis_pool``),
+``keys`` (the hash tags a Redis Cluster needs),
 ``settings`` (``RedisSettings``, ``TrackerSettings``: ``REDIS_URL`` or
 ``REDIS_HOST``/``PORT``/``DB``/``PASSWORD``, ``REDIS_KEY_PREFIX``,
-``REDIS_TIMEOUT_SECONDS``, ``REDIS_MAX_CONNECTIONS``, ``TRACKER_TTL_SECONDS``,
+``REDIS_TIMEOUT_SECONDS``, ``REDIS_MAX_CONNECTIONS``, ``REDIS_CLUSTER``, ``TRACKER_TTL_SECONDS``,
 ``TRACKER_MAX_EVENTS``, ``TRACKER_WINDOW_EVENTS``; keys given in
 ``endpoints.yml`` win), ``errors`` (``StoreUnavailable``: Redis did not answer)
 and ``failsafe`` (keeps Rasa's ``FailSafeTrackerStore`` from answering out of

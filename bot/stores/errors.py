@@ -23,11 +23,15 @@ class LockStoreUnavailable(StoreUnavailable, LockError):
 
 
 # What "Redis does not answer" looks like from redis-py (BusyLoadingError is a
-# ConnectionError; ReadOnlyError is a replica after a failover).
+# ConnectionError; ReadOnlyError is a replica after a failover; on a cluster,
+# CLUSTERDOWN / MASTERDOWN and a slot no node serves; an unreachable cluster is
+# made a ConnectionError by bot.stores.connection).
 UNAVAILABLE_ERRORS = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.SlotNotCoveredError,
     OSError,
     asyncio.TimeoutError,
 )

@@ -19,6 +19,9 @@ messages behind it wait their turn. Releasing publishes the conversation id
 on ``<prefix>:lock-released``; one subscription per process wakes the local
 waiters at once (if a notice is missed they re-check after
 ``wait_time_in_seconds``, and when the holder's ticket is due to expire).
+On a Redis Cluster ``<id>`` is ``{conv:<id>}`` (both keys of the issue script
+in one slot) and the subscription is a plain connection to the configured
+node (a cluster broadcasts PUBLISH to every node).
 
 Redis errors raise :class:`LockStoreUnavailable` (a ``LockError``). A
 command is retried once on a broken connection; if the reply of an *issue*
@@ -41,6 +44,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.stores.connection import LoopClients, StoreConfig
 from bot.stores.errors import UNAVAILABLE_ERRORS, LockStoreUnavailable
+from bot.stores.keys import conversation_part
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +148,7 @@ class _ReleaseListener:
     async def _listen(self) -> None:
         backoff = 0.2
         while True:
-            client = self._config.async_client(socket_timeout=None, health_check_interval=10)
+            client = self._config.subscriber_client(socket_timeout=None, health_check_interval=10)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
@@ -206,10 +210,10 @@ class RedisTicketLockStore(LockStore):
     # -- keys and plumbing ------------------------------------------------------
 
     def _queue_key(self, conversation_id: Text) -> str:
-        return f"{self.config.key_prefix}:lock-queue:{conversation_id}"
+        return f"{self.config.key_prefix}:lock-queue:{conversation_part(conversation_id, self.config.cluster)}"
 
     def _counter_key(self, conversation_id: Text) -> str:
-        return f"{self.config.key_prefix}:lock-next:{conversation_id}"
+        return f"{self.config.key_prefix}:lock-next:{conversation_part(conversation_id, self.config.cluster)}"
 
     def _unavailable(self, error: BaseException) -> LockStoreUnavailable:
         return LockStoreUnavailable(
@@ -301,7 +305,10 @@ class RedisTicketLockStore(LockStore):
 
     def _sync(self):
         if self._sync_client is None:
-            self._sync_client = self.config.sync_client()
+            try:
+                self._sync_client = self.config.sync_client()  # a cluster client connects here
+            except UNAVAILABLE_ERRORS as error:
+                raise self._unavailable(error) from error
         return self._sync_client
 
     def _sync_call(self, function, *args: Any) -> Any:

@@ -48,6 +48,18 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, "").strip() or default
 
 
+def env_flag(name: str, default: bool = False) -> bool:
+    """A yes/no setting (1/true/yes/on, 0/false/no/off); anything else names the variable."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be one of 1/true/yes/on/0/false/no/off, got {raw!r}")
+
+
 def check_key_prefix(prefix: str, name: str = "REDIS_KEY_PREFIX") -> str:
     """Letters and digits only: the prefix starts every key and pub/sub channel."""
     if not prefix.isalnum():
@@ -56,7 +68,8 @@ def check_key_prefix(prefix: str, name: str = "REDIS_KEY_PREFIX") -> str:
 
 
 _REDIS_VARIABLES = ("REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD",
-                    "REDIS_KEY_PREFIX", "REDIS_TIMEOUT_SECONDS", "REDIS_MAX_CONNECTIONS")
+                    "REDIS_KEY_PREFIX", "REDIS_TIMEOUT_SECONDS", "REDIS_MAX_CONNECTIONS",
+                    "REDIS_CLUSTER")
 _TRACKER_VARIABLES = ("TRACKER_TTL_SECONDS", "TRACKER_MAX_EVENTS", "TRACKER_WINDOW_EVENTS")
 
 
@@ -68,8 +81,10 @@ def _snapshot(names: Tuple[str, ...]) -> Tuple[str, ...]:
 class RedisSettings:
     """Where Redis is (``REDIS_URL``, else ``REDIS_HOST``/``PORT``/``DB``/``PASSWORD``),
     the prefix of every key (``REDIS_KEY_PREFIX``), the connect/read timeout
-    (``REDIS_TIMEOUT_SECONDS``: a stuck Redis becomes an error, not a hung turn)
-    and the pool size per process (``REDIS_MAX_CONNECTIONS``)."""
+    (``REDIS_TIMEOUT_SECONDS``: a stuck Redis becomes an error, not a hung turn),
+    the pool size per process (``REDIS_MAX_CONNECTIONS``) and whether it is a
+    Redis Cluster (``REDIS_CLUSTER``: the address is then one startup node, the
+    clients follow ``MOVED`` and keys carry hash tags; see :mod:`bot.stores.keys`)."""
 
     host: str = "127.0.0.1"
     port: int = 6379
@@ -78,6 +93,12 @@ class RedisSettings:
     key_prefix: str = "isp"
     timeout_seconds: float = 2.0
     max_connections: int = 64
+    cluster: bool = False
+
+    def __post_init__(self) -> None:
+        if self.cluster and self.db != 0:
+            raise SettingsError(
+                f"REDIS_DB must be 0 with REDIS_CLUSTER=true (a cluster has one database), got {self.db}")
 
     @classmethod
     def from_url(cls, url: str, name: str = "REDIS_URL", **tuning) -> "RedisSettings":
@@ -106,6 +127,7 @@ class RedisSettings:
             key_prefix=check_key_prefix(env_str("REDIS_KEY_PREFIX", "isp")),
             timeout_seconds=env_float("REDIS_TIMEOUT_SECONDS", 2.0, 0.01),
             max_connections=env_int("REDIS_MAX_CONNECTIONS", 64, 1),
+            cluster=env_flag("REDIS_CLUSTER"),
         )
         url = env_str("REDIS_URL")
         if url:

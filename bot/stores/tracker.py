@@ -12,6 +12,9 @@ conversation grows. Here a conversation is two keys:
   ``checkpoint_state`` (the exact slots / active loop / paused state at an
   absolute index, see below) and ``last`` (fingerprint of the last event).
 
+(On a Redis Cluster ``<sender>`` is ``{conv:<sender>}``: both keys in one
+slot, as the scripts need; see :mod:`bot.stores.keys`.)
+
 ``retrieve`` (what prediction uses) reads the events since the last session
 start; when the session is long it reads from the checkpoint instead and
 starts the tracker with SlotSet / ActiveLoop / ConversationPaused events
@@ -51,6 +54,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.stores import failsafe
 from bot.stores.connection import LoopClients, StoreConfig
 from bot.stores.errors import UNAVAILABLE_ERRORS, StoreUnavailable
+from bot.stores.keys import conversation_part, sender_of_part
 from bot.stores.settings import TrackerSettings
 
 logger = logging.getLogger(__name__)
@@ -188,10 +192,10 @@ class AppendOnlyRedisTrackerStore(TrackerStore):
     # -- keys -------------------------------------------------------------------
 
     def _events_key(self, sender_id: Text) -> str:
-        return f"{self.config.key_prefix}:tracker-events:{sender_id}"
+        return f"{self.config.key_prefix}:tracker-events:{conversation_part(sender_id, self.config.cluster)}"
 
     def _meta_key(self, sender_id: Text) -> str:
-        return f"{self.config.key_prefix}:tracker-meta:{sender_id}"
+        return f"{self.config.key_prefix}:tracker-meta:{conversation_part(sender_id, self.config.cluster)}"
 
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
         return StoreUnavailable(
@@ -250,7 +254,7 @@ class AppendOnlyRedisTrackerStore(TrackerStore):
         prefix = f"{self.config.key_prefix}:tracker-meta:"
         try:
             return [
-                key[len(prefix):]
+                sender_of_part(key[len(prefix):], self.config.cluster)
                 async for key in self._connections.get().client.scan_iter(match=prefix + "*", count=500)
             ]
         except UNAVAILABLE_ERRORS as error:

@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Optional
 
-from bot.redis_pool import redis_key
+from bot.redis_pool import Atomic, redis_key
 from bot.verification.settings import StepUpSettings
 
 CODE_DIGITS = 6
@@ -82,23 +82,17 @@ class CodeStore:
         """A new code for the conversation (replacing any earlier one), or None
         when the document already had ``codes_per_hour`` codes this hour."""
         sent_key = self._sent_key(document)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.set(sent_key, 0, ex=RATE_WINDOW_SECONDS, nx=True)  # the window opens with the first code
-        pipe.incr(sent_key)
-        _, sent = await pipe.execute()
+        # the window opens with the first code
+        _, sent = await (Atomic(self.redis).call("SET", sent_key, 0, "EX", RATE_WINDOW_SECONDS, "NX")
+                         .call("INCR", sent_key).execute())
         if sent > self.settings.codes_per_hour:
             return None
         code = new_code()
         key = self._code_key(conversation)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(key)
-        pipe.hset(key, mapping={
-            "digest": _digest(conversation, document, code),
-            "document": document_tag(document),
-            "attempts": 0,
-        })
-        pipe.expire(key, self.settings.code_ttl_seconds)
-        await pipe.execute()
+        await (Atomic(self.redis).call("DEL", key)
+               .call("HSET", key, "digest", _digest(conversation, document, code),
+                     "document", document_tag(document), "attempts", 0)
+               .call("EXPIRE", key, self.settings.code_ttl_seconds).execute())
         return code
 
     async def check(self, conversation: str, document: str, answer: str) -> Check:

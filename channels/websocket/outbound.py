@@ -14,10 +14,10 @@ import json
 from typing import Any, Dict
 
 from bot.outbox import live_channel
-from bot.redis_pool import get_redis
+from bot.redis_pool import get_redis, publish as redis_publish
 
 
 async def publish(sender_id: str, message: Dict[str, Any], message_id: str) -> None:
     """Send ``message`` to the live connection of ``sender_id`` (not kept: lost if none is open)."""
-    await get_redis().publish(live_channel(sender_id), json.dumps(
+    await redis_publish(get_redis(), live_channel(sender_id), json.dumps(
         {"id": message_id, "message": message}, ensure_ascii=False))

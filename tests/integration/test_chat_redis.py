@@ -1,26 +1,31 @@
-"""The REST/WebSocket rate limit and outbox against the real Redis (test db)."""
+"""The REST/WebSocket rate limit and outbox against the real Redis (test db)
+and a 3-master Redis Cluster (``redis_target``, with ``REDIS_CLUSTER=true``)."""
 import asyncio
 import json
 
 import pytest
-from redis import asyncio as aioredis
 
 from bot.outbox import Outbox, live_channel
 from bot.rate_limit import RateLimiter
+from bot.redis_pool import subscriber_of
 
 
 @pytest.fixture
-def prefixed(monkeypatch, key_prefix, redis_client):
+def prefixed(monkeypatch, key_prefix, redis_target):
     monkeypatch.setenv("REDIS_KEY_PREFIX", key_prefix)
+    monkeypatch.setenv("REDIS_CLUSTER", "true" if redis_target.cluster else "false")
+    yield
+    if redis_target.cluster:  # the single server's keys go with the session's prefix
+        redis_target.delete_prefixed(key_prefix)
 
 
-async def _client(redis_settings):
-    return aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
+async def _client(redis_target):
+    return redis_target.async_client()
 
 
-def test_the_rate_limit_holds_under_concurrent_hits(prefixed, redis_settings):
+def test_the_rate_limit_holds_under_concurrent_hits(prefixed, redis_target):
     async def scenario():
-        redis = await _client(redis_settings)
+        redis = await _client(redis_target)
         limiter = RateLimiter(redis, 10, "test")
         now = 1_000_000.0
         results = await asyncio.gather(*(limiter.hit("api:burst", now) for _ in range(50)))
@@ -35,10 +40,10 @@ def test_the_rate_limit_holds_under_concurrent_hits(prefixed, redis_settings):
     assert other is None and next_window is None
 
 
-def test_outbox_ids_grow_and_after_returns_only_newer(prefixed, redis_settings):
+def test_outbox_ids_grow_and_after_returns_only_newer(prefixed, redis_target):
     async def scenario():
-        redis = await _client(redis_settings)
-        pubsub = redis.pubsub()
+        redis = await _client(redis_target)
+        pubsub = subscriber_of(redis).pubsub()
         await pubsub.subscribe(live_channel("web:outbox-test"))
         await pubsub.get_message(timeout=1)  # the subscribe confirmation
         outbox = Outbox(redis, ttl_seconds=60, max_messages=100)

@@ -1,4 +1,6 @@
-"""Desk logins, tokens, the login limit and the user CLI against the real Redis."""
+"""Desk logins, tokens, the login limit and the user CLI against the real Redis:
+the shared server and a 3-master Redis Cluster (``redis_target``; the CLI
+gets ``REDIS_CLUSTER=true`` there, like a deployment would)."""
 import asyncio
 import base64
 import json
@@ -9,9 +11,8 @@ import uuid
 
 import jwt
 import pytest
-from redis import asyncio as aioredis
-
 from bot.desk import Desk
+from bot.desk.keys import Keys
 from channels.common.errors import status_of
 from bot.desk.auth import AuthSettings
 from bot.desk.errors import Conflict, InvalidInput, LoginLocked, Unauthorized
@@ -23,13 +24,13 @@ SETTINGS = AuthSettings(secret=SECRET, token_ttl=3600, max_failures=5, window=30
 
 
 @pytest.fixture
-def desk_run(redis_settings, key_prefix, redis_client):
+def desk_run(redis_target, key_prefix):
     """``desk_run(scenario)`` runs ``async scenario(desk, auth)`` on a fresh loop."""
     prefix = f"{key_prefix}auth{uuid.uuid4().hex[:8]}"
 
     def run(scenario, settings=SETTINGS):
         async def main():
-            client = aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
+            client = redis_target.async_client()
             try:
                 desk = Desk.create(client, prefix)
                 return await scenario(desk, desk.auth(settings))
@@ -39,9 +40,10 @@ def desk_run(redis_settings, key_prefix, redis_client):
         return asyncio.run(main())
 
     run.prefix = prefix
+    run.target = redis_target
+    run.key = Keys(prefix, cluster=redis_target.cluster)
     yield run
-    for key in redis_client.scan_iter(f"{prefix}:*"):
-        redis_client.delete(key)
+    redis_target.delete_prefixed(prefix)
 
 
 def _b64(data: dict) -> str:
@@ -91,7 +93,7 @@ def test_expired_forged_alg_none_and_revoked_tokens_are_refused(desk_run):
     desk_run(scenario)
 
 
-def test_revocation_lasts_until_the_token_expires(desk_run, redis_client):
+def test_revocation_lasts_until_the_token_expires(desk_run):
     async def scenario(desk, auth):
         await desk.users.create("ana", "Ana", "atendente", "senha-da-ana")
         session = await auth.login("ana", "senha-da-ana", "10.0.0.3")
@@ -99,7 +101,7 @@ def test_revocation_lasts_until_the_token_expires(desk_run, redis_client):
         return session
 
     session = desk_run(scenario)
-    ttl = redis_client.ttl(f"{desk_run.prefix}:desk:revoked:{session.jti}")
+    ttl = desk_run.target.client.ttl(desk_run.key("revoked", session.jti))
     assert 3590 <= ttl <= 3600
 
 
@@ -198,30 +200,31 @@ def test_bad_login_input_and_settings_name_the_field(desk_run, monkeypatch):
     assert AuthSettings.from_env().token_ttl == 8 * 3600
 
 
-def _cli(prefix, redis_settings, *args, **env):
+def _cli(prefix, redis_target, *args, **env):
     return subprocess.run(
         [sys.executable, "-m", "bot.desk", *args], cwd=ROOT, capture_output=True, text=True,
         stdin=subprocess.DEVNULL, timeout=60,
-        env=project_env(**{"REDIS_URL": redis_settings.url, "REDIS_KEY_PREFIX": prefix,
+        env=project_env(**{"REDIS_URL": redis_target.settings.url, "REDIS_KEY_PREFIX": prefix,
+                           "REDIS_CLUSTER": "true" if redis_target.cluster else "false",
                            "DESK_USER_PASSWORD": "", **env}),
     )
 
 
-def test_cli_creates_and_lists_agents_who_can_then_log_in(desk_run, redis_settings):
+def test_cli_creates_and_lists_agents_who_can_then_log_in(desk_run, redis_target):
     prefix = desk_run.prefix
-    made = _cli(prefix, redis_settings, "create-user", "--username", "ana", "--name",
+    made = _cli(prefix, redis_target, "create-user", "--username", "ana", "--name",
                 "Ana Souza", "--role", "admin", "--password", "senha-da-ana")
     assert made.returncode == 0 and "created admin ana" in made.stdout, made.stderr
-    from_env = _cli(prefix, redis_settings, "create-user", "--username", "bia", "--name", "Bia",
+    from_env = _cli(prefix, redis_target, "create-user", "--username", "bia", "--name", "Bia",
                     "--role", "atendente", DESK_USER_PASSWORD="senha-da-bia")
     assert from_env.returncode == 0, from_env.stderr
-    listed = _cli(prefix, redis_settings, "list-users", "--json")
+    listed = _cli(prefix, redis_target, "list-users", "--json")
     agents = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(a["username"], a["role"], a["disabled"]) for a in agents] == [
         ("ana", "admin", False), ("bia", "atendente", False)]
     assert "argon2" not in listed.stdout and "password_hash" not in listed.stdout
-    assert _cli(prefix, redis_settings, "disable-user", "--username", "bia").returncode == 0
-    plain = _cli(prefix, redis_settings, "list-users").stdout
+    assert _cli(prefix, redis_target, "disable-user", "--username", "bia").returncode == 0
+    plain = _cli(prefix, redis_target, "list-users").stdout
     assert "bia\tatendente\tdisabled\tBia" in plain
 
     async def scenario(desk, auth):
@@ -246,15 +249,15 @@ def test_cli_creates_and_lists_agents_who_can_then_log_in(desk_run, redis_settin
     (["create-user", "--username", "ana", "--name", "Ana", "--role", "admin",
       "--password", "senha-longa"], 1, "'ana' already exists"),
 ])
-def test_cli_errors_name_the_field(desk_run, redis_settings, args, code, message):
+def test_cli_errors_name_the_field(desk_run, redis_target, args, code, message):
     if "ana" in args:
-        _cli(desk_run.prefix, redis_settings, "create-user", "--username", "ana", "--name",
+        _cli(desk_run.prefix, redis_target, "create-user", "--username", "ana", "--name",
              "Ana", "--role", "admin", "--password", "senha-longa")
-    result = _cli(desk_run.prefix, redis_settings, *args)
+    result = _cli(desk_run.prefix, redis_target, *args)
     assert result.returncode == code and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_cli_reports_redis_down(desk_run, redis_settings):
-    result = _cli(desk_run.prefix, redis_settings, "list-users", REDIS_URL="redis://127.0.0.1:1/0")
+def test_cli_reports_redis_down(desk_run, redis_target):
+    result = _cli(desk_run.prefix, redis_target, "list-users", REDIS_URL="redis://127.0.0.1:1/0")
     assert result.returncode == 1 and "Redis does not answer" in result.stderr

@@ -1,4 +1,7 @@
-"""The desk's queue and conversations against the real Redis (test database).
+"""The desk's queue and conversations against the real Redis (test database)
+and a 3-master Redis Cluster (``redis_target``: each test runs on both; on the
+cluster every desk script must find its keys in one slot, or redis-py refuses
+it with "all keys must map to the same key slot").
 
 Each test gets its own key prefix and deletes its keys afterwards. Agents
 that only claim are built in memory (claim trusts the caller's verified
@@ -12,9 +15,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from redis import asyncio as aioredis
-
 from bot.desk import Desk
+from bot.desk.keys import Keys
 from channels.common.errors import status_of
 from bot.desk.conversations import CLOSED, IN_PROGRESS, QUEUE, RESOLVED, can_access
 from bot.desk.errors import AlreadyClaimed, Conflict, Forbidden, InvalidInput, NotFound
@@ -30,17 +32,16 @@ def agent(username, role="atendente"):
 
 
 @pytest.fixture
-def desk_run(redis_settings, key_prefix, redis_client):
+def desk_run(redis_target, key_prefix):
     """``desk_run(scenario)`` runs ``async scenario(desk, client_factory)`` on a fresh loop."""
     prefix = f"{key_prefix}desk{uuid.uuid4().hex[:8]}"
-    url = redis_settings.url
 
     def run(scenario):
         async def main():
             clients = []
 
             def new_client():
-                clients.append(aioredis.Redis.from_url(url, decode_responses=True))
+                clients.append(redis_target.async_client())
                 return clients[-1]
 
             try:
@@ -52,9 +53,10 @@ def desk_run(redis_settings, key_prefix, redis_client):
         return asyncio.run(main())
 
     run.prefix = prefix
+    run.client = redis_target.client
+    run.key = Keys(prefix, cluster=redis_target.cluster)
     yield run
-    for key in redis_client.scan_iter(f"{prefix}:*"):
-        redis_client.delete(key)
+    redis_target.delete_prefixed(prefix)
 
 
 def test_handoff_queues_once_per_sender_and_orders_by_priority_then_age(desk_run):
@@ -184,7 +186,7 @@ def test_transfer_keeps_history_and_moves_access(desk_run):
     desk_run(scenario)
 
 
-def test_close_rate_once_and_the_customer_can_come_back(desk_run, redis_client):
+def test_close_rate_once_and_the_customer_can_come_back(desk_run):
     async def scenario(desk, _):
         conv = desk.conversations
         ana = agent("ana")
@@ -219,7 +221,7 @@ def test_close_rate_once_and_the_customer_can_come_back(desk_run, redis_client):
         return opened.id
 
     closed_id = desk_run(scenario)
-    ttl = redis_client.ttl(f"{desk_run.prefix}:desk:conv:{closed_id}")
+    ttl = desk_run.client.ttl(desk_run.key("conv", closed_id))
     assert 89 * 86400 < ttl <= 90 * 86400  # DESK_RETENTION_DAYS default
 
 

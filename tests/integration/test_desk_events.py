@@ -1,11 +1,10 @@
-"""Desk events cross processes through Redis pub/sub (two clients stand for two replicas)."""
+"""Desk events cross processes through Redis pub/sub (two clients stand for two
+replicas), on the shared server and on a 3-master Redis Cluster (``redis_target``)."""
 import asyncio
 import json
 import uuid
 
 import pytest
-from redis import asyncio as aioredis
-
 from bot.desk import Desk
 from bot.desk.errors import InvalidInput
 from bot.desk.events import DeskEvent
@@ -16,18 +15,16 @@ BIA = Agent("bia", "Bia", "atendente", False, 0.0, 0.0)
 
 
 @pytest.fixture
-def prefix(key_prefix, redis_client):
+def prefix(key_prefix, redis_target):
     prefix = f"{key_prefix}ev{uuid.uuid4().hex[:8]}"
     yield prefix
-    for key in redis_client.scan_iter(f"{prefix}:*"):
-        redis_client.delete(key)
+    redis_target.delete_prefixed(prefix)
 
 
-def test_a_change_on_one_replica_reaches_a_subscriber_on_another(redis_settings, prefix):
+def test_a_change_on_one_replica_reaches_a_subscriber_on_another(redis_target, prefix):
     async def scenario():
-        listener = aioredis.Redis.from_url(redis_settings.url, decode_responses=True,
-                                           socket_timeout=2)  # like bot.redis_pool's client
-        actor = aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
+        listener = redis_target.async_client(socket_timeout=2)  # like bot.redis_pool's client
+        actor = redis_target.async_client()
         received = []
         try:
             replica_a, replica_b = Desk.create(listener, prefix), Desk.create(actor, prefix)
@@ -93,9 +90,9 @@ def test_events_reach_only_agents_allowed_to_see_the_conversation():
         DeskEvent.from_json(json.dumps({"type": "hack", "data": {}}))
 
 
-def test_unknown_event_types_are_refused(redis_settings, prefix):
+def test_unknown_event_types_are_refused(redis_target, prefix):
     async def scenario():
-        client = aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
+        client = redis_target.async_client()
         try:
             with pytest.raises(InvalidInput) as bad:
                 await Desk.create(client, prefix).events.publish("customer_left")

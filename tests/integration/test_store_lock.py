@@ -1,4 +1,5 @@
-"""RedisTicketLockStore (bot/stores/lock.py) against real Redis.
+"""RedisTicketLockStore (bot/stores/lock.py) against real Redis: the shared
+server and a 3-master Redis Cluster (``redis_target``: each test runs on both).
 
 Timings are not asserted: the waiters poll only every 30 s here, so a test
 that finishes at all shows they were woken by the release notice."""
@@ -20,24 +21,23 @@ NO_POLL = 30  # wait_time_in_seconds: longer than any of these tests
 
 
 @pytest.fixture
-def prefix(redis_client) -> str:
+def prefix(redis_target) -> str:
     value = f"lk{uuid.uuid4().hex[:10]}"
     yield value
-    for key in redis_client.scan_iter(f"{value}:*"):
-        redis_client.delete(key)
+    redis_target.delete_prefixed(value)
 
 
-def make_store(redis_settings, prefix: str) -> RedisTicketLockStore:
-    return RedisTicketLockStore(url=redis_settings.url, key_prefix=prefix)
+def make_store(redis_target, prefix: str) -> RedisTicketLockStore:
+    return RedisTicketLockStore(key_prefix=prefix, **redis_target.store_options())
 
 
-def test_tickets_are_unique_across_replicas(redis_settings, prefix):
+def test_tickets_are_unique_across_replicas(redis_target, prefix):
     """Four 'replicas' (own store, own event loop, own thread) issue 50 tickets each at once."""
     tickets: List[int] = []
     guard = threading.Lock()
 
     def replica() -> None:
-        store = make_store(redis_settings, prefix)
+        store = make_store(redis_target, prefix)
 
         async def issue() -> List[int]:
             return list(await asyncio.gather(*(store._run("issue", "web:many", 60_000) for _ in range(50))))
@@ -54,8 +54,8 @@ def test_tickets_are_unique_across_replicas(redis_settings, prefix):
     assert sorted(tickets) == list(range(1, 201))
 
 
-def test_one_turn_at_a_time_in_ticket_order(redis_settings, redis_client, prefix):
-    store = make_store(redis_settings, prefix)
+def test_one_turn_at_a_time_in_ticket_order(redis_target, prefix):
+    store = make_store(redis_target, prefix)
     log: List[str] = []
 
     async def turn(n: int) -> None:
@@ -66,15 +66,18 @@ def test_one_turn_at_a_time_in_ticket_order(redis_settings, redis_client, prefix
             log.append(f"end {n}")
 
     async def scenario() -> None:
+        # connect first (a cluster client discovers the slots on its first call):
+        # the order under test is the order the tickets reach Redis
+        await store._run("head", "web:warm-up", 0)
         await asyncio.wait_for(asyncio.gather(*(turn(n) for n in range(20))), 60)
 
     asyncio.run(scenario())
     assert log == [entry for n in range(20) for entry in (f"start {n}", f"end {n}")]
-    assert not redis_client.exists(f"{prefix}:lock-queue:web:burst")
+    assert not redis_target.client.exists(redis_target.key(prefix, "lock-queue", "web:burst"))
 
 
-def test_waiters_on_another_replica_are_woken_by_the_release(redis_settings, prefix):
-    holder_store, waiter_store = make_store(redis_settings, prefix), make_store(redis_settings, prefix)
+def test_waiters_on_another_replica_are_woken_by_the_release(redis_target, prefix):
+    holder_store, waiter_store = make_store(redis_target, prefix), make_store(redis_target, prefix)
     order: List[str] = []
     acquired = threading.Event()
 
@@ -100,8 +103,8 @@ def test_waiters_on_another_replica_are_woken_by_the_release(redis_settings, pre
     assert order == ["holder done", "waiter in"]
 
 
-def test_a_dead_holders_ticket_expires(redis_settings, prefix):
-    store = make_store(redis_settings, prefix)
+def test_a_dead_holders_ticket_expires(redis_target, prefix):
+    store = make_store(redis_target, prefix)
     dead = store.issue_ticket("web:dead", lock_lifetime=1)  # issued, never renewed nor released
     assert store.get_lock("web:dead").now_serving == dead
 
@@ -112,8 +115,8 @@ def test_a_dead_holders_ticket_expires(redis_settings, prefix):
     asyncio.run(asyncio.wait_for(scenario(), 20))
 
 
-def test_a_turn_longer_than_the_lifetime_keeps_the_lock_and_nobody_is_dropped(redis_settings, prefix):
-    store = make_store(redis_settings, prefix)
+def test_a_turn_longer_than_the_lifetime_keeps_the_lock_and_nobody_is_dropped(redis_target, prefix):
+    store = make_store(redis_target, prefix)
     log: List[str] = []
 
     async def long_turn() -> None:
@@ -134,8 +137,8 @@ def test_a_turn_longer_than_the_lifetime_keeps_the_lock_and_nobody_is_dropped(re
     assert log == ["long start", "long end", "later 0", "later 1", "later 2"]
 
 
-def test_rasas_synchronous_interface(redis_settings, prefix):
-    store = make_store(redis_settings, prefix)
+def test_rasas_synchronous_interface(redis_target, prefix):
+    store = make_store(redis_target, prefix)
     first = store.issue_ticket("web:sync")
     second = store.issue_ticket("web:sync")
     lock = store.get_lock("web:sync")

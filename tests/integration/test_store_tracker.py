@@ -1,6 +1,7 @@
 """AppendOnlyRedisTrackerStore (bot/stores/tracker.py) against real Redis:
-the shared one (test db, own key prefix) and, to kill or freeze it, a
-redis-server of the test's own."""
+the shared one (test db, own key prefix) and a 3-master Redis Cluster
+(``redis_target``: each such test runs on both), and, to kill or freeze it,
+a redis-server of the test's own."""
 from __future__ import annotations
 
 import asyncio
@@ -33,23 +34,14 @@ DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
 
 @pytest.fixture
-def prefix(redis_client) -> str:
+def prefix(redis_target) -> str:
     value = f"st{uuid.uuid4().hex[:10]}"
     yield value
-    for key in redis_client.scan_iter(f"{value}:*"):
-        redis_client.delete(key)
+    redis_target.delete_prefixed(value)
 
 
-def make_store(redis_settings, prefix: str, **options) -> AppendOnlyRedisTrackerStore:
-    return AppendOnlyRedisTrackerStore(
-        DOMAIN,
-        host=redis_settings.host,
-        port=str(redis_settings.port),
-        db=str(redis_settings.db),
-        password=redis_settings.password,
-        key_prefix=prefix,
-        **options,
-    )
+def make_store(redis_target, prefix: str, **options) -> AppendOnlyRedisTrackerStore:
+    return AppendOnlyRedisTrackerStore(DOMAIN, key_prefix=prefix, **redis_target.store_options(), **options)
 
 
 def session_start() -> List[Event]:
@@ -81,9 +73,9 @@ def dicts(events) -> List[dict]:
     return [event.as_dict() for event in events]
 
 
-def test_saved_events_come_back_in_order(redis_settings, prefix):
+def test_saved_events_come_back_in_order(redis_target, prefix):
     async def scenario():
-        store = make_store(redis_settings, prefix)
+        store = make_store(redis_target, prefix)
         sender = "web:abc"
         first, second = session_start() + turn(1), turn(2)
         await run_turn(store, sender, first)
@@ -98,9 +90,9 @@ def test_saved_events_come_back_in_order(redis_settings, prefix):
     asyncio.run(scenario())
 
 
-def test_retrieve_reads_the_last_session_and_full_reads_all(redis_settings, prefix):
+def test_retrieve_reads_the_last_session_and_full_reads_all(redis_target, prefix):
     async def scenario():
-        store = make_store(redis_settings, prefix)
+        store = make_store(redis_target, prefix)
         sender = "wa:5511999990000"
         await run_turn(store, sender, [ActionExecuted("action_listen")] + session_start() + turn(1))
         second_session = session_start() + turn(2)
@@ -114,9 +106,9 @@ def test_retrieve_reads_the_last_session_and_full_reads_all(redis_settings, pref
     asyncio.run(scenario())
 
 
-def test_a_long_session_is_read_through_a_checkpoint_with_its_exact_state(redis_settings, prefix):
+def test_a_long_session_is_read_through_a_checkpoint_with_its_exact_state(redis_target, prefix):
     async def scenario():
-        store = make_store(redis_settings, prefix, window_events="20")
+        store = make_store(redis_target, prefix, window_events="20")
         sender = "api:long"
         await run_turn(
             store, sender,
@@ -181,22 +173,27 @@ def test_bytes_written_per_turn_do_not_grow_with_the_conversation(tmp_path):
         server.stop()
 
 
-def test_ttl_is_refreshed_on_every_turn(redis_settings, redis_client, prefix):
+def test_ttl_is_refreshed_on_every_turn(redis_target, prefix):
+    keys = [redis_target.key(prefix, kind, "web:ttl") for kind in ("tracker-events", "tracker-meta")]
+
     async def scenario():
-        store = make_store(redis_settings, prefix, record_exp="120")
+        store = make_store(redis_target, prefix, record_exp="120")
         await run_turn(store, "web:ttl", session_start() + turn(1))
-        for key in (f"{prefix}:tracker-events:web:ttl", f"{prefix}:tracker-meta:web:ttl"):
-            redis_client.expire(key, 5)
+        for key in keys:
+            redis_target.client.expire(key, 5)
         await run_turn(store, "web:ttl", turn(2))
-        for key in (f"{prefix}:tracker-events:web:ttl", f"{prefix}:tracker-meta:web:ttl"):
-            assert 110 <= redis_client.ttl(key) <= 120
+        for key in keys:
+            assert 110 <= redis_target.client.ttl(key) <= 120
 
     asyncio.run(scenario())
 
 
-def test_the_cap_trims_the_oldest_sessions(redis_settings, redis_client, prefix):
+def test_the_cap_trims_the_oldest_sessions(redis_target, prefix):
+    redis_client = redis_target.client
+    events_key = redis_target.key(prefix, "tracker-events", "web:cap")
+
     async def scenario():
-        store = make_store(redis_settings, prefix, max_events="40", window_events="10")
+        store = make_store(redis_target, prefix, max_events="40", window_events="10")
         sender = "web:cap"
         for session in range(3):  # 3 sessions of 3 + 5 * 4 = 23 events
             events = session_start()
@@ -205,7 +202,7 @@ def test_the_cap_trims_the_oldest_sessions(redis_settings, redis_client, prefix)
             await run_turn(store, sender, events)
         full = await store.retrieve_full_tracker(sender)
         # 69 events > 40: the two oldest whole sessions went, the last one is intact
-        assert redis_client.llen(f"{prefix}:tracker-events:{sender}") == 23
+        assert redis_client.llen(events_key) == 23
         assert full.events[0].as_dict()["name"] == "action_session_start"
         assert [e.text for e in full.events if isinstance(e, UserUttered)][0] == "mensagem 20"
         current = await store.retrieve(sender)
@@ -213,17 +210,17 @@ def test_the_cap_trims_the_oldest_sessions(redis_settings, redis_client, prefix)
         # one endless session: trimmed inside it, never beyond the checkpoint
         for n in range(100, 140):
             await run_turn(store, sender, turn(n))
-        assert redis_client.llen(f"{prefix}:tracker-events:{sender}") <= 40 + 15
+        assert redis_client.llen(events_key) <= 40 + 15
         current = await store.retrieve(sender)
         assert current.latest_message.text == "mensagem 139"
 
     asyncio.run(scenario())
 
 
-def test_keys_lists_conversations_with_scan(redis_settings, prefix):
+def test_keys_lists_conversations_with_scan(redis_target, prefix):
     async def scenario():
-        store = make_store(redis_settings, prefix)
-        senders = {"web:a", "wa:5511988887777", "api:x*y?"}
+        store = make_store(redis_target, prefix)
+        senders = {"web:a", "wa:5511988887777", "api:x*y?", "api:{braced}x", "api:}x{"}
         for sender in senders:
             await run_turn(store, sender, session_start())
         assert set(await store.keys()) == senders
@@ -231,10 +228,10 @@ def test_keys_lists_conversations_with_scan(redis_settings, prefix):
     asyncio.run(scenario())
 
 
-def test_a_tracker_built_elsewhere_appends_only_what_is_new(redis_settings, prefix):
+def test_a_tracker_built_elsewhere_appends_only_what_is_new(redis_target, prefix):
     """PUT /conversations/<id>/tracker, or a tracker Rasa created itself."""
     async def scenario():
-        store = make_store(redis_settings, prefix)
+        store = make_store(redis_target, prefix)
         sender = "api:put"
         await run_turn(store, sender, session_start() + turn(1))
         stored = await store.retrieve_full_tracker(sender)
