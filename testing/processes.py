@@ -6,7 +6,9 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -22,6 +24,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class StopTimeout(UserWarning):
+    """A process under test ignored SIGTERM and was killed: a shutdown hang must not hide."""
+
+
+def child_pids(pid: int) -> List[int]:
+    """The direct children of ``pid`` (Sanic's worker processes of a ``rasa run``)."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(item) for item in out.split()]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its parent does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 class Service:
     """A child process with its output in a log file, ready when a URL answers."""
 
@@ -32,11 +53,16 @@ class Service:
         self.log_path = log_dir / f"{name}.log"
         self.process: Optional[subprocess.Popen] = None
 
-    def start(self, ready_url: str, timeout: float = 180) -> "Service":
+    def launch(self) -> "Service":
+        """Start the process without waiting for it to be ready."""
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
+        return self
+
+    def start(self, ready_url: str, timeout: float = 180) -> "Service":
+        self.launch()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -50,14 +76,30 @@ class Service:
         self.stop()
         raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+    def stop(self, timeout: float = 20) -> bool:
+        """SIGTERM, and SIGKILL to the process and its children after ``timeout`` s.
+        Whether it stopped by itself; a kill is a loud :class:`StopTimeout` warning."""
+        if not self.process or self.process.poll() is not None:
+            return True
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            pass
+        children = child_pids(self.process.pid)
+        for pid in children:
             try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.kill()
+        self.process.wait()
+        message = (f"{self.name} (pid {self.process.pid}, children {children}) did not exit within "
+                   f"{timeout}s of SIGTERM and was killed; log: {self.log_path}")
+        print(f"\nWARNING: {message}", file=sys.stderr)
+        warnings.warn(StopTimeout(message), stacklevel=2)
+        return False
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

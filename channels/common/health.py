@@ -14,8 +14,9 @@ $METRICS_TOKEN``: they tell an attacker what runs where. With
 (secure by default); a wrong token is a 401 so a scraper's mistake shows.
 
 Creating these routes (``register``) also runs the start-up checks of the
-Rasa server (bot.settings.check_rasa_server): our connectors are the only
-code of ours that runs when ``rasa run`` starts.
+Rasa server (bot.settings.check_rasa_server) and sets the process up (our
+loggers at Rasa's level: ``logs.py``; Sanic workers' signals: ``workers.py``):
+our connectors are the only code of ours that runs when ``rasa run`` starts.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from bot.redis_pool import get_redis
 from bot.settings import check_rasa_server
 from channels.common.drain import DRAIN, drain_on_stop
 from channels.common.errors import error_response
+from channels.common import logs, workers
 from channels.common.http import as_handler, bearer_matches
 from channels.common.settings import HealthSettings, chat_settings
 
@@ -181,12 +183,16 @@ class Health:
 
 
 def register(bp: Blueprint) -> None:
-    """Check the server's secrets (refuse to start), then add /health (+ live, ready) and /metrics."""
+    """Check the server's secrets (refuse to start), set up the process (our log levels,
+    Sanic workers' signals), then add /health (+ live, ready) and /metrics."""
     for warning in check_rasa_server(sys.argv):
         logger.warning("SECURITY: %s", warning)
+    logs.follow_rasa_level()  # the model load sets the root logger to WARNING
+    workers.install()  # a SIGTERM while a worker still loads the model must stop it
     routes = Health(chat_settings().health)
     bp.add_route(as_handler(routes.health), "/health", methods=["GET"])
     bp.add_route(as_handler(routes.live), "/health/live", methods=["GET"])
     bp.add_route(as_handler(routes.ready), "/health/ready", methods=["GET"])
+    bp.listener("after_server_start")(workers.announce)
     bp.listener("before_server_stop")(drain_on_stop)  # SIGTERM: finish running turns, refuse new ones
     bp.add_route(as_handler(routes.prometheus), "/metrics", methods=["GET"])
