@@ -26,7 +26,7 @@ from bot.chat_input import InvalidInput
 from bot.errors import AppError
 from bot.pii import install_log_masking
 from channels.common.http import api_turn, authorize, failed, idempotency_key, json_body, rate_limit, replay_headers, request_id
-from channels.common.idempotency import fingerprint, idempotency
+from channels.common.idempotency import Claim, fingerprint, idempotency
 from channels.common.settings import ApiSettings, chat_settings
 
 SENDER = re.compile(r"^[A-Za-z0-9_.:@+-]{1,128}$")
@@ -90,12 +90,13 @@ class RasaRestInput(InputChannel):
             key = idempotency_key(request)
             sender_id, text, metadata = webhook_request(json_body(request))
 
-            async def turn() -> list:
+            async def turn(claim: Claim) -> list:
                 await rate_limit(self.settings.rate_limit_per_minute, sender_id, "sender")
                 output = CollectingOutputChannel()
                 await api_turn(request, on_new_message, UserMessage(
                     text, output, sender_id, input_channel=channel, metadata=metadata,
-                ), channel)
+                    message_id=claim.message_id,
+                ), channel, recover=claim.recover)
                 return output.messages
 
             outcome = await idempotency().run(sender_id, key, fingerprint(text, metadata), turn)

@@ -37,7 +37,7 @@ from channels.common.http import (
     api_turn, as_handler, authorize, failed, idempotency_key, json_body, metric_kind, rate_limit,
     refuse_other_methods, replay_headers, request_id,
 )
-from channels.common.idempotency import fingerprint, idempotency
+from channels.common.idempotency import Claim, fingerprint, idempotency
 from channels.common.settings import ApiSettings, chat_settings
 from channels.common.output import CollectingApiOutput, OutboxOutput, QueueApiOutput
 
@@ -109,10 +109,10 @@ class RestApiInput(InputChannel):
 
     # -- the turn ------------------------------------------------------------
 
-    def _user_message(self, chat: chat_input.ChatRequest, output) -> UserMessage:
+    def _user_message(self, chat: chat_input.ChatRequest, output, message_id: Optional[str] = None) -> UserMessage:
         return UserMessage(
             chat.message, output, sender_id(chat.session_id),
-            input_channel=self.name(), metadata=chat.metadata,
+            input_channel=self.name(), metadata=chat.metadata, message_id=message_id,
         )
 
     # -- routes (each answers its errors through channels.common) -------------
@@ -135,10 +135,11 @@ class RestApiInput(InputChannel):
             key = idempotency_key(request)
             chat = chat_input.chat_request(json_body(request))
 
-            async def turn() -> Dict[str, Any]:
+            async def turn(claim: Claim) -> Dict[str, Any]:
                 await self._rate_limit(chat.session_id)
                 output = CollectingApiOutput(self.name())
-                await api_turn(request, on_new_message, self._user_message(chat, output), self.name())
+                await api_turn(request, on_new_message, self._user_message(chat, output, claim.message_id),
+                               self.name(), recover=claim.recover)
                 return {"session_id": chat.session_id, "messages": output.messages, "timestamp": now_iso()}
 
             outcome = await idempotency().run(

@@ -16,8 +16,9 @@ EVENTS = ("session_confirm", "bot_uttered", "typing", "error", "connect_error")
 
 
 class WidgetClient:
-    def __init__(self, url: str):
+    def __init__(self, url: str, transports: Tuple[str, ...] = ("websocket",)):
         self.url = url
+        self.transports = list(transports)  # ("polling",): long-polling only, as old proxies force
         self.sio = socketio.Client(reconnection=False)
         self.events: "queue.Queue[Tuple[str, Any]]" = queue.Queue()
         for event in EVENTS:
@@ -33,7 +34,7 @@ class WidgetClient:
         self.sio.connect(
             self.url + query,
             socketio_path="/socket.io",
-            transports=["websocket"],
+            transports=self.transports,
             auth=auth,
             wait_timeout=10,
         )

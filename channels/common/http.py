@@ -128,10 +128,10 @@ def json_body(request: Request) -> Any:
 
 
 async def api_turn(request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                   message: UserMessage, channel: str) -> None:
+                   message: UserMessage, channel: str, recover: bool = False) -> None:
     """:func:`channels.common.turn.run_turn`: store down is a 503, anything else a logged 500."""
     try:
-        await run_turn(request.app, on_new_message, message, channel)
+        await run_turn(request.app, on_new_message, message, channel, recover=recover)
     except ServiceUnavailable as error:
         raise DependencyUnavailable(f"service unavailable: {error}") from None
     except Exception:  # guards a customer's turn: logged with its stack, counted, answered 500

@@ -130,17 +130,21 @@ class HealthSettings:
 class IdempotencySettings:
     """Idempotency keys of inbound messages (``channels/common/idempotency.py``):
     ``IDEMPOTENCY_TTL_SECONDS`` (default 86400: how long a key's answer is kept
-    for retries) and ``IDEMPOTENCY_WAIT_SECONDS`` (default 10: how long a
-    duplicate waits for the first request's answer before a 409)."""
+    for retries), ``IDEMPOTENCY_WAIT_SECONDS`` (default 10: how long a
+    duplicate waits for the first request's answer before a 409) and
+    ``IDEMPOTENCY_LEASE_SECONDS`` (default 15: how soon a retry takes over a key
+    whose replica died mid-turn; renewed every third of it while the turn runs)."""
 
     ttl_seconds: int
     wait_seconds: float
+    lease_seconds: float = 15.0
 
     @classmethod
     def from_env(cls) -> "IdempotencySettings":
         return cls(
             ttl_seconds=env_int("IDEMPOTENCY_TTL_SECONDS", 86400, 1),
             wait_seconds=env_float("IDEMPOTENCY_WAIT_SECONDS", 10.0, 0.0),
+            lease_seconds=env_float("IDEMPOTENCY_LEASE_SECONDS", 15.0, 1.0),
         )
 
 

@@ -40,7 +40,7 @@ from bot.outbox import MESSAGE_ID, Outbox, live_channel
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis, get_subscriber_redis
 from bot.security import InvalidToken, session_from_token
-from channels.common.idempotency import fingerprint, idempotency, parse_key
+from channels.common.idempotency import Claim, fingerprint, idempotency, parse_key
 from channels.common.output import ApiOutputChannel, OutboxOutput
 from channels.common.settings import WebSocketSettings, chat_settings
 from channels.common.turn import ServiceUnavailable, run_turn
@@ -208,7 +208,7 @@ class WebSocketInput(InputChannel):
             try:
                 outcome = await idempotency("id").run(
                     conn.sender_id, key, fingerprint(text, metadata),
-                    lambda: self._turn(request, conn, text, metadata, on_new_message))
+                    lambda claim: self._turn(request, conn, text, metadata, on_new_message, claim))
             except TurnFailed:  # its error frame is sent
                 return
             except errors.InvalidInput as error:
@@ -227,7 +227,7 @@ class WebSocketInput(InputChannel):
                 await conn.try_send("typing", {"active": False})
 
     async def _turn(self, request: Request, conn: Connection, text: str, metadata: Any,
-                    on_new_message) -> List[Dict[str, Any]]:
+                    on_new_message, claim: Claim) -> List[Dict[str, Any]]:
         """Rate limit, then the turn; the messages it delivered. TurnFailed once the error frame is sent."""
         limiter = RateLimiter(get_redis(), self.settings.rate_limit_per_minute, "chat")
         try:
@@ -240,9 +240,10 @@ class WebSocketInput(InputChannel):
             raise TurnFailed()
         await conn.try_send("typing", {"active": True})
         output = WebSocketOutput(conn)
-        message = UserMessage(text, output, conn.sender_id, input_channel=self.name(), metadata=metadata)
+        message = UserMessage(text, output, conn.sender_id, input_channel=self.name(), metadata=metadata,
+                              message_id=claim.message_id)
         try:
-            await run_turn(request.app, on_new_message, message, self.name())
+            await run_turn(request.app, on_new_message, message, self.name(), recover=claim.recover)
         except ServiceUnavailable as error:
             await conn.error("unavailable", f"service unavailable: {error}; retry later")
             raise TurnFailed() from None

@@ -1,22 +1,19 @@
 """Two replicas behind the project's nginx keep conversations whole (issue 14, part 3).
 
-One module-scoped cluster: 2x `rasa run` and 2x `rasa run actions` on the
-same Redis and key prefix, and a host nginx started from deploy/nginx/ with
-its upstreams rewritten to the two replicas and the test profile (the
-``X-Upstream`` header says which replica answered). Everything listens on
-127.0.0.1 only and is stopped after the module.
+One module-scoped cluster (testing/cluster.py): 2x `rasa run` and 2x
+`rasa run actions` on the same Redis and key prefix, and a host nginx started
+from deploy/nginx/ with its upstreams rewritten to the two replicas and the
+test profile (the ``X-Upstream`` header says which replica answered).
+Everything listens on 127.0.0.1 only and is stopped after the module.
+Killing replicas is tests/e2e/test_failover.py's, on a cluster of its own.
 """
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import List
 
 import pytest
 import requests
@@ -24,95 +21,20 @@ import requests
 from bot.senders import sender_id
 from channels.whatsapp.signature import sign
 from testing.fakes import graph_api as graph_fake
+from testing.cluster import Cluster
 from testing.desk_client import DeskAgent, create_agent
-from testing.processes import ROOT, VENV_BIN, Service, free_port
 from testing.rasa_server import RasaServer
 from testing.widget_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
 
-NGINX_DIR = ROOT / "deploy" / "nginx"
-
-
-@dataclass
-class Cluster:
-    replicas: List[RasaServer]
-    nginx_url: str
-
-    def post_via_nginx(self, sender: str, message: str) -> requests.Response:
-        """Rasa's REST webhook through the load balancer, as a chat client would."""
-        return requests.post(
-            f"{self.nginx_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": message},
-            headers=self.replicas[0].chat_headers(),
-            timeout=120,
-        )
-
-
-def nginx_conf_dir(workdir: Path, ports: List[int]) -> Tuple[Path, int]:
-    """deploy/nginx/ with a loopback listen port, the replicas as upstreams and the
-    test profile; the directory and the port nginx listens on."""
-    conf = workdir / "conf"
-    conf.mkdir()
-    listen_port = free_port()
-    main = (NGINX_DIR / "nginx.conf").read_text()
-    main, found = re.subn(r"listen 8080;", f"listen 127.0.0.1:{listen_port};", main)
-    assert found == 1, "deploy/nginx/nginx.conf: `listen 8080;` not found"
-    (conf / "nginx.conf").write_text(main)
-    upstreams = (NGINX_DIR / "upstreams.conf").read_text()
-    upstreams, found = re.subn(
-        r"server rasa:5005([^;]*);",
-        lambda m: "\n    ".join(f"server 127.0.0.1:{port}{m.group(1)};" for port in ports),
-        upstreams,
-    )
-    assert found == 2, "deploy/nginx/upstreams.conf: the `server rasa:5005` lines changed"
-    (conf / "upstreams.conf").write_text(upstreams)
-    shutil.copy(NGINX_DIR / "profile-test.conf", conf / "profile.conf")
-    return conf, listen_port
-
-
-def nginx_service(workdir: Path, conf: Path, env: Dict[str, str], log_dir: Path) -> Service:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    return Service(
-        "nginx",
-        [nginx, "-p", str(workdir), "-c", str(conf / "nginx.conf"), "-e", str(workdir / "error.log"),
-         "-g", f"daemon off; pid {workdir / 'nginx.pid'};"],
-        env,
-        log_dir,
-    )
-
 
 @pytest.fixture(scope="module")
 def cluster(model_path, server_env, log_dir, redis_client, graph_api, tmp_path_factory):
-    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
-        pytest.fail("nginx is not installed: apt-get install -y nginx-light")
-    actions, replicas = [], []
-    for name in ("a", "b"):
-        action_port = str(free_port())
-        env = dict(server_env, ACTION_PORT=action_port,
-                   ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook")
-        actions.append((Service(
-            f"scale-actions-{name}",
-            [VENV_BIN / "rasa", "run", "actions", "--actions", "actions", "--port", action_port,
-             "--debug", "--logging-config-file", "logging.yml"],
-            env, log_dir,
-        ), f"http://127.0.0.1:{action_port}/health"))
-        replicas.append(RasaServer(model_path, env, log_dir, name=f"scale-rasa-{name}"))
-    workdir = tmp_path_factory.mktemp("nginx")
-    conf, listen = nginx_conf_dir(workdir, [r.port for r in replicas])
-    nginx = nginx_service(workdir, conf, server_env, log_dir)
-    try:
-        # The four servers start in parallel: start-up is half of this file's time (~90 s).
-        with ThreadPoolExecutor(4) as pool:
-            futures = [pool.submit(service.start, url) for service, url in actions]
-            futures += [pool.submit(replica.start) for replica in replicas]
-            for future in futures:
-                future.result()
-        nginx.start(f"http://127.0.0.1:{listen}/health/live", timeout=30)
-        yield Cluster(replicas, f"http://127.0.0.1:{listen}")
-    finally:
-        for service in [nginx, *replicas, *(s for s, _ in actions)]:
-            service.stop()
+    # The four servers start in parallel: start-up is half of this file's time (~90 s).
+    running = Cluster(model_path, server_env, log_dir, tmp_path_factory.mktemp("nginx")).start()
+    yield running
+    running.stop()
 
 
 def user_and_bot(tracker: dict) -> List[dict]:
