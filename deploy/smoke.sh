@@ -288,10 +288,15 @@ checks() {
     .venv/bin/python deploy/smoke_checks.py
 }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/isp-smoke.XXXXXX")
-phase preflight preflight
-phase "base images" base_images
-phase "build ($IMAGE)" build_image
-write_env
-phase "stack up to ready" stack_up
-phase checks checks
+# The whole run is one function, parsed before it starts: editing this file
+# during a run cannot change the run.
+main() {
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/isp-smoke.XXXXXX")
+  phase preflight preflight
+  phase "base images" base_images
+  phase "build ($IMAGE)" build_image
+  write_env
+  phase "stack up to ready" stack_up
+  phase checks checks
+}
+main "$@"; exit $?
