@@ -101,24 +101,61 @@ def connects(host: str, port: int) -> bool:
         return False
 
 
-def not_published(service: str, port: int) -> str:
-    """No host port maps to the service; nothing of it answers on the host's loopback.
+def host_addresses() -> List[str]:
+    """The host's own IPv4 addresses (loopback and its interfaces, not Docker's bridges)."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], check=True,
+                         capture_output=True, text=True).stdout
+    return [line.split()[3].split("/")[0] for line in out.splitlines()
+            if not line.split()[1].startswith(("docker", "br-", "veth"))]
 
-    (A host process of its own may hold the same port on 127.0.0.1, e.g. the
-    tests' Redis: then the loopback probe says nothing about the container and
-    is reported, not counted.)"""
+
+def container_addresses(service: str) -> List[str]:
+    return [net["IPAddress"] for net in inspect(service)["NetworkSettings"]["Networks"].values()]
+
+
+def not_published(service: str, port: int) -> str:
+    """No host port maps to the service and no host address answers on its port.
+
+    A host process of its own may hold the port on 127.0.0.1 (the tests' Redis):
+    that is reported, not counted, since no port of the container is published.
+    The host itself routes Docker's bridges, so its own processes do reach the
+    container's addresses: the service's own check (password, token) is what
+    holds there, checked by the callers."""
     ports = published(service)
     expect(not ports, f"{service} publishes {ports}")
-    loopback = "refused" if not connects("127.0.0.1", port) else "taken by a host process"
-    return f"no published port; 127.0.0.1:{port} {loopback}"
+    seen = []
+    for address in host_addresses():
+        if not connects(address, port):
+            seen.append(f"{address}:{port} refused")
+        elif address.startswith("127."):
+            seen.append(f"{address}:{port} a host process (not published by the container)")
+        else:
+            raise CheckFailed(f"{address}:{port} answers on the host")
+    return "no published port; " + ", ".join(seen)
+
+
+def redis_reply(address: str, command: bytes) -> bytes:
+    with socket.create_connection((address, 6379), timeout=5) as conn:
+        conn.sendall(command)
+        return conn.recv(200)
 
 
 def action_server_private() -> str:
-    return not_published("actions", 5055)
+    detail = not_published("actions", 5055)
+    for address in container_addresses("actions"):
+        for method, path in (("GET", "/actions"), ("POST", "/webhook")):
+            answer = requests.request(method, f"http://{address}:5055{path}", json={}, timeout=10)
+            expect(answer.status_code == 401,
+                   f"actions {method} {path} on the bridge {address}: {answer.status_code} (want 401)")
+    return detail + "; on its bridge addresses /actions and /webhook 401 without ACTION_SERVER_TOKEN"
 
 
 def redis_private() -> str:
-    return not_published("redis", 6379)
+    detail = not_published("redis", 6379)
+    for address in container_addresses("redis"):
+        reply = redis_reply(address, b"PING\r\n")
+        expect(reply.startswith(b"-NOAUTH"), f"redis on the bridge {address}: PING -> {reply!r} (want NOAUTH)")
+    return detail + "; on its bridge address PING -> NOAUTH (password required)"
 
 
 def in_container(service: str, code: str) -> str:
