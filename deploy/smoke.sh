@@ -25,6 +25,7 @@
 # (cold build), PIP_INDEX_URL / NPM_CONFIG_REGISTRY (the indexes; default PyPI, npm),
 # DEBIAN_MIRROR (default: the first URI of this host's apt sources).
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PORT=${SMOKE_PORT:-18080}
@@ -44,22 +45,29 @@ WORK=""
 COMPOSE=()
 BUILDER=()
 STACK_UP=0
+PHASE=""
+PHASE_START=0
 
 say() { echo "smoke: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 
-# phase NAME COMMAND...: runs it, prints its duration, keeps it for the summary.
+# phase NAME COMMAND...: runs it (under set -e: its first failing command ends
+# the run, and cleanup names the phase), prints its duration, keeps it for the summary.
 phase() {
-  local name=$1 start=$SECONDS
+  PHASE=$1 PHASE_START=$SECONDS
   shift
-  say "== $name"
-  "$@" || fail "$name (after $((SECONDS - start)) s)"
-  SUMMARY+=("$(printf '%-28s %5d s' "$name" $((SECONDS - start)))")
-  say "== $name: done in $((SECONDS - start)) s"
+  say "== $PHASE"
+  "$@"
+  SUMMARY+=("$(printf '%-28s %5d s' "$PHASE" $((SECONDS - PHASE_START)))")
+  say "== $PHASE: done in $((SECONDS - PHASE_START)) s"
+  PHASE=""
 }
 
 cleanup() {
   local rc=$?
+  if [ "$rc" != 0 ] && [ -n "$PHASE" ]; then
+    say "FAILED in phase '$PHASE' after $((SECONDS - PHASE_START)) s (exit $rc)"
+  fi
   if [ "$STACK_UP" = 1 ]; then
     if [ "$rc" != 0 ]; then
       say "logs of the failed run (last 60 lines per service):"
