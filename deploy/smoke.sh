@@ -65,14 +65,14 @@ phase() {
 
 cleanup() {
   local rc=$?
+  if [ "$STACK_UP" = 1 ] && [ "$rc" != 0 ]; then
+    say "logs of the failed run (last 60 lines per service):"
+    "${COMPOSE[@]}" logs --no-color --tail=60 >&2 2>&1 || true
+  fi
   if [ "$rc" != 0 ] && [ -n "$PHASE" ]; then
     say "FAILED in phase '$PHASE' after $((SECONDS - PHASE_START)) s (exit $rc)"
   fi
   if [ "$STACK_UP" = 1 ]; then
-    if [ "$rc" != 0 ]; then
-      say "logs of the failed run (last 60 lines per service):"
-      "${COMPOSE[@]}" logs --no-color --tail=60 >&2 2>&1 || true
-    fi
     if [ "${SMOKE_KEEP:-0}" = 1 ]; then
       say "SMOKE_KEEP=1: stack left up; stop it with: ${COMPOSE[*]} down -v"
     else
