@@ -125,9 +125,10 @@ preflight() {
 # The Debian mirror apt uses here (deb822 URIs: or a one-line `deb` entry).
 debian_mirror() {
   if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
-  { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
-    grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } \
-    | grep -E '/debian/?$' | head -n1
+  { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null || true
+    grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } \
+    | awk '$1 == "URIs:" {print $2} $1 == "deb" {print ($2 ~ /^\[/ ? $3 : $2)}' \
+    | grep -E '/debian/?$' | head -n1 || true
 }
 
 host_python310() {
