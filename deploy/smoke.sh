@@ -172,7 +172,7 @@ EOF
   mkdir -p "$rootfs/usr/local/lib/python3.10/site-packages"
   chroot "$rootfs" /sbin/ldconfig
   chroot "$rootfs" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin \
-    python3.10 -m ensurepip --default-pip >/dev/null
+    python3.10 -m ensurepip --default-pip >/dev/null 2>&1
   chroot "$rootfs" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin sh -ec '
     python3.10 -c "import ssl, sqlite3, ctypes, bz2, lzma, readline, uuid, zlib, venv"
     python3.10 -m pip --version
@@ -193,7 +193,7 @@ EOF
 # the foreground with its config in /etc/nginx/nginx.conf, logs on stdout).
 make_service_images() {
   if ! docker image inspect "$REDIS_IMAGE" >/dev/null 2>&1; then
-    docker build -q -t "$REDIS_IMAGE" - >/dev/null <<EOF
+    DOCKER_BUILDKIT=1 "${BUILDER[@]}" build -q -t "$REDIS_IMAGE" - >/dev/null <<EOF
 FROM $BASE
 RUN apt-get update && apt-get install -y --no-install-recommends redis-server \\
     && rm -rf /var/lib/apt/lists/* && mkdir -p /data && chown redis:redis /data
@@ -204,7 +204,7 @@ CMD ["redis-server"]
 EOF
   fi
   if ! docker image inspect "$NGINX_IMAGE" >/dev/null 2>&1; then
-    docker build -q -t "$NGINX_IMAGE" - >/dev/null <<EOF
+    DOCKER_BUILDKIT=1 "${BUILDER[@]}" build -q -t "$NGINX_IMAGE" - >/dev/null <<EOF
 FROM $BASE
 RUN apt-get update && apt-get install -y --no-install-recommends nginx-light \\
     && rm -rf /var/lib/apt/lists/* \\
