@@ -1,6 +1,6 @@
 # The two commands: `make run` (the assistant) and `make test` (every test).
 SHELL := /bin/bash
-.PHONY: setup run test shell train validate nlu-eval export-fallbacks deploy-check clean
+.PHONY: setup run test shell train validate nlu-eval export-fallbacks deploy-check smoke clean
 
 setup:
 	@scripts/setup.sh
@@ -31,6 +31,11 @@ export-fallbacks: setup
 # Offline checks of deploy/ (Dockerfile, compose, nginx, Helm chart); needs no .venv.
 deploy-check:
 	@deploy/check.sh
+
+# The container smoke test: builds the image, runs the compose stack, talks to it
+# through nginx on 127.0.0.1, tears it down (root, docker; docs/deployment.md).
+smoke: setup
+	@deploy/smoke.sh
 
 clean:
 	rm -rf models/*.tar.gz results .pytest_cache

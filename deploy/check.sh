@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make deploy-check`: every offline validation of deploy/ (docs/deployment.md):
 #   1. hadolint on deploy/Dockerfile
-#   2. compose: `docker compose config -q` when docker compose exists, and always
+#   2. compose: `docker compose config -q` (or docker-compose v1's) when one exists, and always
 #      deploy/check_compose.py (the same parsing and interpolation, plus the
 #      security rules: only nginx published, on loopback; private networks)
 #   3. `nginx -t` on deploy/nginx (both profiles), upstreams on 127.0.0.1
@@ -64,9 +64,15 @@ check_compose() {
   for name in REDIS_PASSWORD RASA_API_TOKEN ACTION_SERVER_TOKEN DESK_JWT_SECRET; do
     echo "$name=$("$TOOLS/venv/bin/python" -c 'import secrets; print(secrets.token_hex(32))')"
   done > "$dir/.env"
+  local compose=()
   if docker compose version >/dev/null 2>&1; then
-    docker compose -f "$dir/compose.yml" --env-file "$dir/.env" config -q || fail "docker compose config"
-    say "ok: docker compose config -q"
+    compose=(docker compose)
+  elif command -v docker-compose >/dev/null 2>&1; then
+    compose=(docker-compose)  # Debian's 1.29 (deploy/smoke.sh runs the stack with it)
+  fi
+  if [ "${#compose[@]}" -gt 0 ]; then
+    "${compose[@]}" -f "$dir/compose.yml" --env-file "$dir/.env" config -q || fail "${compose[*]} config"
+    say "ok: ${compose[*]} config -q"
   else
     say "docker compose is not installed: compose.yml checked by deploy/check_compose.py only"
   fi
