@@ -18,7 +18,10 @@ prefix; the rest of this project imports it through ``bot.redis_pool``),
 ``REDIS_TIMEOUT_SECONDS``, ``REDIS_MAX_CONNECTIONS``, ``REDIS_CLUSTER``, ``TRACKER_TTL_SECONDS``,
 ``TRACKER_MAX_EVENTS``, ``TRACKER_WINDOW_EVENTS``; keys given in
 ``endpoints.yml`` win), ``errors`` (``StoreUnavailable``: Redis did not answer)
-and ``failsafe`` (keeps Rasa's ``FailSafeTrackerStore`` from answering out of
-memory when Redis fails). ``tests/unit/test_stores_package.py`` checks the
+``failsafe`` (keeps Rasa's ``FailSafeTrackerStore`` from answering out of
+memory when Redis fails) and ``action_reply`` (checks the action server's
+replies with a schema validator built once, not per call: half a turn's CPU).
+Both are patches of the Rasa process, applied when the tracker store is built,
+each with a test that fails if Rasa changes underneath. ``tests/unit/test_stores_package.py`` checks the
 imports.
 """
