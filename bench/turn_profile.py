@@ -52,6 +52,7 @@ class Meter:
         self.totals: Dict[str, float] = defaultdict(float)
         self.calls: Dict[str, int] = defaultdict(int)
         self.stack: List[List] = []  # [label, started, inner]
+        self.winners: Dict[str, int] = defaultdict(int)
 
     def enter(self, label: str) -> None:
         self.stack.append([label, time.process_time(), 0.0])
@@ -92,6 +93,7 @@ class Meter:
     def reset(self) -> None:
         self.totals.clear()
         self.calls.clear()
+        self.winners.clear()
 
 
 def node_label(node, *_args) -> str:
@@ -119,6 +121,22 @@ def instrument(meter: Meter) -> None:
     meter.wrap(EndpointConfig, "request", "remote action: HTTP call (aiohttp, JSON both ways)")
     meter.wrap(RemoteAction, "_validate_action_result", "remote action: reply schema validation")
     meter.wrap(RemoteAction, "_utter_responses", "remote action: replies to events")
+    count_deciding_policies(meter)
+
+
+def count_deciding_policies(meter: Meter) -> None:
+    """Which policy's prediction won each time (a policy that never wins only costs CPU)."""
+    from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+
+    original = DefaultPolicyPredictionEnsemble.combine_predictions
+
+    def counted(self, predictions, tracker, domain):
+        prediction = original(self, predictions, tracker, domain)
+        name = (prediction.policy_name or "none").rsplit(".", 1)[-1]
+        meter.winners[re.sub(r"^\d+_", "", name)] += 1
+        return prediction
+
+    DefaultPolicyPredictionEnsemble.combine_predictions = counted
 
 
 async def drive(model: str, count: int, meter: Meter, prefix: str) -> Dict[str, List[float]]:
@@ -209,6 +227,8 @@ def main() -> int:
     for label, spent in sorted(rows.items(), key=lambda item: -item[1]):
         calls = meter.calls.get(label, 0) / len(cpu)
         print(f"  {label:<62} {spent / total * 100:5.1f}% {spent / len(cpu) * 1000:8.2f} {calls:10.2f}")
+    decided = ", ".join(f"{name} {count}" for name, count in sorted(meter.winners.items(), key=lambda i: -i[1]))
+    print(f"  predictions won: {decided}")
     print(f"cpu per turn: median {statistics.median(cpu) * 1000:.1f} ms")
     return 0
 

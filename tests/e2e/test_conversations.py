@@ -135,3 +135,16 @@ def test_out_of_scope_goes_to_the_fallback_with_choices(rasa_server, sender):
     replies = rasa_server.send(sender, "quem ganhou o jogo do flamengo ontem")
     assert "nao entendi" in texts(replies)
     assert any(r.get("buttons") for r in replies)
+
+
+@pytest.mark.parametrize("messages", [
+    ["nao", "sim", "nao"],
+    ["tchau", "obrigado", "sim"],
+    ["oi", "sim", "sim", "nao", "ok"],
+    ["vlw", "ta", "quero sim", "pode ser"],
+])
+def test_paths_no_story_covers_are_still_answered(rasa_server, sender, messages):
+    """No TEDPolicy (config.yml): where no rule or story applies, RulePolicy's core
+    fallback answers; the customer never gets silence."""
+    for message in messages:
+        assert texts(rasa_server.send(sender, message)).strip(), f"no reply to {message!r} in {messages}"
