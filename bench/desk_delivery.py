@@ -14,6 +14,7 @@ own response time (delivery + tracker write under the lock) is printed too.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -112,7 +113,7 @@ def main() -> int:
     base = Settings.from_env().redis
     db = int(os.environ.get("TEST_REDIS_DB", "15"))
     prefix = f"benchdesk{os.getpid()}"
-    redis_url = f"redis://{':' + base.password + '@' if base.password else ''}{base.host}:{base.port}/{db}"
+    redis_url = dataclasses.replace(base, db=int(db)).url
     action_port = free_port()
     env = project_env(
         REDIS_URL=redis_url, REDIS_HOST=base.host, REDIS_PORT=str(base.port), REDIS_DB=str(db),

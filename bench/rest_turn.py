@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import statistics
 import sys
@@ -83,7 +84,7 @@ def main() -> int:
     prefix = f"bench{os.getpid()}"
     action_port = free_port()
     env = project_env(
-        REDIS_URL=f"redis://{':' + base.password + '@' if base.password else ''}{base.host}:{base.port}/{db}",
+        REDIS_URL=dataclasses.replace(base, db=int(db)).url,
         REDIS_HOST=base.host, REDIS_PORT=str(base.port), REDIS_DB=str(db), REDIS_PASSWORD=base.password,
         REDIS_KEY_PREFIX=prefix, TRACKER_TTL_SECONDS="600", ISP_BACKEND="demo",
         ISP_DEMO_DB=str(Path(tempfile.mkdtemp()) / "demo.sqlite3"),

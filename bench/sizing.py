@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import statistics
 import sys
@@ -102,7 +103,7 @@ def main() -> int:
     prefix = f"sizing{os.getpid()}"
     action_port = free_port()
     env = project_env(
-        REDIS_URL=f"redis://{':' + base.password + '@' if base.password else ''}{base.host}:{base.port}/{db}",
+        REDIS_URL=dataclasses.replace(base, db=int(db)).url,
         REDIS_HOST=base.host, REDIS_PORT=str(base.port), REDIS_DB=str(db), REDIS_PASSWORD=base.password,
         REDIS_KEY_PREFIX=prefix, ISP_BACKEND="demo", SANIC_WORKERS="1", ACTION_SERVER_SANIC_WORKERS="1",
         ISP_DEMO_DB=str(Path(tempfile.mkdtemp()) / "demo.sqlite3"),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import inspect
 import logging
@@ -164,11 +165,6 @@ async def drive(model: str, count: int, meter: Meter, prefix: str) -> Dict[str, 
     return {"cpu": cpu, "wall": wall}
 
 
-def percentile(values: List[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
@@ -182,7 +178,7 @@ def main() -> int:
     prefix = f"profile{os.getpid()}"
     action_port = free_port()
     env = project_env(
-        REDIS_URL=f"redis://{':' + base.password + '@' if base.password else ''}{base.host}:{base.port}/{db}",
+        REDIS_URL=dataclasses.replace(base, db=int(db)).url,
         REDIS_KEY_PREFIX=prefix, ISP_BACKEND="demo", STEP_UP_ACTIONS="none",
         ISP_DEMO_DB=str(Path(tempfile.mkdtemp()) / "demo.sqlite3"),
         ACTION_PORT=str(action_port), ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
@@ -221,7 +217,7 @@ def main() -> int:
     rows["Rasa processor (rest: processor, dask, events, logging)"] = total - claimed
     print(f"model {Path(args.model).name}, {len(cpu)} turns, one at a time, in one process")
     print(f"  CPU per turn   mean {statistics.mean(cpu) * 1000:6.1f} ms   median {statistics.median(cpu) * 1000:6.1f} ms"
-          f"   p90 {percentile(cpu, 0.9) * 1000:6.1f} ms")
+          f"   p90 {statistics.quantiles(cpu, n=10)[-1] * 1000:6.1f} ms")
     print(f"  wall per turn  mean {statistics.mean(wall) * 1000:6.1f} ms   median {statistics.median(wall) * 1000:6.1f} ms")
     print(f"  {'component':<62} {'share':>6} {'ms/turn':>8} {'calls/turn':>10}")
     for label, spent in sorted(rows.items(), key=lambda item: -item[1]):
