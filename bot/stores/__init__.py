@@ -22,6 +22,6 @@ prefix; the rest of this project imports it through ``bot.redis_pool``),
 memory when Redis fails) and ``action_reply`` (checks the action server's
 replies with a schema validator built once, not per call: half a turn's CPU).
 Both are patches of the Rasa process, applied when the tracker store is built,
-each with a test that fails if Rasa changes underneath. ``tests/unit/test_stores_package.py`` checks the
-imports.
+each with a test that fails if Rasa changes underneath.
+``tests/unit/test_stores_package.py`` checks the imports.
 """

@@ -18,26 +18,21 @@ to choose). So it lives in this one module, applied with the store patch in
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, Text
 
-from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 
-_validator = None
-
-
+@functools.lru_cache(maxsize=1)
 def _reply_validator():
     """The validator for Rasa's reply schema, checked and built on first use."""
-    global _validator
-    if _validator is None:
-        schema = RemoteAction.action_response_format_spec()
-        cls = validator_for(schema)
-        cls.check_schema(schema)
-        _validator = cls(schema)
-    return _validator
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
 def validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
@@ -62,5 +57,3 @@ def validate_replies_with_a_prebuilt_validator() -> None:
     if not getattr(RemoteAction._validate_action_result, "prebuilt", False):
         RemoteAction._validate_action_result = validate_action_result
 
-
-__all__ = ["ValidationError", "validate_replies_with_a_prebuilt_validator"]
