@@ -32,6 +32,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from testing.latency import percentile  # noqa: E402
 from testing.redis_server import RedisServer, SlowActionProxy, free_port  # noqa: E402
 from testing.processes import VENV_BIN, Service, fresh_credentials, project_env  # noqa: E402
 
@@ -56,10 +57,6 @@ def endpoints(variant: str, redis: RedisServer, action_url: str) -> str:
             f"tracker_store:\n  type: bot.stores.tracker.AppendOnlyRedisTrackerStore\n{store}  record_exp: 3600\n"
             f"lock_store:\n  type: bot.stores.lock.RedisTicketLockStore\n{store}")
 
-
-def percentile(values: List[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 class Rasa:

@@ -40,6 +40,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from channels.whatsapp.signature import sign  # noqa: E402
+from testing.latency import percentile  # noqa: E402
 from testing.fakes import graph_api as graph_fake  # noqa: E402
 from testing.fakes.graph_api import FakeGraphApi  # noqa: E402
 from testing.processes import VENV_BIN, Service, free_port, fresh_credentials, project_env  # noqa: E402
@@ -109,10 +110,6 @@ def ack(base: str, secret: str):
 
     return post
 
-
-def percentile(values: List[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered))) - 1))]
 
 
 def run(base: str, secret: str, deliveries: int, rate: float, rest_rate: float,
