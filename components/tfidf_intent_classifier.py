@@ -5,6 +5,11 @@ scored 0.94 intent macro F1 in 5-fold cross-validation where DIET scored 0.90
 and Rasa's LogisticRegressionClassifier on raw counts 0.92, and it trains in
 seconds (docs/benchmarks.md). It works on the raw text, so it needs no
 featurizer before it; accents are folded and TF is sublinear.
+
+At run time one message is scored with the fitted pipeline's own arithmetic
+(components/linear_tfidf.py): sklearn's predict_proba re-validates its input
+and builds sparse matrices for a single short text, which cost more than the
+scoring itself.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline, make_union
 
+from components.linear_tfidf import LinearTfidf
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -55,6 +61,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self._model_storage = model_storage
         self._resource = resource
         self.pipeline = pipeline
+        self.scorer = LinearTfidf.of(pipeline) if pipeline is not None else None
 
     @classmethod
     def create(
@@ -87,6 +94,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         self.pipeline = self._new_pipeline()
         self.pipeline.fit([e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples])
+        self.scorer = LinearTfidf.of(self.pipeline)
         self.persist()
         return self._resource
 
@@ -94,17 +102,16 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if self.pipeline is None:
             return messages
         texts = [message.get(TEXT) or "" for message in messages]
-        probabilities = self.pipeline.predict_proba(texts)
+        if self.scorer is not None and len(texts) == 1:
+            probabilities = [self.scorer.probabilities(texts[0])]
+        else:  # training data: the whole batch at once is faster through sklearn
+            probabilities = self.pipeline.predict_proba(texts)
         intents = self.pipeline.classes_
         for message, row in zip(messages, probabilities):
-            ranking = sorted(
-                ({"name": str(name), "confidence": float(p)} for name, p in zip(intents, row)),
-                key=lambda item: -item["confidence"],
-            )
+            top = sorted(range(len(row)), key=lambda i: -row[i])[: self.config["ranking_length"]]
+            ranking = [{"name": str(intents[i]), "confidence": float(row[i])} for i in top]
             message.set(INTENT, ranking[0], add_to_output=True)
-            message.set(
-                "intent_ranking", ranking[: self.config["ranking_length"]], add_to_output=True
-            )
+            message.set("intent_ranking", ranking, add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
