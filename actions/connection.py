@@ -16,6 +16,8 @@ from actions.services import (
 )
 from bot.formatting import br_datetime
 from bot.isp.base import ContractStatus, TicketSubject
+from bot.outreach.outages import OutageBook
+from bot.redis_pool import get_redis
 
 
 class ConnectionAction(CustomerAction, ABC):
@@ -24,7 +26,8 @@ class ConnectionAction(CustomerAction, ABC):
     subject: Optional[TicketSubject] = None
 
     async def serve(self, dispatcher, tracker, customer, contract):
-        outages = await backend().outages_for(contract)
+        outages = await backend().outages_for(contract) + await OutageBook(get_redis()).active_in(
+            contract.address.neighbourhood, contract.address.city)
         if outages:
             outage = outages[0]
             forecast = (

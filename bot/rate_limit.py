@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Optional
+from typing import Optional, Tuple
 
 from bot.redis_pool import Atomic, redis_key
 
@@ -32,6 +32,14 @@ class RateLimiter:
         self.redis = redis
         self.limit = limit
         self.scope = scope
+
+    async def count(self, key: str, now: Optional[float] = None) -> Tuple[int, int]:
+        """Count one hit: (hits in this window including this one, seconds until
+        the window resets), for ``X-RateLimit-*`` headers. Raises like :meth:`hit`."""
+        now = time.time() if now is None else now
+        name = redis_key("ratelimit", self.scope, key, str(window_of(now)))
+        count, _ = await Atomic(self.redis).call("INCR", name).call("EXPIRE", name, WINDOW_SECONDS + 1).execute()
+        return int(count), retry_after(now)
 
     async def hit(self, key: str, now: Optional[float] = None) -> Optional[int]:
         """Count one hit; ``None`` when allowed, else the seconds to wait.

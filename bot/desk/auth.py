@@ -99,6 +99,14 @@ class Auth:
         token = jwt.encode(claims, self.settings.secret, algorithm=ALGORITHM)
         return Session(token, agent, jti, expires)
 
+    def subject(self, token: Optional[str]) -> Optional[str]:
+        """The username a validly signed, unexpired token names (no Redis
+        look-up: for rate-limit keys, not for access); None otherwise."""
+        try:
+            return str(self._claims(token)["sub"])
+        except Unauthorized:
+            return None
+
     def _claims(self, token: Optional[str]) -> dict:
         if not token or not isinstance(token, str):
             raise Unauthorized("token is missing")

@@ -42,6 +42,7 @@ class DeskSettings:
     position_notice_seconds: int  # DESK_POSITION_NOTICE_SECONDS between notices to one customer
     position_leader_seconds: int  # DESK_POSITION_LEADER_SECONDS lease of the notifying replica
     hours: BusinessHours  # DESK_HOURS and DESK_HOLIDAYS
+    api_rate_limit_per_minute: int = 600  # DESK_API_RATE_LIMIT_PER_MINUTE per agent (per address before login)
 
     @classmethod
     def from_env(cls) -> "DeskSettings":
@@ -57,6 +58,7 @@ class DeskSettings:
             position_notice_seconds=env_int("DESK_POSITION_NOTICE_SECONDS", 60, 1),
             position_leader_seconds=env_int("DESK_POSITION_LEADER_SECONDS", 45, 2),
             hours=BusinessHours.from_env(),
+            api_rate_limit_per_minute=env_int("DESK_API_RATE_LIMIT_PER_MINUTE", 600, 0),
         )
 
     def auth(self) -> AuthSettings:

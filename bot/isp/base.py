@@ -128,6 +128,16 @@ class Outage:
 
 
 @dataclass(frozen=True)
+class AreaCustomer:
+    """A customer with a contract in an area, as an outage notice needs them."""
+
+    customer_id: str
+    name: str
+    phone: str
+    contract_id: str
+
+
+@dataclass(frozen=True)
 class TrustUnlock:
     allowed: bool
     until: Optional[date] = None  # None when the ERP does not say
@@ -200,6 +210,12 @@ class IspBackend(ABC):
     @abstractmethod
     async def outages_for(self, contract: Contract) -> List[Outage]:
         """Active outages or maintenance affecting the contract's address."""
+
+    async def customers_in_area(self, neighbourhood: str, city: str) -> List[AreaCustomer]:
+        """Customers with a contract that is not cancelled at an address in the
+        area, one entry per customer (outage notices). ERPs without such a
+        query raise ``BackendRejected``, which the campaign reports."""
+        raise BackendRejected(f"the {type(self).__name__} adapter cannot list customers by area")
 
     @abstractmethod
     async def trust_unlock(self, contract_id: str) -> TrustUnlock:

@@ -13,7 +13,7 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from bot.isp.base import (
-    ConnectionStatus, Contract, Customer, Invoice, IspBackend, Lead, Outage, Plan, Ticket,
+    AreaCustomer, ConnectionStatus, Contract, Customer, Invoice, IspBackend, Lead, Outage, Plan, Ticket,
     TicketSubject, TrustUnlock,
 )
 
@@ -63,6 +63,9 @@ class CachingBackend(IspBackend):
 
     async def outages_for(self, contract: Contract) -> List[Outage]:
         return await self.inner.outages_for(contract)
+
+    async def customers_in_area(self, neighbourhood: str, city: str) -> List[AreaCustomer]:
+        return await self.inner.customers_in_area(neighbourhood, city)
 
     async def trust_unlock(self, contract_id: str) -> TrustUnlock:
         try:

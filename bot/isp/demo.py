@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 from bot.isp.base import (
+    AreaCustomer,
     Lead,
     Address,
     BackendRejected,
@@ -206,6 +207,17 @@ class DemoBackend(IspBackend):
                    forecast=datetime.fromisoformat(r["forecast"]) if r["forecast"] else None)
             for r in rows
         ]
+
+    async def customers_in_area(self, neighbourhood: str, city: str) -> List[AreaCustomer]:
+        rows = await self._rows(
+            "SELECT cu.id AS customer_id, cu.name, cu.phone, min(co.id) AS contract_id "
+            "FROM customers cu JOIN contracts co ON co.customer_id = cu.id "
+            "WHERE co.status != 'cancelled' AND lower(co.neighbourhood) = lower(?) AND lower(co.city) = lower(?) "
+            "GROUP BY cu.id ORDER BY cu.id",
+            neighbourhood, city,
+        )
+        return [AreaCustomer(customer_id=str(r["customer_id"]), name=r["name"], phone=r["phone"] or "",
+                             contract_id=str(r["contract_id"])) for r in rows]
 
     async def trust_unlock(self, contract_id: str) -> TrustUnlock:
         today = self.today()

@@ -15,6 +15,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint
 
 from channels.common.errors import install_error_handlers
+from channels.desk import rate_limit
 from channels.desk import routes
 from channels.desk.positions import start_position_notices
 from channels.desk.ws import desk_ws
@@ -40,5 +41,7 @@ class DeskInput(InputChannel):
             module.register(bp, routes.API)
         bp.add_websocket_route(desk_ws, "/desk/ws")
         bp.listener("after_server_start")(start_positions)
+        bp.middleware("request")(rate_limit.before)
+        bp.middleware("response")(rate_limit.after)
         install_error_handlers(bp)
         return bp

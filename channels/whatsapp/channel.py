@@ -117,8 +117,8 @@ class Webhook:
             self.queue.spawn(message.wa_id, self.turns.message(message, self.on_new_message, agent))
         for status in failed:
             self.queue.spawn(status.recipient_id, self.turns.failure(status))
-        if notification.statuses:
-            logger.debug("WhatsApp: %d delivery statuses received", len(notification.statuses))
+        for status in notification.statuses:  # counted per campaign when the message was proactive
+            self.queue.spawn(status.recipient_id, self.turns.status(status))
         return response.json({"status": "received"})
 
     def _notification(self, request: Request) -> Notification:

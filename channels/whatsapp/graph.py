@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 WINDOW_CLOSED = 131047
 # Graph codes that mean "try again later" even when the HTTP status is 4xx.
-RETRYABLE_CODES = {1, 2, 4, 80007, 130429, 131000, 131016}
+RETRYABLE_CODES = {1, 2, 4, 80007, 130429, 131000, 131016, 131056}  # 131056: pair rate limit
 MAX_RETRY_WAIT_SECONDS = 5.0
 
 

@@ -14,6 +14,10 @@ from rasa.core.channels.channel import UserMessage
 
 from bot import senders
 from bot.metrics import record_unexpected
+from bot.outreach.consent import RESUMED_REPLY, STOP, STOPPED_REPLY, Consent, consent_command
+from bot.outreach.sender import record_status
+from bot.outreach.window import CustomerWindows
+from bot.redis_pool import get_redis
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
 from channels.whatsapp.inbound import RECEIPT_TYPES, Inbound, Status
@@ -78,7 +82,15 @@ class Turns:
         phone_number_id = message.phone_number_id or self.default_phone_number_id
         output = WhatsAppOutput(self.graph, phone_number_id)
         sender_id = senders.sender_id(senders.WHATSAPP, message.wa_id)
+        redis = get_redis()
+        await CustomerWindows(redis).opened(message.wa_id)  # any message opens Meta's 24-hour window
         await self.graph.mark_read(message.message_id, phone_number_id)  # blue ticks while the bot thinks
+        command = consent_command(message.text) if message.type == "text" else None
+        if command:  # "SAIR" / "VOLTAR": proactive messages off or on, no NLU turn
+            await Consent(redis).apply(message.wa_id, command, source=CHANNEL)
+            logger.info("WhatsApp: proactive messages %s by the customer", "stopped" if command == STOP else "resumed")
+            await output.send_text_message(sender_id, STOPPED_REPLY if command == STOP else RESUMED_REPLY)
+            return
         metadata = {
             "channel": CHANNEL,
             "wa_id": message.wa_id,
@@ -104,6 +116,10 @@ class Turns:
             UserMessage(text, output, sender_id, input_channel=CHANNEL,
                         message_id=message.message_id, metadata=metadata)
         )
+
+    async def status(self, status: Status) -> None:
+        """A delivery status of a proactive message, counted against its campaign."""
+        await record_status(get_redis(), status.message_id, status.status, status.error_codes)
 
     async def failure(self, status: Status) -> None:
         """A bot message failed after acceptance; 131047 gets the fallback template."""

@@ -37,6 +37,7 @@ class Recorded:
     headers: Dict[str, str]
     json: Any
     status: int
+    answer: Any = None  # what the stand-in answered (the wamid of a sent message)
 
     @property
     def to(self) -> str:
@@ -134,7 +135,7 @@ class FakeGraphApi:
                 headers = dict(self.headers.items())
                 status, answer = fake._answer(self.command, self.path, headers, body)
                 with fake._lock:
-                    fake.requests.append(Recorded(self.command, self.path, headers, body, status))
+                    fake.requests.append(Recorded(self.command, self.path, headers, body, status, answer))
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTBOUND = (
     "channels.whatsapp.graph",
     "channels.whatsapp.settings",
+    "channels.whatsapp.wire",
     "channels.socketio.outbound",
     "channels.websocket.outbound",
 )

@@ -1,5 +1,5 @@
 """The desk's HTTP routes, one module per resource; each has ``register(bp, api)``."""
-from channels.desk.routes import agents, auth, console, conversations
+from channels.desk.routes import agents, auth, console, conversations, outreach
 
 API = "/desk/api"
-MODULES = (auth, agents, conversations, console)
+MODULES = (auth, agents, conversations, console, outreach)

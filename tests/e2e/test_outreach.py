@@ -1,0 +1,241 @@
+"""Proactive WhatsApp end to end: the desk's outbound API against the local
+Graph API, the 24-hour window, opt-out, and outage notices sent by the real
+job worker (``python -m bot.jobs``), including one killed mid-campaign."""
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from typing import Dict, List
+
+import pytest
+
+from bot.isp.demo_seed import NAMED_CUSTOMERS, generated_customers
+from testing.desk_client import DeskAgent, create_agent
+from testing.processes import VENV_BIN, Service
+from tests.e2e.test_whatsapp_channel import new_wa_id, say, status, text, wait_text
+
+pytestmark = pytest.mark.e2e
+
+AREA = {"neighbourhood": "Bela Vista", "city": "Sao Paulo"}  # 10 customers, none of another test
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_jobs_left(redis_client, key_prefix):
+    """arq names its keys ``arq:job:<job id>``; our job ids carry the test prefix."""
+    yield
+    for key in redis_client.scan_iter(f"arq:*:{key_prefix}:*"):
+        redis_client.delete(key)
+
+
+@pytest.fixture(scope="module")
+def supervisor(rasa_server, redis_settings, key_prefix) -> DeskAgent:
+    return DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="supervisor"))
+
+
+@pytest.fixture(scope="module")
+def atendente(rasa_server, redis_settings, key_prefix) -> DeskAgent:
+    return DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+
+
+def worker(server_env, log_dir, name: str) -> Service:
+    env = dict(server_env, JOBS_TIMEOUT_SECONDS="4", JOBS_CONCURRENCY="2", OUTREACH_CLAIM_SECONDS="2",
+               OUTREACH_MESSAGES_PER_SECOND="1")
+    return Service(name, [str(VENV_BIN / "python"), "-m", "bot.jobs"], env, log_dir).launch()
+
+
+def wait_for(predicate, timeout: float = 60, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def area_phones() -> List[str]:
+    """Who must be told, from the demo ERP's seed: customers with a contract
+    that is not cancelled in the area (every demo address is in Sao Paulo)."""
+    return sorted({phone for _, _, phone, _, contracts in NAMED_CUSTOMERS + generated_customers()
+                   if any(status != "cancelled" and place == AREA["neighbourhood"]
+                          for _, status, place, _ in contracts)})
+
+
+def templates_to(graph_api, name: str, phones: List[str]) -> Counter:
+    """How many ``name`` templates each of ``phones`` got (and nobody else: other tests' sends aside,
+    every other demo number must get none, which ``area_phones`` covers by listing the whole area)."""
+    return Counter(r.to for r in graph_api.sent(kind="template")
+                   if r.json["template"]["name"] == name and (r.to in phones or r.to.startswith("5511987")))
+
+
+# -- outbound API -------------------------------------------------------------------------------
+
+def test_free_text_only_inside_the_window(rasa_server, graph_api, supervisor):
+    wa_id = new_wa_id()
+    closed = supervisor.api("POST", "/whatsapp/send", json={"to": wa_id, "type": "text", "content": "Oi!"})
+    assert closed.status_code == 409 and "send-template" in closed.json()["detail"]
+    assert closed.json()["field"] == "to"
+    assert supervisor.ok("GET", f"/whatsapp/window/{wa_id}")["open"] is False
+
+    say(rasa_server, text(wa_id, "oi"))
+    wait_text(graph_api, wa_id, "")
+    window = supervisor.ok("GET", f"/whatsapp/window/{wa_id}")
+    assert window["open"] and 24 * 3600 - 120 < window["seconds_left"] <= 24 * 3600
+
+    sent = supervisor.ok("POST", "/whatsapp/send",
+                         json={"to": f"+{wa_id}", "type": "text", "content": "Seu tecnico chega as 14h."})
+    assert sent["message_id"].startswith("wamid.")
+    body = wait_text(graph_api, wa_id, "Seu tecnico chega as 14h.")
+    assert body["type"] == "text"
+    image = supervisor.ok("POST", "/whatsapp/send", json={
+        "to": wa_id, "type": "image", "url": "https://provedor.example/mapa.png", "caption": "Area afetada"})
+    assert [r.json["image"] for r in graph_api.sent(to=wa_id, kind="image")] == [
+        {"link": "https://provedor.example/mapa.png", "caption": "Area afetada"}]
+    tracker = rasa_server.tracker(f"wa:{wa_id}")
+    agent_texts = [e["text"] for e in tracker["events"]
+                   if e["event"] == "bot" and (e.get("metadata") or {}).get("desk_agent") == supervisor.username]
+    assert agent_texts == ["Seu tecnico chega as 14h.", "[image] Area afetada"]
+    assert image["type"] == "image"
+
+
+def test_template_components_reach_meta_byte_for_byte(graph_api, supervisor):
+    wa_id = new_wa_id()
+    components = [{"type": "body", "parameters": [{"type": "text", "text": "Joana"},
+                                                  {"type": "text", "text": "Centro, Sao Paulo"}]}]
+    supervisor.ok("POST", "/whatsapp/send-template", json={
+        "to": wa_id, "template_name": "aviso_normalizado", "language": "pt_BR", "components": components})
+    [sent] = graph_api.sent(to=wa_id, kind="template")
+    assert sent.json["template"] == {"name": "aviso_normalizado", "language": {"code": "pt_BR"},
+                                     "components": components}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"to": "123", "type": "text", "content": "x"}, "to"),
+    ({"to": "5511987654321", "type": "sticker"}, "type"),
+    ({"to": "5511987654321", "type": "text", "content": ""}, "content"),
+    ({"to": "5511987654321", "type": "image", "url": "http://inseguro.example/a.png"}, "url"),
+    ({"to": "5511987654321", "type": "text", "content": "x", "priority": 1}, "priority"),
+])
+def test_bad_sends_are_422_naming_the_field(supervisor, body, field):
+    answer = supervisor.api("POST", "/whatsapp/send", json=body)
+    assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+
+
+def test_bad_templates_are_refused_before_meta(graph_api, supervisor):
+    wa_id = new_wa_id()
+    answer = supervisor.api("POST", "/whatsapp/send-template", json={
+        "to": wa_id, "template_name": "aviso_normalizado", "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": "so um"}]}]})
+    assert answer.status_code == 422 and answer.json()["field"] == "components"
+    assert graph_api.sent(to=wa_id) == []
+
+
+def test_atendentes_and_strangers_cannot_send_or_register_outages(rasa_server, atendente):
+    for method, path in (("POST", "/whatsapp/send"), ("POST", "/whatsapp/send-template"),
+                         ("POST", "/outages"), ("GET", "/outages"), ("PATCH", "/outages/d1")):
+        assert atendente.api(method, path, json={}).status_code == 403, path
+        stranger = atendente.api(method, path, json={}, headers={"Authorization": "Bearer forged"})
+        assert stranger.status_code == 401, path
+
+
+def test_every_desk_response_carries_rate_limit_headers_and_sends_stop_at_the_limit(supervisor, redis_settings,
+                                                                                    key_prefix):
+    answer = supervisor.api("GET", "/me")
+    assert int(answer.headers["X-RateLimit-Limit"]) >= 100
+    assert 0 <= int(answer.headers["X-RateLimit-Remaining"]) < int(answer.headers["X-RateLimit-Limit"])
+    assert 0 < int(answer.headers["X-RateLimit-Reset"]) <= 60
+    sender = DeskAgent(supervisor.server, create_agent(redis_settings.url, key_prefix, role="supervisor"))
+    statuses = []
+    for _ in range(101):
+        reply = sender.api("POST", "/whatsapp/send", json={"to": "1", "type": "text", "content": "x"})
+        statuses.append(reply.status_code)
+        if reply.status_code == 429:
+            break
+    if statuses[-1] == 429 and len(statuses) < 101:  # the minute turned over between calls: once more
+        assert reply.headers["X-RateLimit-Remaining"] == "0"
+    else:
+        assert statuses.count(422) == 100 and statuses[-1] == 429, Counter(statuses)
+    assert reply.headers["X-RateLimit-Limit"] == "100" and int(reply.headers["Retry-After"]) > 0
+
+
+# -- opt-out and outages through the job worker ------------------------------------------------
+
+def test_outage_notices_reach_exactly_the_area_once_even_when_the_worker_is_killed(
+        rasa_server, graph_api, supervisor, server_env, log_dir):
+    phones = area_phones()
+    assert len(phones) >= 3, phones
+    opted_out = phones[0]
+    say(rasa_server, text(opted_out, "SAIR"))
+    wait_text(graph_api, opted_out, "nao vai mais receber")
+
+    first = worker(server_env, log_dir, "jobs-1")
+    outage_id = None
+    try:
+        outage = supervisor.ok("POST", "/outages", status=201, json={
+            "area": AREA, "description": "manutencao na caixa de emenda", "expected_end": "2026-12-06T18:00"})["outage"]
+        outage_id = outage["id"]
+        wait_for(lambda: templates_to(graph_api, "aviso_instabilidade", phones), what="a first notice")
+        first.process.send_signal(signal.SIGKILL)  # mid-campaign: 1 message a second
+        first.process.wait()
+        started_before = sum(templates_to(graph_api, "aviso_instabilidade", phones).values())
+        assert started_before < len(phones) - 1, "the campaign ended before the kill; nothing was tested"
+        second, third = worker(server_env, log_dir, "jobs-2"), worker(server_env, log_dir, "jobs-3")
+        try:
+            expected = Counter({phone: 1 for phone in phones[1:]})
+            wait_for(lambda: templates_to(graph_api, "aviso_instabilidade", phones) == expected
+                     and supervisor.ok("GET", f"/outages/{outage['id']}")["outage"]["notices"]["started"].get("sent")
+                     == len(phones) - 1, timeout=90, what="every notice once")
+            notices = supervisor.ok("GET", f"/outages/{outage['id']}")["outage"]["notices"]["started"]
+            assert notices["targeted"] == len(phones) and notices["skipped_opted_out"] == 1
+
+            sent = next(r for r in graph_api.sent(kind="template") if r.to == phones[1])
+            assert sent.json["template"]["components"][0]["parameters"][1] == {
+                "type": "text", "text": "Bela Vista, Sao Paulo"}
+            delivered = status(phones[1], "delivered")
+            delivered["id"] = graph_api_message_id(graph_api, phones[1])
+            say(rasa_server, statuses=[delivered])
+            say(rasa_server, statuses=[delivered])  # Meta repeats itself: counted once
+            wait_for(lambda: supervisor.ok("GET", f"/outages/{outage['id']}")["outage"]["notices"]["started"]
+                     .get("status_delivered") == 1, what="the delivered status")
+
+            say(rasa_server, text(opted_out, "voltar"))
+            wait_text(graph_api, opted_out, "volta a receber")
+            resolved = supervisor.ok("PATCH", f"/outages/{outage['id']}", json={"status": "resolved"})["outage"]
+            assert resolved["status"] == "resolved"
+            wait_for(lambda: templates_to(graph_api, "aviso_normalizado", phones) == Counter({p: 1 for p in phones}),
+                     timeout=60, what="every resolved notice")
+            again = supervisor.api("PATCH", f"/outages/{outage['id']}", json={"status": "resolved"})
+            assert again.status_code == 409
+            time.sleep(2)  # nothing more trickles in
+            assert templates_to(graph_api, "aviso_instabilidade", phones) == expected
+        finally:
+            second.stop()
+            third.stop()
+    finally:
+        first.stop()
+        if outage_id:  # a failed run must not leave other tests' customers in an outage
+            supervisor.api("PATCH", f"/outages/{outage_id}", json={"status": "resolved"})
+
+
+def graph_api_message_id(graph_api, phone: str) -> str:
+    """The wamid the Graph stand-in answered for the outage notice to ``phone``."""
+    for recorded in graph_api.requests:
+        if recorded.to == phone and recorded.type == "template" and recorded.status == 200:
+            return recorded.answer["messages"][0]["id"]
+    raise AssertionError("the stand-in kept no response id")
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"description": "x"}, "area"),
+    ({"area": {"city": "Sao Paulo"}, "description": "x"}, "area.neighbourhood"),
+    ({"area": AREA, "description": ""}, "description"),
+    ({"area": AREA, "description": "x", "expected_end": "amanha"}, "expected_end"),
+])
+def test_bad_outages_are_422_naming_the_field(supervisor, body, field):
+    answer = supervisor.api("POST", "/outages", json=body)
+    assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+
+
+def test_unknown_outage_is_404(supervisor):
+    assert supervisor.api("PATCH", "/outages/d999999", json={"status": "resolved"}).status_code == 404
