@@ -19,12 +19,15 @@ objects, logging. Turns run one at a time, so nothing else runs in between;
 the action server is another process and its CPU is not counted here.
 
 Prints CPU per turn (mean, median, p90), wall time per turn, and the table
-of components by share. Figures go to docs/benchmarks.md.
+of components by share. Figures go to docs/benchmarks.md. ``--cprofile
+FILE`` also writes the measured turns' cProfile statistics (function level,
+for `python -m pstats FILE`); CPU figures taken with it are inflated.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import dataclasses
 import functools
 import inspect
@@ -37,7 +40,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -140,7 +143,7 @@ def count_deciding_policies(meter: Meter) -> None:
     DefaultPolicyPredictionEnsemble.combine_predictions = counted
 
 
-async def drive(model: str, count: int, meter: Meter, prefix: str) -> Dict[str, List[float]]:
+async def drive(model: str, count: int, meter: Meter, prefix: str, profile_to: Optional[str] = None) -> Dict[str, List[float]]:
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.utils import AvailableEndpoints
@@ -150,6 +153,9 @@ async def drive(model: str, count: int, meter: Meter, prefix: str) -> Dict[str, 
     for number, text in warm:  # first calls build caches, connections, TF graphs
         await agent.handle_message(UserMessage(text, CollectingOutputChannel(), f"{prefix}-warm{number}"))
     meter.reset()
+    profiler = cProfile.Profile() if profile_to else None
+    if profiler:
+        profiler.enable()
     cpu: List[float] = []
     wall: List[float] = []
     empty = 0
@@ -160,6 +166,9 @@ async def drive(model: str, count: int, meter: Meter, prefix: str) -> Dict[str, 
         cpu.append(time.process_time() - started_cpu)
         wall.append(time.perf_counter() - started_wall)
         empty += not output.messages
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
     if empty:
         print(f"WARNING: {empty} turns got no reply", file=sys.stderr)
     return {"cpu": cpu, "wall": wall}
@@ -169,6 +178,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("--turns", type=int, default=1000)
+    parser.add_argument("--cprofile", metavar="FILE", help="write cProfile statistics of the measured turns")
     args = parser.parse_args()
 
     from bot.settings import Settings
@@ -201,7 +211,7 @@ def main() -> int:
     meter = Meter()
     instrument(meter)
     try:
-        result = asyncio.run(drive(args.model, args.turns, meter, prefix))
+        result = asyncio.run(drive(args.model, args.turns, meter, prefix, args.cprofile))
     finally:
         actions.stop()
         import redis
