@@ -79,6 +79,11 @@ pids+=($!)
 action_probe=$ACTION_SERVER_HOST; [ "$action_probe" = 0.0.0.0 ] && action_probe=127.0.0.1
 wait_http "http://$action_probe:$ACTION_PORT/health" "action server" "${pids[-1]}"
 
+# The job worker (bot/jobs/, arq on the same Redis): outage notices and other
+# proactive WhatsApp campaigns. No port; more workers anywhere share the queue.
+.venv/bin/python -m bot.jobs &
+pids+=($!)
+
 # One Sanic worker per core: turns are CPU-bound (NLU + policies). Every worker
 # shares Redis (tracker, lock, socket.io, desk), so none keeps its own state.
 export SANIC_WORKERS=${SANIC_WORKERS:-$(nproc)}
@@ -89,5 +94,5 @@ echo "run: $SANIC_WORKERS Sanic worker(s)" >&2
   --logging-config-file logging.yml ${RASA_CORS:+--cors "$RASA_CORS"} &
 pids+=($!)
 wait_http "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" "rasa server" "${pids[-1]}"
-echo "run: ready - Rasa on http://127.0.0.1:$RASA_PORT (web widget: /widget), actions on $ACTION_SERVER_HOST:$ACTION_PORT (Ctrl-C stops)" >&2
+echo "run: ready - Rasa on http://127.0.0.1:$RASA_PORT (web widget: /widget), actions on $ACTION_SERVER_HOST:$ACTION_PORT, job worker (Ctrl-C stops)" >&2
 wait -n "${pids[@]}"

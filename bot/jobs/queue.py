@@ -3,6 +3,7 @@ on the same Redis and prefix as everything else."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, Dict
 
 from arq import create_pool
@@ -13,6 +14,19 @@ from bot.settings import SettingsError
 from bot.stores.settings import RedisSettings
 
 _pools: Dict[int, ArqRedis] = {}
+
+
+def to_json(job: Any) -> bytes:
+    """Jobs and results as JSON, not arq's default pickle: whoever can write
+    to the queue must not be able to run code in the worker."""
+    return json.dumps(job, default=str).encode()
+
+
+def from_json(data: bytes) -> Any:
+    return json.loads(data)
+
+
+SERIALIZERS = {"job_serializer": to_json, "job_deserializer": from_json}
 
 
 def arq_redis_settings() -> ArqRedisSettings:
@@ -26,7 +40,8 @@ def arq_redis_settings() -> ArqRedisSettings:
 async def arq_pool() -> ArqRedis:
     loop = id(asyncio.get_running_loop())
     if loop not in _pools:
-        _pools[loop] = await create_pool(arq_redis_settings(), default_queue_name=job_settings().queue_name)
+        _pools[loop] = await create_pool(arq_redis_settings(), default_queue_name=job_settings().queue_name,
+                                         **SERIALIZERS)
     return _pools[loop]
 
 

@@ -16,7 +16,7 @@ from arq import Retry
 from bot.isp import create_backend
 from bot.isp.caching import CachingBackend
 from bot.isp.settings import IspSettings
-from bot.jobs.queue import arq_redis_settings
+from bot.jobs.queue import SERIALIZERS, arq_redis_settings
 from bot.jobs.settings import job_settings
 from bot.outreach.consent import Consent
 from bot.outreach.outages import RESOLVED, STARTED, OutageBook
@@ -105,7 +105,7 @@ def worker_settings() -> Dict[str, Any]:
     return dict(functions=WorkerSettings.functions, on_startup=startup, on_shutdown=shutdown,
                 redis_settings=arq_redis_settings(), queue_name=settings.queue_name,
                 max_jobs=settings.concurrency, job_timeout=settings.timeout_seconds,
-                max_tries=settings.max_tries, keep_result=3600, handle_signals=True)
+                max_tries=settings.max_tries, keep_result=3600, handle_signals=True, **SERIALIZERS)
 
 
 __all__ = ["RESOLVED", "STARTED", "outage_campaign", "worker_settings"]

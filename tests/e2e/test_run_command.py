@@ -60,6 +60,8 @@ def test_run_script_serves_the_bot_and_stops_on_ctrl_c(model_path, redis_setting
         # our INFO lines show under `make run` too, after the model load (channels/common/logs.py)
         assert re.search(r"INFO\s+channels\.common\.workers\s+- worker \d+ serving", output), output[-3000:]
         assert "training" not in output
+        # the job worker (bot/jobs/) runs beside them, on the same Redis and prefix
+        assert f"jobs: worker ready on queue {key_prefix}run:jobs" in output, output[-3000:]
         # one worker per core; the next turns may land on any worker and the
         # conversation (form, slots) continues through Redis
         assert f"run: {len(os.sched_getaffinity(0))} Sanic worker(s)" in output
