@@ -211,7 +211,11 @@ def main() -> int:
     meter = Meter()
     instrument(meter)
     try:
-        result = asyncio.run(drive(args.model, args.turns, meter, prefix, args.cprofile))
+        # Not asyncio.run: its final cancellation of the store's background tasks
+        # (the lock store's release listener) can hang on a Redis close; the
+        # figures are taken by then, so the loop is left with them pending.
+        result = asyncio.new_event_loop().run_until_complete(drive(args.model, args.turns, meter, prefix,
+                                                                   args.cprofile))
     finally:
         actions.stop()
         import redis

@@ -7,7 +7,7 @@ import json
 from typing import Any, Dict
 
 from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings as ArqRedisSettings
+from arq.connections import ArqRedis, RedisSettings as ArqRedisSettings  # noqa: F401
 
 from bot.jobs.settings import job_settings
 from bot.settings import SettingsError

@@ -19,7 +19,7 @@ from bot.isp.settings import IspSettings
 from bot.jobs.queue import SERIALIZERS, arq_redis_settings
 from bot.jobs.settings import job_settings
 from bot.outreach.consent import Consent
-from bot.outreach.outages import RESOLVED, STARTED, OutageBook
+from bot.outreach.outages import RESOLVED, STARTED, OutageBook, outage_campaign
 from bot.outreach.sender import InFlight, Throttled, TemplateSender, campaign_key
 from bot.outreach.settings import outreach_settings
 from bot.outreach.templates import TemplateBook
@@ -28,10 +28,6 @@ from channels.whatsapp.graph import GraphClient
 from channels.whatsapp.settings import WhatsAppSettings
 
 logger = logging.getLogger(__name__)
-
-
-def outage_campaign(outage_id: str, phase: str) -> str:
-    return f"outage:{outage_id}:{phase}"
 
 
 async def startup(ctx: Dict[str, Any]) -> None:

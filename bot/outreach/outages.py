@@ -17,6 +17,11 @@ from bot.isp.base import Outage
 from bot.redis_pool import redis_key
 
 STARTED, RESOLVED = "started", "resolved"
+
+
+def outage_campaign(outage_id: str, phase: str) -> str:
+    """The campaign name of an outage's notices: ``outage:<id>:started|resolved``."""
+    return f"outage:{outage_id}:{phase}"
 MAX_TEXT = 500
 
 

@@ -109,6 +109,7 @@ _SCRIPTS = {"issue": _ISSUE, "head": _HEAD, "renew": _RENEW, "release": _RELEASE
 
 # What a lost or refused subscription looks like (any redis-py error, a socket error).
 _LISTEN_ERRORS = UNAVAILABLE_ERRORS + (redis.exceptions.RedisError,)
+CLOSE_TIMEOUT_SECONDS = 2.0
 
 
 class _ReleaseListener:
@@ -166,13 +167,17 @@ class _ReleaseListener:
             except Exception:  # a bug here must not end the notices for good: log it, retry
                 self._interrupted(logger.exception, "lock store: release listener failed; retrying")
             finally:
-                try:
-                    await pubsub.close()
-                    await client.close()
-                except _LISTEN_ERRORS:  # closing a broken connection
+                try:  # bounded: a close racing a cancelled read can wait forever (shutdown hangs)
+                    await asyncio.wait_for(self._close(pubsub, client), CLOSE_TIMEOUT_SECONDS)
+                except (asyncio.TimeoutError, *_LISTEN_ERRORS):  # closing a broken connection
                     pass
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+    @staticmethod
+    async def _close(pubsub: Any, client: Any) -> None:
+        await pubsub.close()
+        await client.close()
 
     def _interrupted(self, log, message: str, *args: Any) -> None:
         """Waiters re-check now and poll until the subscription is back."""

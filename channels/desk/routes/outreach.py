@@ -25,9 +25,10 @@ from bot import senders
 from bot.errors import Conflict, DependencyUnavailable, Forbidden, InvalidInput, UpstreamFailed
 from bot.desk.users import Agent
 from bot.jobs.queue import enqueue
-from bot.jobs.worker import outage_campaign
 from bot.outreach.outbound import KINDS, WINDOW_CLOSED, free_form
-from bot.outreach.outages import RESOLVED, STARTED, OutageBook, area_fields, expected_end_field, text_field
+from bot.outreach.outages import (
+    RESOLVED, STARTED, OutageBook, area_fields, expected_end_field, outage_campaign, text_field,
+)
 from bot.outreach.sender import campaign_stats
 from bot.outreach.settings import outreach_settings
 from bot.outreach.templates import TemplateBook
