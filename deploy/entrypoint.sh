@@ -4,6 +4,7 @@
 #   actions  the action server, bound to ACTION_SERVER_HOST (0.0.0.0 here:
 #            reachable only on the network it is put on, and only with
 #            ACTION_SERVER_TOKEN, which rasa_sdk_plugins checks)
+#   jobs     the job worker (bot/jobs/, arq): proactive WhatsApp campaigns; no port
 # One Sanic worker per container (SANIC_WORKERS, ACTION_SERVER_SANIC_WORKERS):
 # scale with more containers (`docker compose up --scale rasa=3`, the chart's HPA).
 set -eu
@@ -24,6 +25,10 @@ case "${1:-server}" in
     export ACTION_SERVER_HOST="${ACTION_SERVER_HOST:-0.0.0.0}"
     exec rasa run actions --actions actions --port "$ACTION_PORT" \
       --logging-config-file logging.yml "$@"
+    ;;
+  jobs)
+    shift
+    exec python -m bot.jobs "$@"
     ;;
   *)
     exec "$@"
