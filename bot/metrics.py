@@ -28,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily
 from redis.exceptions import RedisError
 
 from bot.llm import metrics as llm_metrics
+from bot.outreach import metrics as outreach_metrics
 from bot.redis_pool import redis_key
 
 logger = logging.getLogger(__name__)
@@ -144,5 +145,10 @@ async def render(redis) -> Tuple[bytes, str]:
     if llm is not None:
         extra = CollectorRegistry(auto_describe=False)
         extra.register(llm)
+        body += generate_latest(extra)
+    outreach = await outreach_metrics.collector(redis)  # the job worker's campaigns, via Redis
+    if outreach is not None:
+        extra = CollectorRegistry(auto_describe=False)
+        extra.register(outreach)
         body += generate_latest(extra)
     return body, CONTENT_TYPE_LATEST

@@ -138,6 +138,16 @@ class AreaCustomer:
 
 
 @dataclass(frozen=True)
+class DueInvoice:
+    """An unpaid invoice with who to remind of it (billing reminders)."""
+
+    invoice: "Invoice"
+    customer_id: str
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
 class TrustUnlock:
     allowed: bool
     until: Optional[date] = None  # None when the ERP does not say
@@ -216,6 +226,12 @@ class IspBackend(ABC):
         area, one entry per customer (outage notices). ERPs without such a
         query raise ``BackendRejected``, which the campaign reports."""
         raise BackendRejected(f"the {type(self).__name__} adapter cannot list customers by area")
+
+    async def invoices_due_on(self, day: date) -> List[DueInvoice]:
+        """Unpaid invoices falling due on ``day`` of contracts that are not
+        cancelled (billing reminders). ERPs without such a query raise
+        ``BackendRejected``, which the reminder run reports."""
+        raise BackendRejected(f"the {type(self).__name__} adapter cannot list invoices by due date")
 
     @abstractmethod
     async def trust_unlock(self, contract_id: str) -> TrustUnlock:

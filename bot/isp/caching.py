@@ -10,10 +10,11 @@ the old state for at most the TTL.
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from bot.isp.base import (
-    AreaCustomer, ConnectionStatus, Contract, Customer, Invoice, IspBackend, Lead, Outage, Plan, Ticket,
+    AreaCustomer, ConnectionStatus, DueInvoice, Contract, Customer, Invoice, IspBackend, Lead, Outage, Plan, Ticket,
     TicketSubject, TrustUnlock,
 )
 
@@ -66,6 +67,9 @@ class CachingBackend(IspBackend):
 
     async def customers_in_area(self, neighbourhood: str, city: str) -> List[AreaCustomer]:
         return await self.inner.customers_in_area(neighbourhood, city)
+
+    async def invoices_due_on(self, day: date) -> List[DueInvoice]:
+        return await self.inner.invoices_due_on(day)
 
     async def trust_unlock(self, contract_id: str) -> TrustUnlock:
         try:

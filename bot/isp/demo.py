@@ -18,6 +18,7 @@ from typing import Any, List, Optional
 
 from bot.isp.base import (
     AreaCustomer,
+    DueInvoice,
     Lead,
     Address,
     BackendRejected,
@@ -218,6 +219,16 @@ class DemoBackend(IspBackend):
         )
         return [AreaCustomer(customer_id=str(r["customer_id"]), name=r["name"], phone=r["phone"] or "",
                              contract_id=str(r["contract_id"])) for r in rows]
+
+    async def invoices_due_on(self, day: date) -> List[DueInvoice]:
+        rows = await self._rows(
+            "SELECT i.*, cu.id AS customer_id, cu.name AS customer_name, cu.phone AS customer_phone "
+            "FROM invoices i JOIN contracts co ON co.id = i.contract_id JOIN customers cu ON cu.id = co.customer_id "
+            "WHERE i.due_date = ? AND i.status = 'open' AND co.status != 'cancelled' ORDER BY i.id",
+            day.isoformat(),
+        )
+        return [DueInvoice(invoice=self._invoice(r), customer_id=str(r["customer_id"]), name=r["customer_name"],
+                           phone=r["customer_phone"] or "") for r in rows]
 
     async def trust_unlock(self, contract_id: str) -> TrustUnlock:
         today = self.today()

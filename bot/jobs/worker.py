@@ -4,23 +4,34 @@ An outage campaign is one fan-out job per (outage, phase) that lists the
 area's customers through the ISP adapter and queues one send job per
 customer (job id = campaign + customer, so a re-run queues nothing twice);
 each send goes through :class:`bot.outreach.sender.TemplateSender`.
+
+Billing reminders (bot/outreach/reminders.py) run daily from arq's cron
+(REMINDER_TIME, REMINDER_WEEKDAYS; one run per schedule however many
+workers): one fan-out job per day queues a send per invoice, and each send
+checks the sending hours, that the invoice is still unpaid and the
+customer's daily cap before the template goes.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Dict, Optional
 
-from arq import Retry
+from arq import Retry, cron
 
 from bot.isp import create_backend
+from bot.isp.base import DueInvoice, Invoice, InvoiceStatus
 from bot.isp.caching import CachingBackend
 from bot.isp.settings import IspSettings
 from bot.jobs.queue import SERIALIZERS, arq_redis_settings
 from bot.jobs.settings import job_settings
+from bot.outreach import metrics as outreach_metrics
 from bot.outreach.consent import Consent
 from bot.outreach.outages import RESOLVED, STARTED, OutageBook, outage_campaign
-from bot.outreach.sender import InFlight, Throttled, TemplateSender, campaign_key
+from bot.outreach.reminders import due_dates, reminder_values, wait_for_window, within_daily_cap
+from bot.outreach.sender import DONE_TTL_SECONDS, DUPLICATE, InFlight, Throttled, TemplateSender, campaign_key
 from bot.outreach.settings import outreach_settings
 from bot.outreach.templates import TemplateBook
 from bot.redis_pool import get_redis, redis_key
@@ -82,23 +93,92 @@ async def send_template(ctx: Dict[str, Any], campaign: str, customer_id: str, ph
     except (InFlight, Throttled, asyncio.TimeoutError) as reason:
         tries = ctx.get("job_try", 1)
         if tries >= job_settings().max_tries:
-            await ctx["store"].hincrby(campaign_key(campaign), "gave_up", 1)
+            pipe = ctx["store"].pipeline(transaction=False)
+            pipe.hincrby(campaign_key(campaign), "gave_up", 1)
+            outreach_metrics.count(pipe, campaign, "gave_up")
+            await pipe.execute()
             logger.error("jobs: %s:%s given up after %d tries (%s)", campaign, customer_id, tries, reason)
             return "gave_up"
         raise Retry(defer=min(60, 2 * tries)) from None
 
 
+async def billing_reminders(ctx: Dict[str, Any], day_iso: Optional[str] = None) -> int:
+    """Queue the reminders of ``day`` (default: today in REMINDER_TIMEZONE); how many."""
+    settings = outreach_settings()
+    day = date.fromisoformat(day_iso) if day_iso else datetime.now(settings.timezone).date()
+    campaign = billing_campaign(day)
+    targeted = queued = 0
+    for due_date in sorted(due_dates(day, settings.reminder_offsets)):
+        for due in await ctx["backend"].invoices_due_on(due_date):
+            if not due.phone:
+                continue
+            targeted += 1
+            queued += await ctx["redis"].enqueue_job(
+                "send_reminder", campaign, day.isoformat(), due.customer_id, due.phone, due.name,
+                due.invoice.id, due.invoice.contract_id, due.invoice.due_date.isoformat(), str(due.invoice.amount),
+                _job_id=redis_key("job", campaign, due.invoice.id)) is not None
+    await ctx["store"].hincrby(campaign_key(campaign), "targeted", queued)
+    logger.info("jobs: %s: %d invoices to remind of, %d sends queued", campaign, targeted, queued)
+    return queued
+
+
+async def daily_reminders(ctx: Dict[str, Any]) -> int:
+    """The cron entry: today's run (arq runs it once per schedule across workers)."""
+    return await billing_reminders(ctx)
+
+
+async def send_reminder(ctx: Dict[str, Any], campaign: str, day_iso: str, customer_id: str, phone: str,
+                        name: str, invoice_id: str, contract_id: str, due_iso: str, amount: str) -> str:
+    settings = outreach_settings()
+    wait = wait_for_window(datetime.now(settings.timezone), settings.quiet_hours)
+    if wait > 0:  # outside the sending hours: the job waits for them, it is not dropped
+        raise Retry(defer=wait)
+    backend, store = ctx["backend"], ctx["store"]
+    key = f"{campaign}:{invoice_id}"
+    done = redis_key("outreach", "done", key)
+    if await store.exists(done):
+        return DUPLICATE
+    open_ids = {invoice.id for invoice in await backend.list_open_invoices(contract_id)}
+    if invoice_id not in open_ids:  # paid (or cancelled) since the run planned it
+        await finish(store, done, campaign, "skipped_paid")
+        return "skipped_paid"
+    if not await within_daily_cap(store, date.fromisoformat(day_iso), customer_id, invoice_id,
+                                  settings.daily_cap):
+        await finish(store, done, campaign, "skipped_daily_cap")
+        return "skipped_daily_cap"
+    invoice = Invoice(id=invoice_id, contract_id=contract_id, due_date=date.fromisoformat(due_iso),
+                      amount=Decimal(amount), status=InvoiceStatus.OPEN)
+    values = reminder_values(DueInvoice(invoice, customer_id, name, phone), await backend.pix_code(invoice_id))
+    return await send_template(ctx, campaign, invoice_id, phone, settings.reminder_template, values)
+
+
+async def finish(store, done_key: str, campaign: str, outcome: str) -> None:
+    pipe = store.pipeline(transaction=False)
+    pipe.set(done_key, outcome, ex=DONE_TTL_SECONDS)
+    pipe.hincrby(campaign_key(campaign), outcome, 1)
+    outreach_metrics.count(pipe, campaign, outcome)
+    await pipe.execute()
+
+
+def billing_campaign(day: date) -> str:
+    return f"billing:{day.isoformat()}"
+
+
 class WorkerSettings:
     """arq's worker settings, filled from the environment by :func:`worker_settings`."""
 
-    functions = [outage_notices, send_template]
+    functions = [outage_notices, send_template, billing_reminders, send_reminder]
     on_startup = startup
     on_shutdown = shutdown
 
 
 def worker_settings() -> Dict[str, Any]:
     settings = job_settings()
+    outreach = outreach_settings()
+    daily = cron(daily_reminders, hour={outreach.reminder_time.hour}, minute={outreach.reminder_time.minute},
+                 weekday=set(outreach.reminder_weekdays), run_at_startup=False, unique=True)
     return dict(functions=WorkerSettings.functions, on_startup=startup, on_shutdown=shutdown,
+                cron_jobs=[daily], timezone=outreach.timezone,
                 redis_settings=arq_redis_settings(), queue_name=settings.queue_name,
                 max_jobs=settings.concurrency, job_timeout=settings.timeout_seconds,
                 max_tries=settings.max_tries, keep_result=3600, handle_signals=True, **SERIALIZERS)

@@ -18,6 +18,7 @@ import logging
 import time
 from typing import Any, Dict, Optional
 
+from bot.outreach import metrics
 from bot.redis_pool import redis_key
 
 logger = logging.getLogger(__name__)
@@ -59,9 +60,8 @@ class TemplateSender:
         done_key = redis_key("outreach", "done", key)
         if await self.redis.exists(done_key):
             return DUPLICATE
-        stats = campaign_key(campaign)
         if await self.consent.opted_out(number):
-            await self._finish(done_key, OPTED_OUT, stats, "skipped_opted_out")
+            await self._finish(done_key, OPTED_OUT, campaign, "skipped_opted_out")
             return OPTED_OUT
         claim = redis_key("outreach", "claim", key)
         if not await self.redis.set(claim, "1", nx=True, ex=self.claim_seconds):
@@ -72,12 +72,12 @@ class TemplateSender:
             if sent.message_id:
                 await self.redis.set(message_key(sent.message_id), json.dumps({"campaign": campaign, "key": key}),
                                      ex=DONE_TTL_SECONDS)
-                await self._finish(done_key, f"{SENT}:{sent.message_id}", stats, "sent")
+                await self._finish(done_key, f"{SENT}:{sent.message_id}", campaign, "sent")
                 return SENT
             if sent.error_code in THROTTLED:
                 raise Throttled(f"Graph API code {sent.error_code}")
             logger.warning("outreach: %s not sent, Graph API code %s", key, sent.error_code)
-            await self._finish(done_key, f"{FAILED}:{sent.error_code}", stats, "failed",
+            await self._finish(done_key, f"{FAILED}:{sent.error_code}", campaign, "failed",
                                f"error:{sent.error_code}")
             return FAILED
         finally:
@@ -97,11 +97,13 @@ class TemplateSender:
                 return
             await asyncio.sleep(second + 1 - now)
 
-    async def _finish(self, done_key: str, outcome: str, stats: str, *counters: str) -> None:
+    async def _finish(self, done_key: str, outcome: str, campaign: str, *counters: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(done_key, outcome, ex=DONE_TTL_SECONDS)
         for counter in counters:
-            pipe.hincrby(stats, counter, 1)
+            pipe.hincrby(campaign_key(campaign), counter, 1)
+            if not counter.startswith("error:"):
+                metrics.count(pipe, campaign, counter)
         await pipe.execute()
 
 
@@ -118,6 +120,7 @@ async def record_status(redis, message_id: str, status: str, error_codes=()) -> 
     if first:
         pipe = redis.pipeline(transaction=False)
         pipe.hincrby(campaign_key(campaign), f"status_{status}", 1)
+        metrics.count(pipe, campaign, f"status_{status}")
         for code in error_codes or ():
             pipe.hincrby(campaign_key(campaign), f"status_error:{code}", 1)
         await pipe.execute()

@@ -132,6 +132,8 @@ def test_whatsapp_customer_reaches_an_agent_and_comes_back(rasa_server, graph_ap
 
     conversation_id = claim_and_talk(agent, f"wa:{wa_id}", customer_says, "Ola, aqui e a Ana.")
     wait_text(graph_api, wa_id, "Ola, aqui e a Ana.")
+    window = agent.ok("GET", f"/conversations/{conversation_id}")["conversation"]["whatsapp_window"]
+    assert window["open"] and 23 * 3600 < window["seconds_left"] <= 24 * 3600  # opened by their messages
     check_transcript_and_close(agent, conversation_id, "Ola, aqui e a Ana.")
     question = wait_text(graph_api, wa_id, "De 1 a 5")
     assert question["type"] == "interactive"  # 5 choices: a WhatsApp list

@@ -146,6 +146,8 @@ def test_atendente_claims_replies_and_hands_back_to_the_bot(
     click(wait, f"{item_css} [data-testid=claim]")
     wait.until(lambda d: by_testid(d, "reply-form").is_displayed())
     assert by_testid(browser, "conv-status").text == "Em atendimento"
+    # Meta's 24-hour window, opened by the customer's message, counts down in the header.
+    assert re.search(r"Janela do WhatsApp: 2[34]h\d\d restantes", by_testid(browser, "conv-meta").text)
     wait.until(lambda d: "quero falar com um atendente" in bubbles(d, "customer"))
     wait.until(EC.presence_of_element_located(
         (By.CSS_SELECTOR, f"[data-testid=mine-item][data-conversation-id='{conversation_id}']")))

@@ -3,14 +3,20 @@ Graph API, the 24-hour window, opt-out, and outage notices sent by the real
 job worker (``python -m bot.jobs``), including one killed mid-campaign."""
 from __future__ import annotations
 
+import asyncio
+import re
 import signal
+import sqlite3
 import time
 from collections import Counter
+from datetime import date, timedelta
 from typing import Dict, List
 
 import pytest
+import requests
 
 from bot.isp.demo_seed import NAMED_CUSTOMERS, generated_customers
+from tests.conftest import METRICS_TOKEN
 from testing.desk_client import DeskAgent, create_agent
 from testing.processes import VENV_BIN, Service
 from tests.e2e.test_whatsapp_channel import new_wa_id, say, status, text, wait_text
@@ -199,6 +205,13 @@ def test_outage_notices_reach_exactly_the_area_once_even_when_the_worker_is_kill
             wait_for(lambda: supervisor.ok("GET", f"/outages/{outage['id']}")["outage"]["notices"]["started"]
                      .get("status_delivered") == 1, what="the delivered status")
 
+            exposed = requests.get(f"{rasa_server.url}/metrics", timeout=10,
+                                   headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+            sent_total = re.search(r'isp_outreach_messages_total\{campaign_type="outage",outcome="sent"\} (\d+)',
+                                   exposed)
+            assert sent_total and int(sent_total.group(1)) >= len(phones) - 1, exposed[-2000:]
+            assert re.search(r"^isp_jobs_queued \d+", exposed, re.M), exposed[-2000:]
+
             say(rasa_server, text(opted_out, "voltar"))
             wait_text(graph_api, opted_out, "volta a receber")
             resolved = supervisor.ok("PATCH", f"/outages/{outage['id']}", json={"status": "resolved"})["outage"]
@@ -239,3 +252,101 @@ def test_bad_outages_are_422_naming_the_field(supervisor, body, field):
 
 def test_unknown_outage_is_404(supervisor):
     assert supervisor.api("PATCH", "/outages/d999999", json={"status": "resolved"}).status_code == 404
+
+
+# -- billing reminders ------------------------------------------------------------------------
+
+OFFSETS = (-3, 0, 3, 7)  # the default REMINDER_OFFSETS_DAYS
+
+
+def enqueue_jobs(redis_settings, key_prefix, *jobs) -> None:
+    """Queue ``(function, args, job_id)`` on the workers' queue, as the cron or the desk does."""
+    from arq import create_pool
+    from arq.connections import RedisSettings as ArqSettings
+
+    from bot.jobs.queue import SERIALIZERS
+
+    async def run():
+        pool = await create_pool(ArqSettings(host=redis_settings.host, port=redis_settings.port,
+                                             database=redis_settings.db, password=redis_settings.password or None),
+                                 default_queue_name=f"{key_prefix}:jobs", **SERIALIZERS)
+        try:
+            for function, args, job_id in jobs:
+                await pool.enqueue_job(function, *args, _job_id=f"{key_prefix}:{job_id}")
+        finally:
+            await pool.close()
+
+    asyncio.run(run())
+
+
+def open_invoices_due(demo_db, due: date) -> List[tuple]:
+    """What must be reminded of, read from the demo ERP's file: (phone, due date, amount)."""
+    with sqlite3.connect(demo_db) as db:
+        rows = db.execute(
+            "SELECT cu.phone, i.due_date, i.amount FROM invoices i JOIN contracts co ON co.id = i.contract_id "
+            "JOIN customers cu ON cu.id = co.customer_id "
+            "WHERE i.due_date = ? AND i.status = 'open' AND co.status != 'cancelled'", (due.isoformat(),)).fetchall()
+    return [(phone, date.fromisoformat(day).strftime("%d/%m/%Y"), f"{float(amount):.2f}".replace(".", ","))
+            for phone, day, amount in rows]
+
+
+def reminders(graph_api, since: int) -> List[tuple]:
+    out = []
+    for recorded in graph_api.requests[since:]:
+        if recorded.type == "template" and recorded.status == 200 \
+                and recorded.json["template"]["name"] == "lembrete_fatura":
+            body, button = recorded.json["template"]["components"]
+            _, amount, due = (p["text"] for p in body["parameters"])
+            assert button["sub_type"] == "copy_code" and button["parameters"][0]["coupon_code"].startswith("000201")
+            out.append((recorded.to, due, amount))
+    return out
+
+
+def test_a_month_of_billing_reminders_reaches_the_right_invoices_on_the_right_days(
+        graph_api, server_env, log_dir, demo_db, redis_client, redis_settings, key_prefix):
+    from bot.isp.demo import DemoBackend
+
+    DemoBackend(str(demo_db))._db()  # seeded as the action server would on its first call
+    today = date.today()
+    due = today.replace(day=10) if today.day <= 10 else (today.replace(day=1) + timedelta(days=32)).replace(day=10)
+    days = [due - timedelta(days=14) + timedelta(days=n) for n in range(30)]
+    jobs = Service("jobs-billing", [str(VENV_BIN / "python"), "-m", "bot.jobs"],
+                   dict(server_env, OUTREACH_SEND_HOURS="00:00-24:00", OUTREACH_DAILY_CAP_PER_CUSTOMER="10"),
+                   log_dir).launch()
+    try:
+        reminded_days = []
+        for day in days:
+            expected = sorted(item for offset in OFFSETS for item in open_invoices_due(demo_db, day - timedelta(days=offset)))
+            mark = len(graph_api.requests)
+            enqueue_jobs(redis_settings, key_prefix, ("billing_reminders", (day.isoformat(),), f"billing-test:{day}"))
+            campaign = f"{key_prefix}:outreach:campaign:billing:{day.isoformat()}"
+            wait_for(lambda: redis_client.hexists(campaign, "targeted")
+                     and int(redis_client.hget(campaign, "sent") or 0) >= len(expected), timeout=60,
+                     what=f"the reminders of {day}")
+            time.sleep(0.3)  # nothing more for that day
+            assert sorted(reminders(graph_api, mark)) == expected, day
+            if expected:
+                reminded_days.append(day)
+        # the default rule: 3 days before the due date, on it, 3 and 7 days after
+        assert reminded_days == [due - timedelta(days=3), due, due + timedelta(days=3), due + timedelta(days=7)]
+
+        # an invoice paid after the run planned it is not reminded of (checked right before sending)
+        with sqlite3.connect(demo_db) as db:
+            invoice_id, contract_id, customer_id, phone = db.execute(
+                "SELECT i.id, co.id, cu.id, cu.phone FROM invoices i JOIN contracts co ON co.id = i.contract_id "
+                "JOIN customers cu ON cu.id = co.customer_id WHERE i.status = 'open' AND i.due_date = ? "
+                "AND co.status = 'active' LIMIT 1", (due.isoformat(),)).fetchone()
+            db.execute("UPDATE invoices SET status = 'paid' WHERE id = ?", (invoice_id,))
+        try:
+            mark = len(graph_api.requests)
+            enqueue_jobs(redis_settings, key_prefix, ("send_reminder", (
+                "billing:paid-check", due.isoformat(), str(customer_id), phone, "Cliente", str(invoice_id),
+                str(contract_id), due.isoformat(), "99.90"), "paid-check"))
+            wait_for(lambda: redis_client.hget(f"{key_prefix}:outreach:campaign:billing:paid-check", "skipped_paid"),
+                     what="the paid invoice skipped")
+            assert reminders(graph_api, mark) == []
+        finally:
+            with sqlite3.connect(demo_db) as db:
+                db.execute("UPDATE invoices SET status = 'open' WHERE id = ?", (invoice_id,))
+    finally:
+        jobs.stop()

@@ -606,6 +606,7 @@
         send({ type: "leave_conversation", data: { conversation_id: previous.id } });
       }
       if (switching) { send({ type: "join_conversation", data: { conversation_id: id } }); }
+      data.conversation.loaded_at = Date.now();
       state.current = data.conversation;
       delete state.unread[id];
       renderConversation(data.conversation, data.transcript || [], !quiet);
@@ -631,14 +632,22 @@
     show($("placeholder"), true);
   }
 
+  // Meta's 24-hour window of a WhatsApp conversation, counted down from when it was read.
+  function windowText(window_, loadedAt) {
+    if (!window_) { return null; }
+    var left = Math.max(0, window_.seconds_left - Math.floor((Date.now() - (loadedAt || Date.now())) / 1000));
+    if (left <= 0) { return "Janela do WhatsApp fechada: so modelos aprovados"; }
+    var hours = Math.floor(left / 3600), minutes = Math.floor((left % 3600) / 60);
+    return "Janela do WhatsApp: " + hours + "h" + (minutes < 10 ? "0" : "") + minutes + " restantes";
+  }
+
   function canReply(conversation) {
     if (!state.me || conversation.status !== "in_progress") { return false; }
     return conversation.agent === state.me.username || seesEverything();
   }
 
-  function renderConversation(conversation, transcript, fresh) {
+  function metaText(conversation) {
     var customer = conversation.customer || {};
-    $("conv-title").textContent = customerName(conversation);
     var meta = [
       (CHANNELS[conversation.channel] || [null, conversation.channel])[1],
       customer.phone_masked,
@@ -646,9 +655,20 @@
       conversation.protocol ? "Protocolo " + conversation.protocol : null,
       conversation.reason ? "Motivo: " + conversation.reason : null,
       conversation.agent ? "Atendente: " + conversation.agent : null,
-      conversation.csat ? "Nota do cliente: " + conversation.csat + "/5" : null
+      conversation.csat ? "Nota do cliente: " + conversation.csat + "/5" : null,
+      windowText(conversation.whatsapp_window, conversation.loaded_at)
     ].filter(Boolean);
-    $("conv-meta").textContent = meta.join(" · ");
+    return meta.join(" · ");
+  }
+
+  // The window's countdown moves on while the conversation stays open.
+  setInterval(function () {
+    if (state.current && state.current.whatsapp_window) { $("conv-meta").textContent = metaText(state.current); }
+  }, 30000);
+
+  function renderConversation(conversation, transcript, fresh) {
+    $("conv-title").textContent = customerName(conversation);
+    $("conv-meta").textContent = metaText(conversation);
     var status = $("conv-status");
     status.textContent = STATUS_LABELS[conversation.status] || conversation.status;
     status.className = "status-tag status-" + conversation.status;

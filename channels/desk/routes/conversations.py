@@ -12,6 +12,9 @@ from bot.desk import Desk
 from bot.desk import handoff as texts
 from bot.desk.conversations import STATUSES, can_access
 from bot.desk.errors import InvalidInput
+from bot.outreach.window import CustomerWindows
+from bot.phones import whatsapp_number
+from bot.redis_pool import get_redis
 from channels.desk.common import (conversation_for, conversation_view, current_agent, json_body,
                                   send_agent_message, time_arg)
 from channels.desk.delivery import CustomerLine
@@ -35,8 +38,13 @@ async def get_conversation(request: Request, conversation_id: str) -> HTTPRespon
     agent = await current_agent(request)
     conversation = await conversation_for(agent, conversation_id)
     position = await Desk.shared().conversations.position(conversation.id)
+    view = conversation_view(conversation, position)
+    number = whatsapp_number(conversation.sender_id)
+    if number:  # Meta's 24-hour window: the console counts it down, templates only once closed
+        left = await CustomerWindows(get_redis()).seconds_left(number)
+        view["whatsapp_window"] = {"open": left > 0, "seconds_left": left}
     return response.json({
-        "conversation": conversation_view(conversation, position),
+        "conversation": view,
         "transcript": await transcript(request.app, conversation),
     })
 
