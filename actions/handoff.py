@@ -81,6 +81,15 @@ def _phone_of(sender_id: Text) -> str:
     return mask_pii(number) if len(number) > 4 else "****"
 
 
+def whatsapp_profile_name(tracker: Tracker) -> str:
+    """The name a WhatsApp customer shows in their profile (Meta sends it with
+    each message): what the desk calls them until the ERP knows them."""
+    if tracker.get_latest_input_channel() != "whatsapp":
+        return ""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return str(metadata.get("profile_name") or "").strip()[:120]
+
+
 async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
                    reason: Optional[str] = None,
                    now: Optional[datetime] = None) -> List[Dict[Text, Any]]:
@@ -91,7 +100,7 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
     reason = reason or texts.reason_for(job_intents[-1] if job_intents else intents[-1] if intents else None,
                                         backend_failed, fallbacks)
     document = tracker.get_slot("customer_document")
-    name = tracker.get_slot("customer_name") or ""
+    name = tracker.get_slot("customer_name") or whatsapp_profile_name(tracker)
     contract_id = tracker.get_slot("contract_id") or ""
     customer = contract = None
     if document and not backend_failed:

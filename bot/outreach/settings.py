@@ -64,6 +64,7 @@ class OutreachSettings:
     outage_template: str  # OUTREACH_OUTAGE_TEMPLATE
     outage_resolved_template: str  # OUTREACH_OUTAGE_RESOLVED_TEMPLATE
     reminder_template: str  # REMINDER_TEMPLATE
+    csat_template: str  # OUTREACH_CSAT_TEMPLATE: the desk's satisfaction question once the window closed
     reminder_offsets: Tuple[int, ...]  # REMINDER_OFFSETS_DAYS: -3 = 3 days before the due date, 7 = a week late
     reminder_time: time  # REMINDER_TIME the daily run starts (REMINDER_TIMEZONE)
     reminder_weekdays: Tuple[int, ...]  # REMINDER_WEEKDAYS the daily run happens
@@ -82,6 +83,7 @@ class OutreachSettings:
             outage_template=env_str("OUTREACH_OUTAGE_TEMPLATE", "aviso_instabilidade"),
             outage_resolved_template=env_str("OUTREACH_OUTAGE_RESOLVED_TEMPLATE", "aviso_normalizado"),
             reminder_template=env_str("REMINDER_TEMPLATE", "lembrete_fatura"),
+            csat_template=env_str("OUTREACH_CSAT_TEMPLATE", "pesquisa_satisfacao"),
             reminder_offsets=offsets("REMINDER_OFFSETS_DAYS", env_str("REMINDER_OFFSETS_DAYS", "-3,0,3,7")),
             reminder_time=clock("REMINDER_TIME", env_str("REMINDER_TIME", "09:00")),
             reminder_weekdays=weekdays("REMINDER_WEEKDAYS", env_str("REMINDER_WEEKDAYS", "mon-sat")),

@@ -25,6 +25,11 @@ from sanic.exceptions import SanicException
 from bot.desk import handoff as texts
 from bot.desk.conversations import Conversation
 from bot.metrics import record_unexpected
+from bot.outreach.settings import outreach_settings
+from bot.outreach.templates import TemplateBook
+from bot.outreach.window import CustomerWindows
+from bot.phones import whatsapp_number
+from bot.redis_pool import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -97,12 +102,16 @@ class CustomerLine:
         """Give the conversation back to the bot: ``ConversationResumed``, the
         goodbye (and CSAT question), then ``action_listen`` so the next message
         is predicted as a fresh user turn."""
-        sends = [{"text": closing_text}]
+        sends: List[Dict[str, Any]] = [{"text": closing_text}]
         events: List[Event] = [ConversationResumed(), _bot(closing_text)]
         if ask_csat:
             buttons = texts.csat_buttons()
             sends.append({"text": texts.CSAT_QUESTION, "buttons": buttons})
             events += [SlotSet(DESK_SLOT, conversation.id), _bot(texts.CSAT_QUESTION, buttons)]
+        if await window_closed(conversation.sender_id):
+            # WhatsApp after 24 hours of silence from the customer: only an approved
+            # template gets through, so the CSAT question goes as one (the goodbye cannot).
+            sends = [{"custom": csat_template(conversation.customer_name)}] if ask_csat else []
         events.append(ActionExecuted("action_listen"))
         # The desk conversation is already closed: a lost resume would leave the
         # bot paused (until the next session), so try a little harder.
@@ -126,6 +135,19 @@ class CustomerLine:
         send_typing = getattr(output, "send_typing", None)
         if send_typing is not None:
             await send_typing(conversation.sender_id, active)
+
+
+async def window_closed(sender_id: str) -> bool:
+    """A WhatsApp customer whose 24-hour window has closed (other channels have none)."""
+    number = whatsapp_number(sender_id)
+    return bool(number) and await CustomerWindows(get_redis()).seconds_left(number) == 0
+
+
+def csat_template(customer_name: str) -> Dict[str, Any]:
+    settings = outreach_settings()
+    first_name = (customer_name or "cliente").split()[0]
+    return TemplateBook.load(settings.templates_file).get(settings.csat_template).message(
+        {"customer_name": first_name})
 
 
 def _bot(text: str, buttons: Optional[List[Dict[str, Any]]] = None,

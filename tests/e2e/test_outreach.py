@@ -19,7 +19,7 @@ from bot.isp.demo_seed import NAMED_CUSTOMERS, generated_customers
 from tests.conftest import METRICS_TOKEN
 from testing.desk_client import DeskAgent, create_agent
 from testing.processes import VENV_BIN, Service
-from tests.e2e.test_whatsapp_channel import new_wa_id, say, status, text, wait_text
+from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, status, text, wait_text
 
 pytestmark = pytest.mark.e2e
 
@@ -350,3 +350,23 @@ def test_a_month_of_billing_reminders_reaches_the_right_invoices_on_the_right_da
                 db.execute("UPDATE invoices SET status = 'open' WHERE id = ?", (invoice_id,))
     finally:
         jobs.stop()
+
+
+# -- the desk after the window closed ----------------------------------------------------------
+
+def test_the_csat_question_goes_as_a_template_once_the_window_closed(rasa_server, graph_api, atendente,
+                                                                    redis_client, key_prefix):
+    wa_id = new_wa_id()
+    say(rasa_server, text(wa_id, "quero falar com um atendente"), name="Joana Prado")
+    queued = atendente.find_queued(f"wa:{wa_id}")
+    atendente.ok("POST", f"/conversations/{queued['id']}/claim")
+    # 24 hours pass without a word from the customer
+    redis_client.delete(f"{key_prefix}:wa:window:{wa_id}")
+    before = len(bodies(graph_api, wa_id))
+    atendente.ok("POST", f"/conversations/{queued['id']}/close", json={"resolution": "resolvido"})
+    sent = graph_api.wait_for(lambda: bodies(graph_api, wa_id)[before:] or None)
+    time.sleep(1)  # nothing else follows: free text would be refused by Meta (131047)
+    sent = bodies(graph_api, wa_id)[before:]
+    assert [body["type"] for body in sent] == ["template"], sent
+    assert sent[0]["template"] == {"name": "pesquisa_satisfacao", "language": {"code": "pt_BR"}, "components": [
+        {"type": "body", "parameters": [{"type": "text", "text": "Joana"}]}]}
