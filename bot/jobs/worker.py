@@ -33,7 +33,7 @@ from bot.outreach.outages import RESOLVED, STARTED, OutageBook, outage_campaign
 from bot.outreach.reminders import due_dates, reminder_values, wait_for_window, within_daily_cap
 from bot.outreach.sender import DONE_TTL_SECONDS, DUPLICATE, InFlight, Throttled, TemplateSender, campaign_key
 from bot.outreach.settings import outreach_settings
-from bot.outreach.templates import TemplateBook
+from bot.outreach.templates import approved_templates
 from bot.redis_pool import get_redis, redis_key
 from channels.whatsapp.graph import GraphClient
 from channels.whatsapp.settings import WhatsAppSettings
@@ -46,7 +46,7 @@ async def startup(ctx: Dict[str, Any]) -> None:
     isp = IspSettings.from_env()
     backend = create_backend(settings=isp)
     ctx["backend"] = CachingBackend(backend, isp.cache_seconds) if isp.cache_seconds > 0 else backend
-    ctx["templates"] = TemplateBook.load(settings.templates_file)
+    ctx["templates"] = approved_templates()
     ctx["graph"] = GraphClient(WhatsAppSettings.from_env())
     redis = get_redis()
     ctx["store"] = redis

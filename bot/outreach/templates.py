@@ -7,12 +7,14 @@ that into a 422 naming the field, before any call."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Tuple
 
 import yaml
 
 from bot.errors import InvalidInput
+from bot.outreach.settings import outreach_settings
 
 CATEGORIES = ("utility", "marketing", "authentication")
 BUTTON_TYPES = ("quick_reply", "url", "copy_code")
@@ -117,3 +119,9 @@ class TemplateBook:
         if components:
             body["components"] = components
         return {"type": "template", "template": body}
+
+
+@lru_cache(maxsize=1)
+def approved_templates() -> TemplateBook:
+    """The process's templates, read once from ``OUTREACH_TEMPLATES_FILE``."""
+    return TemplateBook.load(outreach_settings().templates_file)

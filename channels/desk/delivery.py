@@ -26,7 +26,7 @@ from bot.desk import handoff as texts
 from bot.desk.conversations import Conversation
 from bot.metrics import record_unexpected
 from bot.outreach.settings import outreach_settings
-from bot.outreach.templates import TemplateBook
+from bot.outreach.templates import approved_templates
 from bot.outreach.window import CustomerWindows
 from bot.phones import whatsapp_number
 from bot.redis_pool import get_redis
@@ -146,7 +146,7 @@ async def window_closed(sender_id: str) -> bool:
 def csat_template(customer_name: str) -> Dict[str, Any]:
     settings = outreach_settings()
     first_name = (customer_name or "cliente").split()[0]
-    return TemplateBook.load(settings.templates_file).get(settings.csat_template).message(
+    return approved_templates().get(settings.csat_template).message(
         {"customer_name": first_name})
 
 

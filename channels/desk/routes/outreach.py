@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import lru_cache
 from typing import Any, Dict, Optional
 from urllib.parse import urlparse
 
@@ -31,7 +30,7 @@ from bot.outreach.outages import (
 )
 from bot.outreach.sender import campaign_stats
 from bot.outreach.settings import outreach_settings
-from bot.outreach.templates import TemplateBook
+from bot.outreach.templates import approved_templates
 from bot.outreach.window import CustomerWindows
 from bot.phones import whatsapp_e164
 from bot.redis_pool import get_redis, redis_key
@@ -40,11 +39,6 @@ from channels.desk.common import current_agent, json_body, message_text
 from channels.desk.delivery import CustomerLine
 
 logger = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def templates() -> TemplateBook:
-    return TemplateBook.load(outreach_settings().templates_file)
 
 
 async def supervisor(request: Request) -> Agent:
@@ -121,7 +115,7 @@ async def send_template(request: Request) -> HTTPResponse:
     agent = await sender(request)
     data = json_body(request, ("to", "template_name", "language", "components"))
     to = number_field(data.get("to"))
-    body = templates().checked(data.get("template_name"), data.get("language"), data.get("components"))
+    body = approved_templates().checked(data.get("template_name"), data.get("language"), data.get("components"))
     name = body["template"]["name"]
     return await deliver(request, agent, to, body, f"[template {name}]", {"type": "template", "template_name": name})
 
