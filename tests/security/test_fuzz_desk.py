@@ -33,8 +33,12 @@ ROUTES = [
     ("POST", f"/conversations/{ID}/transfer"), ("POST", f"/conversations/{ID}/close"),
     ("GET", "/queue"), ("GET", "/metrics"), ("GET", "/agents"), ("GET", "/users"),
     ("POST", "/users"), ("PATCH", f"/users/{ID}"),
+    ("POST", "/whatsapp/send"), ("POST", "/whatsapp/send-template"), ("GET", f"/whatsapp/window/{ID}"),
+    ("GET", "/outages"), ("POST", "/outages"), ("GET", f"/outages/{ID}"), ("PATCH", f"/outages/{ID}"),
 ]
-FIELDS = ["username", "password", "name", "role", "status", "text", "to", "reason", "resolution", "disabled"]
+FIELDS = ["username", "password", "name", "role", "status", "text", "to", "reason", "resolution", "disabled",
+          "type", "content", "url", "caption", "template_name", "language", "components", "area", "description",
+          "expected_end"]
 BODIES = st.one_of(
     junk_value().map(dumps), DEEP.map(str.encode), st.binary(max_size=100),
     st.dictionaries(st.sampled_from(FIELDS), st.one_of(JUNK, st.text(max_size=30)), max_size=4).map(dumps),
