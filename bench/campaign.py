@@ -99,8 +99,9 @@ def main() -> int:
             sent = figures.get("sent", 0)
             if first is None and sent:
                 first = time.monotonic()
-            if figures.get("targeted") and sent + figures.get("failed", 0) + figures.get("gave_up", 0) \
-                    + figures.get("skipped_opted_out", 0) >= figures["targeted"]:
+            finished_sends = sent + sum(figures.get(name, 0) for name in (
+                "failed", "gave_up", "skipped_opted_out", "skipped_invalid_number"))
+            if figures.get("targeted") and finished_sends >= figures["targeted"]:
                 break
             if time.monotonic() - started > 3600:
                 print("gave up waiting after an hour", file=sys.stderr)

@@ -27,11 +27,12 @@ from bot.isp.caching import CachingBackend
 from bot.isp.settings import IspSettings
 from bot.jobs.queue import SERIALIZERS, arq_redis_settings
 from bot.jobs.settings import job_settings
-from bot.outreach import metrics as outreach_metrics
 from bot.outreach.consent import Consent
 from bot.outreach.outages import RESOLVED, STARTED, OutageBook, outage_campaign
 from bot.outreach.reminders import due_dates, reminder_values, wait_for_window, within_daily_cap
-from bot.outreach.sender import DONE_TTL_SECONDS, DUPLICATE, InFlight, Throttled, TemplateSender, campaign_key
+from bot.outreach.sender import (
+    DUPLICATE, InFlight, Throttled, TemplateSender, campaign_key, done_key, record_outcome,
+)
 from bot.outreach.settings import outreach_settings
 from bot.outreach.templates import approved_templates
 from bot.redis_pool import get_redis, redis_key
@@ -93,10 +94,7 @@ async def send_template(ctx: Dict[str, Any], campaign: str, customer_id: str, ph
     except (InFlight, Throttled, asyncio.TimeoutError) as reason:
         tries = ctx.get("job_try", 1)
         if tries >= job_settings().max_tries:
-            pipe = ctx["store"].pipeline(transaction=False)
-            pipe.hincrby(campaign_key(campaign), "gave_up", 1)
-            outreach_metrics.count(pipe, campaign, "gave_up")
-            await pipe.execute()
+            await record_outcome(ctx["store"], campaign, "gave_up")
             logger.error("jobs: %s:%s given up after %d tries (%s)", campaign, customer_id, tries, reason)
             return "gave_up"
         raise Retry(defer=min(60, 2 * tries)) from None
@@ -135,29 +133,20 @@ async def send_reminder(ctx: Dict[str, Any], campaign: str, day_iso: str, custom
         raise Retry(defer=wait)
     backend, store = ctx["backend"], ctx["store"]
     key = f"{campaign}:{invoice_id}"
-    done = redis_key("outreach", "done", key)
-    if await store.exists(done):
+    if await store.exists(done_key(key)):
         return DUPLICATE
     open_ids = {invoice.id for invoice in await backend.list_open_invoices(contract_id)}
     if invoice_id not in open_ids:  # paid (or cancelled) since the run planned it
-        await finish(store, done, campaign, "skipped_paid")
+        await record_outcome(store, campaign, "skipped_paid", key=key, outcome="skipped_paid")
         return "skipped_paid"
     if not await within_daily_cap(store, date.fromisoformat(day_iso), customer_id, invoice_id,
                                   settings.daily_cap):
-        await finish(store, done, campaign, "skipped_daily_cap")
+        await record_outcome(store, campaign, "skipped_daily_cap", key=key, outcome="skipped_daily_cap")
         return "skipped_daily_cap"
     invoice = Invoice(id=invoice_id, contract_id=contract_id, due_date=date.fromisoformat(due_iso),
                       amount=Decimal(amount), status=InvoiceStatus.OPEN)
     values = reminder_values(DueInvoice(invoice, customer_id, name, phone), await backend.pix_code(invoice_id))
     return await send_template(ctx, campaign, invoice_id, phone, settings.reminder_template, values)
-
-
-async def finish(store, done_key: str, campaign: str, outcome: str) -> None:
-    pipe = store.pipeline(transaction=False)
-    pipe.set(done_key, outcome, ex=DONE_TTL_SECONDS)
-    pipe.hincrby(campaign_key(campaign), outcome, 1)
-    outreach_metrics.count(pipe, campaign, outcome)
-    await pipe.execute()
 
 
 def billing_campaign(day: date) -> str:

@@ -19,6 +19,7 @@ import time
 from typing import Any, Dict, Optional
 
 from bot.outreach import metrics
+from bot.phones import whatsapp_e164
 from bot.redis_pool import redis_key
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ DONE_TTL_SECONDS = 90 * 24 * 3600
 # Meta's throughput errors: wait and try again (the Graph client already
 # retried a few times with backoff before giving up).
 THROTTLED = {130429, 131056, 131000, 1, 2, 4, 80007, None}
-SENT, DUPLICATE, OPTED_OUT, FAILED = "sent", "duplicate", "opted_out", "failed"
+SENT, DUPLICATE, OPTED_OUT, FAILED, INVALID = "sent", "duplicate", "opted_out", "failed", "invalid_number"
 
 
 class InFlight(Exception):
@@ -46,6 +47,25 @@ def message_key(message_id: str) -> str:
     return redis_key("outreach", "message", message_id)
 
 
+def done_key(key: str) -> str:
+    """The mark that the message ``key`` (campaign + customer or invoice) is finished."""
+    return redis_key("outreach", "done", key)
+
+
+async def record_outcome(redis, campaign: str, *counters: str, key: Optional[str] = None,
+                         outcome: str = "") -> None:
+    """Count ``counters`` on the campaign (and in /metrics, but the per-code
+    ``error:<code>`` ones); with ``key``, mark that message finished as ``outcome``."""
+    pipe = redis.pipeline(transaction=False)
+    if key is not None:
+        pipe.set(done_key(key), outcome, ex=DONE_TTL_SECONDS)
+    for counter in counters:
+        pipe.hincrby(campaign_key(campaign), counter, 1)
+        if not counter.startswith("error:"):
+            metrics.count(pipe, campaign, counter)
+    await pipe.execute()
+
+
 class TemplateSender:
     def __init__(self, redis, graph, consent, messages_per_second: int, claim_seconds: int,
                  phone_number_id: str = "") -> None:
@@ -57,11 +77,16 @@ class TemplateSender:
         self.phone_number_id = phone_number_id or graph.settings.phone_number_id
 
     async def send_once(self, key: str, number: str, message: Dict[str, Any], campaign: str) -> str:
-        done_key = redis_key("outreach", "done", key)
-        if await self.redis.exists(done_key):
+        if await self.redis.exists(done_key(key)):
             return DUPLICATE
+        try:
+            number = whatsapp_e164(number)
+        except ValueError:  # the ERP's record is not a phone number: counted, never retried
+            logger.warning("outreach: %s not sent, the number on record is not a phone number", key)
+            await record_outcome(self.redis, campaign, "skipped_invalid_number", key=key, outcome=INVALID)
+            return INVALID
         if await self.consent.opted_out(number):
-            await self._finish(done_key, OPTED_OUT, campaign, "skipped_opted_out")
+            await record_outcome(self.redis, campaign, "skipped_opted_out", key=key, outcome=OPTED_OUT)
             return OPTED_OUT
         claim = redis_key("outreach", "claim", key)
         if not await self.redis.set(claim, "1", nx=True, ex=self.claim_seconds):
@@ -72,13 +97,13 @@ class TemplateSender:
             if sent.message_id:
                 await self.redis.set(message_key(sent.message_id), json.dumps({"campaign": campaign, "key": key}),
                                      ex=DONE_TTL_SECONDS)
-                await self._finish(done_key, f"{SENT}:{sent.message_id}", campaign, "sent")
+                await record_outcome(self.redis, campaign, "sent", key=key, outcome=f"{SENT}:{sent.message_id}")
                 return SENT
             if sent.error_code in THROTTLED:
                 raise Throttled(f"Graph API code {sent.error_code}")
             logger.warning("outreach: %s not sent, Graph API code %s", key, sent.error_code)
-            await self._finish(done_key, f"{FAILED}:{sent.error_code}", campaign, "failed",
-                               f"error:{sent.error_code}")
+            await record_outcome(self.redis, campaign, "failed", f"error:{sent.error_code}", key=key,
+                                 outcome=f"{FAILED}:{sent.error_code}")
             return FAILED
         finally:
             await self.redis.delete(claim)
@@ -96,15 +121,6 @@ class TemplateSender:
             if count <= self.messages_per_second:
                 return
             await asyncio.sleep(second + 1 - now)
-
-    async def _finish(self, done_key: str, outcome: str, campaign: str, *counters: str) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(done_key, outcome, ex=DONE_TTL_SECONDS)
-        for counter in counters:
-            pipe.hincrby(campaign_key(campaign), counter, 1)
-            if not counter.startswith("error:"):
-                metrics.count(pipe, campaign, counter)
-        await pipe.execute()
 
 
 async def record_status(redis, message_id: str, status: str, error_codes=()) -> Optional[str]:
