@@ -22,6 +22,8 @@ STARTED, RESOLVED = "started", "resolved"
 def outage_campaign(outage_id: str, phase: str) -> str:
     """The campaign name of an outage's notices: ``outage:<id>:started|resolved``."""
     return f"outage:{outage_id}:{phase}"
+
+
 MAX_TEXT = 500
 
 
@@ -105,11 +107,10 @@ class OutageBook:
         return updated
 
     async def active(self) -> List[DeskOutage]:
-        ids = sorted(await self.redis.smembers(self.active_key))
         outages = []
-        for outage_id in ids:
+        for outage_id in sorted(await self.redis.smembers(self.active_key)):
             try:
-                outages.append(await self.get(outage_id if isinstance(outage_id, str) else outage_id.decode()))
+                outages.append(await self.get(outage_id))
             except NotFound:
                 await self.redis.srem(self.active_key, outage_id)
         return outages

@@ -56,13 +56,13 @@ async def sender(request: Request) -> Agent:
     return agent
 
 
-def number_field(value: Any) -> str:
+def number_field(value: Any, field: str = "to") -> str:
     if not isinstance(value, str):
-        raise InvalidInput("to", "required: the customer's WhatsApp number")
+        raise InvalidInput(field, "required: the customer's WhatsApp number")
     try:
         return whatsapp_e164(value)
     except ValueError as error:
-        raise InvalidInput("to", str(error)) from None
+        raise InvalidInput(field, str(error)) from None
 
 
 def url_field(value: Any) -> str:
@@ -123,10 +123,7 @@ async def send_template(request: Request) -> HTTPResponse:
 async def window(request: Request, number: str) -> HTTPResponse:
     """Time left in a customer's window: the console's countdown (any agent)."""
     await current_agent(request)
-    try:
-        to = whatsapp_e164(number)
-    except ValueError as error:
-        raise InvalidInput("number", str(error)) from None
+    to = number_field(number, "number")
     left = await CustomerWindows(get_redis()).seconds_left(to)
     return response.json({"to": to, "open": left > 0, "seconds_left": left})
 
