@@ -62,10 +62,12 @@ class ActionPaymentDone(CustomerAction):
         return "action_payment_done"
 
     async def serve(self, dispatcher, tracker, customer, contract):
-        overdue = [
-            i for i in await backend().list_open_invoices(contract.id)
-            if i.status is InvoiceStatus.OVERDUE
-        ]
+        open_invoices = await backend().list_open_invoices(contract.id)
+        reminded = tracker.get_slot("invoice_id")  # set when the customer answers a billing reminder
+        if reminded and all(i.id != reminded for i in open_invoices):
+            dispatcher.utter_message(text="Confirmado: o pagamento da fatura que lembramos ja consta aqui. Obrigado!")
+            return [SlotSet("invoice_id", None)]
+        overdue = [i for i in open_invoices if i.status is InvoiceStatus.OVERDUE or i.id == reminded]
         if not overdue:
             dispatcher.utter_message(text="Confirmado: nao ha nenhuma fatura vencida em aberto no seu contrato. Obrigado!")
             return []

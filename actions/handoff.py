@@ -232,6 +232,19 @@ class ActionCsat(Action):
         return [SlotSet(DESK_SLOT, None)]
 
 
+def proactive_context(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """Slots a new session keeps: a billing reminder the customer is answering
+    (written into the conversation by the WhatsApp connector, after their last
+    message) still names the invoice and contract ``ja paguei`` or ``manda o pix`` mean."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return []
+        outreach = (event.get("metadata") or {}).get("outreach") or {} if event.get("event") == "bot" else {}
+        if outreach.get("invoice_id"):
+            return [SlotSet("invoice_id", outreach["invoice_id"]), SlotSet("contract_id", outreach.get("contract_id"))]
+    return []
+
+
 class ActionSessionStart(Action):
     """Rasa's session start, but a new session (60 idle minutes, e.g. a customer
     queued overnight) must not wake the bot while the desk has the conversation."""
@@ -241,7 +254,7 @@ class ActionSessionStart(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        events = [SessionStarted(), ActionExecuted("action_listen")]
+        events = [SessionStarted(), *proactive_context(tracker), ActionExecuted("action_listen")]
         try:
             if await desk().conversations.find_open(tracker.sender_id) is not None:
                 events.append(ConversationPaused())

@@ -78,18 +78,20 @@ async def outage_notices(ctx: Dict[str, Any], outage_id: str, phase: str) -> int
                   "expected_end": outage.expected_end or "em breve"}
         queued += await ctx["redis"].enqueue_job(
             "send_template", campaign, customer.customer_id, customer.phone, template, values,
-            _job_id=redis_key("job", campaign, customer.customer_id)) is not None
+            {"outage_id": outage_id}, _job_id=redis_key("job", campaign, customer.customer_id)) is not None
     logger.info("jobs: %s: %d customers in %s, %d sends queued", campaign, len(customers), outage.area, queued)
     return queued
 
 
 async def send_template(ctx: Dict[str, Any], campaign: str, customer_id: str, phone: str, template: str,
-                        values: Dict[str, str]) -> str:
-    message = ctx["templates"].get(template).message(values)
+                        values: Dict[str, str], about: Optional[Dict[str, str]] = None) -> str:
+    approved = ctx["templates"].get(template)
+    context = dict(about or {}, text=approved.render(values), template=template)
     try:
         # Inside the job's own timeout, so a slow send is retried, not failed by arq.
         return await asyncio.wait_for(
-            ctx["sender"].send_once(f"{campaign}:{customer_id}", phone, message, campaign),
+            ctx["sender"].send_once(f"{campaign}:{customer_id}", phone, approved.message(values), campaign,
+                                    context),
             timeout=max(1.0, job_settings().timeout_seconds * 0.8))
     except (InFlight, Throttled, asyncio.TimeoutError) as reason:
         tries = ctx.get("job_try", 1)
@@ -146,7 +148,8 @@ async def send_reminder(ctx: Dict[str, Any], campaign: str, day_iso: str, custom
     invoice = Invoice(id=invoice_id, contract_id=contract_id, due_date=date.fromisoformat(due_iso),
                       amount=Decimal(amount), status=InvoiceStatus.OPEN)
     values = reminder_values(DueInvoice(invoice, customer_id, name, phone), await backend.pix_code(invoice_id))
-    return await send_template(ctx, campaign, invoice_id, phone, settings.reminder_template, values)
+    return await send_template(ctx, campaign, invoice_id, phone, settings.reminder_template, values,
+                               {"invoice_id": invoice_id, "contract_id": contract_id})
 
 
 def billing_campaign(day: date) -> str:

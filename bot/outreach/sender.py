@@ -19,6 +19,7 @@ import time
 from typing import Any, Dict, Optional
 
 from bot.outreach import metrics
+from bot.outreach.context import remember_sent
 from bot.phones import whatsapp_e164
 from bot.redis_pool import redis_key
 
@@ -76,7 +77,10 @@ class TemplateSender:
         self.claim_seconds = claim_seconds
         self.phone_number_id = phone_number_id or graph.settings.phone_number_id
 
-    async def send_once(self, key: str, number: str, message: Dict[str, Any], campaign: str) -> str:
+    async def send_once(self, key: str, number: str, message: Dict[str, Any], campaign: str,
+                        context: Optional[Dict[str, Any]] = None) -> str:
+        """Send ``message`` once per ``key``; ``context`` (``text`` as read, plus what it is
+        about) waits for the customer's reply (bot.outreach.context)."""
         if await self.redis.exists(done_key(key)):
             return DUPLICATE
         try:
@@ -98,6 +102,10 @@ class TemplateSender:
                 await self.redis.set(message_key(sent.message_id), json.dumps({"campaign": campaign, "key": key}),
                                      ex=DONE_TTL_SECONDS)
                 await record_outcome(self.redis, campaign, "sent", key=key, outcome=f"{SENT}:{sent.message_id}")
+                if context:
+                    context = dict(context)
+                    await remember_sent(self.redis, number, context.pop("text"),
+                                        dict(context, campaign=campaign, message_id=sent.message_id))
                 return SENT
             if sent.error_code in THROTTLED:
                 raise Throttled(f"Graph API code {sent.error_code}")

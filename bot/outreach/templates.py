@@ -6,6 +6,7 @@ from what it approved, after the request has left; checking here turns
 that into a 422 naming the field, before any call."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,8 @@ from bot.outreach.settings import outreach_settings
 CATEGORIES = ("utility", "marketing", "authentication")
 BUTTON_TYPES = ("quick_reply", "url", "copy_code")
 PARAMETER_TYPES = ("text", "currency", "date_time", "image", "document", "video", "payload", "coupon_code")
+MAX_PARAMETER = 1024  # Meta's limit for a text parameter
+PLACEHOLDER = re.compile(r"\{\{(\d+)\}\}")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,42 @@ class Template:
     body: Tuple[str, ...]  # what fills {{1}}, {{2}}... of the body, in order
     header: Tuple[str, ...] = ()
     buttons: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()  # (sub_type, fills) per button index
+    text: str = ""  # the approved body with {{1}}, {{2}}...: what the desk shows and records
+
+    def parameters(self) -> Tuple[str, ...]:
+        """Every value the template needs, once each, in order of first use."""
+        names = list(self.header) + list(self.body) + [n for _, fills in self.buttons for n in fills]
+        return tuple(dict.fromkeys(names))
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The body as the customer reads it (the transcript's copy of a template)."""
+        if not self.text:
+            return f"[template {self.name}]"
+        return PLACEHOLDER.sub(lambda m: str(values.get(self.body[int(m.group(1)) - 1], m.group(0)))
+                               if 0 < int(m.group(1)) <= len(self.body) else m.group(0), self.text)
+
+    def filled(self, values: Any) -> Dict[str, str]:
+        """``values`` checked for :meth:`message`: one short single-line text per
+        parameter (Meta refuses newlines and tabs in template parameters), 422 naming it."""
+        if not isinstance(values, dict):
+            raise InvalidInput("parameters", f"an object with {', '.join(self.parameters()) or 'no keys'}")
+        unknown = sorted(set(values) - set(self.parameters()))
+        if unknown:
+            raise InvalidInput(f"parameters.{unknown[0]}", f"template {self.name} has no such parameter")
+        checked = {}
+        for name in self.parameters():
+            value = values.get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInput(f"parameters.{name}", "required: a non-empty text")
+            if len(value) > MAX_PARAMETER or re.search(r"[\n\t]| {5,}", value):
+                raise InvalidInput(f"parameters.{name}", f"one line of at most {MAX_PARAMETER} characters, "
+                                                         "no tabs or runs of spaces")
+            checked[name] = value.strip()
+        return checked
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"name": self.name, "language": self.language, "category": self.category,
+                "text": self.text, "parameters": list(self.parameters()), "body_parameters": list(self.body)}
 
     def message(self, values: Mapping[str, str]) -> Dict[str, Any]:
         """The ``template`` message body with each parameter filled from ``values``."""
@@ -62,7 +101,12 @@ class TemplateBook:
             templates[name] = Template(
                 name=name, language=str(spec.get("language") or "pt_BR"), category=spec["category"],
                 body=tuple(spec.get("body") or ()), header=tuple(spec.get("header") or ()),
-                buttons=tuple((b["type"], tuple(b.get("fills") or ())) for b in spec.get("buttons") or ()))
+                buttons=tuple((b["type"], tuple(b.get("fills") or ())) for b in spec.get("buttons") or ()),
+                text=str(spec.get("text") or "").strip())
+            placeholders = {int(n) for n in PLACEHOLDER.findall(templates[name].text)}
+            if templates[name].text and placeholders != set(range(1, len(templates[name].body) + 1)):
+                raise ValueError(f"{path}: template {name}: text must use {{{{1}}}}..{{{{{len(templates[name].body)}}}}}, "
+                                 "one per body parameter")
         return cls(templates)
 
     def get(self, name: str) -> Template:

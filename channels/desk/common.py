@@ -27,7 +27,7 @@ from bot.pii import mask_pii
 from bot.settings import SettingsError
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.desk.transcript import iso
-from channels.desk.delivery import CustomerLine, Undeliverable
+from channels.desk.delivery import CustomerLine, Undeliverable, window_closed
 
 logger = logging.getLogger(__name__)
 
@@ -129,16 +129,26 @@ def conversation_view(conversation: Conversation, position: Optional[int] = None
     return view
 
 
-async def send_agent_message(app: Sanic, agent: Agent, conversation_id: str,
-                             text: Any) -> Dict[str, Any]:
-    """An agent writes to the customer of a conversation they hold (API and /desk/ws)."""
-    text = message_text(text)
+async def writable_conversation(agent: Agent, conversation_id: str) -> Conversation:
+    """A conversation ``agent`` may write in: in progress, theirs (or a supervisor's)."""
     conversation = await conversation_for(agent, conversation_id)
     if conversation.status != IN_PROGRESS:
         raise Conflict(f"conversation {conversation.id} is {conversation.status}; "
                        "claim it before writing")
     if conversation.agent != agent.username and not agent.sees_everything:
         raise Forbidden(f"conversation {conversation.id} is assigned to another agent")
+    return conversation
+
+
+async def send_agent_message(app: Sanic, agent: Agent, conversation_id: str,
+                             text: Any) -> Dict[str, Any]:
+    """An agent writes to the customer of a conversation they hold (API and /desk/ws)."""
+    text = message_text(text)
+    conversation = await writable_conversation(agent, conversation_id)
+    if await window_closed(conversation.sender_id):
+        raise Conflict("the customer's 24-hour WhatsApp window is closed (no message from them in "
+                       "24 hours): only an approved template gets through; send one with "
+                       f"POST /desk/api/conversations/{conversation.id}/template", "window")
     try:
         event = await CustomerLine(app).say(conversation, text, agent=agent.username)
     except Undeliverable as error:

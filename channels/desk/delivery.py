@@ -30,11 +30,11 @@ from bot.outreach.templates import approved_templates
 from bot.outreach.window import CustomerWindows
 from bot.phones import whatsapp_number
 from bot.redis_pool import get_redis
+from channels.common.conversation import append_events
 
 logger = logging.getLogger(__name__)
 
 DESK_SLOT = "desk_conversation_id"
-LOCK_POLL_SECONDS = 0.02  # Rasa polls every 1 s by default: too slow for a chat
 RESUME_ATTEMPTS = 3
 
 
@@ -64,12 +64,7 @@ class CustomerLine:
 
     async def append(self, sender_id: str, events: Iterable[Event]) -> None:
         """Append to the tracker under the Redis lock, as a turn would."""
-        agent = self.app.ctx.agent
-        async with agent.lock_store.lock(sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
-            tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
-            for event in events:
-                tracker.update(event)
-            await agent.tracker_store.save(tracker)
+        await append_events(self.app.ctx.agent, sender_id, events)
 
     async def _send(self, conversation: Conversation, messages: List[Dict[str, Any]],
                     required: bool) -> bool:

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Dict, Set, Text
+from typing import Any, Awaitable, Callable, Dict, List, Set, Text
 
 from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet
 
 from bot import senders
 from bot.metrics import record_unexpected
 from bot.outreach.consent import RESUMED_REPLY, STOP, STOPPED_REPLY, Consent, consent_command
+from bot.outreach.context import take_pending
 from bot.outreach.sender import record_status
 from bot.outreach.window import CustomerWindows
 from bot.redis_pool import get_redis
+from channels.common.conversation import append_events
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
 from channels.whatsapp.inbound import RECEIPT_TYPES, Inbound, Status
@@ -112,6 +116,9 @@ class Turns:
         else:
             await output.send_text_message(sender_id, message.reply())
             return
+        pending = await take_pending(redis, message.wa_id)
+        if pending:  # the customer answers what the provider wrote first: into the conversation before it
+            await append_events(agent, sender_id, proactive_events(pending))
         await on_new_message(
             UserMessage(text, output, sender_id, input_channel=CHANNEL,
                         message_id=message.message_id, metadata=metadata)
@@ -126,6 +133,18 @@ class Turns:
         logger.warning("WhatsApp: a sent message failed with codes %s", list(status.error_codes))
         if WINDOW_CLOSED in status.error_codes:
             await self.graph.send_fallback_template(status.recipient_id, status.phone_number_id)
+
+
+def proactive_events(pending: List[Dict[str, Any]]) -> List[Event]:
+    """The proactive messages as the bot's (their ``outreach`` metadata says what
+    they were), then the latest reminder's invoice and contract as slots, and
+    ``action_listen``: the policies see the customer's message as the answer to
+    a bot turn, as after any bot message (rules start from ``action_listen``)."""
+    events: List[Event] = [BotUttered(item["text"], metadata={"outreach": item["outreach"]}) for item in pending]
+    reminder = next((item["outreach"] for item in reversed(pending) if item["outreach"].get("invoice_id")), None)
+    if reminder:
+        events += [SlotSet("invoice_id", reminder["invoice_id"]), SlotSet("contract_id", reminder["contract_id"])]
+    return events + [ActionExecuted(ACTION_LISTEN_NAME)]
 
 
 async def awaiting_receipt(agent: Any, sender_id: Text) -> bool:

@@ -19,7 +19,7 @@ from bot.isp.demo_seed import NAMED_CUSTOMERS, generated_customers
 from tests.conftest import METRICS_TOKEN
 from testing.desk_client import DeskAgent, create_agent
 from testing.processes import VENV_BIN, Service
-from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, status, text, wait_text
+from tests.e2e.test_whatsapp_channel import bodies, new_wa_id, say, shown, status, text, wait_text
 
 pytestmark = pytest.mark.e2e
 
@@ -370,3 +370,101 @@ def test_the_csat_question_goes_as_a_template_once_the_window_closed(rasa_server
     assert [body["type"] for body in sent] == ["template"], sent
     assert sent[0]["template"] == {"name": "pesquisa_satisfacao", "language": {"code": "pt_BR"}, "components": [
         {"type": "body", "parameters": [{"type": "text", "text": "Joana"}]}]}
+
+
+def test_after_the_window_closed_the_atendente_writes_with_an_approved_template(
+        rasa_server, graph_api, atendente, redis_client, redis_settings, key_prefix):
+    wa_id = new_wa_id()
+    say(rasa_server, text(wa_id, "quero falar com um atendente"), name="Rita Lopes")
+    queued = atendente.find_queued(f"wa:{wa_id}")
+    conversation = f"/conversations/{queued['id']}"
+    atendente.ok("POST", f"{conversation}/claim")
+    redis_client.delete(f"{key_prefix}:wa:window:{wa_id}")  # 24 hours pass without a word from her
+    assert atendente.ok("GET", conversation)["conversation"]["whatsapp_window"] == {"open": False, "seconds_left": 0}
+    before = len(bodies(graph_api, wa_id))
+
+    refused = atendente.api("POST", f"{conversation}/messages", json={"text": "Oi, ainda precisa de ajuda?"})
+    assert refused.status_code == 409 and refused.json()["field"] == "window", refused.text
+    assert f"{conversation}/template" in refused.json()["detail"]
+    templates = {t["name"]: t for t in atendente.ok("GET", "/whatsapp/templates")["templates"]}
+    assert templates["retomar_atendimento"]["parameters"] == []
+    assert templates["pesquisa_satisfacao"] == {
+        "name": "pesquisa_satisfacao", "language": "pt_BR", "category": "utility",
+        "text": "Ola {{1}}, como foi seu atendimento? Responda de 1 (ruim) a 5 (otimo).",
+        "parameters": ["customer_name"], "body_parameters": ["customer_name"]}
+    for body, field in (({"template_name": "codigo_verificacao", "parameters": {"code": "1"}}, "template_name"),
+                        ({"template_name": "nao_existe"}, "template_name"),
+                        ({"parameters": {}}, "template_name"),
+                        ({"template_name": "pesquisa_satisfacao", "parameters": {}}, "parameters.customer_name"),
+                        ({"template_name": "pesquisa_satisfacao", "parameters": {"customer_name": "Ri\nta"}},
+                         "parameters.customer_name"),
+                        ({"template_name": "pesquisa_satisfacao", "parameters": {"customer_name": "Rita", "x": "1"}},
+                         "parameters.x"),
+                        ({"template_name": "pesquisa_satisfacao", "parameters": ["Rita"]}, "parameters")):
+        answer = atendente.api("POST", f"{conversation}/template", json=body)
+        assert answer.status_code == 422 and answer.json()["field"] == field, (body, answer.text)
+    colleague = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    assert colleague.api("POST", f"{conversation}/template",
+                         json={"template_name": "retomar_atendimento"}).status_code == 403
+    assert bodies(graph_api, wa_id)[before:] == []  # nothing refused reached Meta
+
+    sent = atendente.ok("POST", f"{conversation}/template", status=201,
+                        json={"template_name": "retomar_atendimento", "parameters": {}})
+    wording = "Oi! Recebemos sua mensagem. Responda aqui para continuarmos o atendimento."
+    assert sent["message"]["text"] == wording
+    [body] = bodies(graph_api, wa_id)[before:]
+    assert body == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": wa_id,
+                    "type": "template", "template": {"name": "retomar_atendimento", "language": {"code": "pt_BR"}}}
+    last = atendente.ok("GET", conversation)["transcript"][-1]
+    assert (last["author"], last["agent"], last["text"]) == ("agent", atendente.username, wording)
+
+    # she answers: the window is open again and free text goes through
+    say(rasa_server, text(wa_id, "oi, ainda preciso sim"))
+    wait_for(lambda: atendente.ok("GET", conversation)["conversation"]["whatsapp_window"]["open"], what="the window")
+    atendente.ok("POST", f"{conversation}/messages", status=201, json={"text": "Certo, Rita! Vamos la."})
+    wait_text(graph_api, wa_id, "Certo, Rita! Vamos la.")
+
+
+def test_a_reply_to_a_reminder_lands_in_the_conversation_with_its_invoice(
+        rasa_server, graph_api, server_env, log_dir, demo_db, redis_client, redis_settings, key_prefix):
+    from bot.isp.demo import DemoBackend
+
+    DemoBackend(str(demo_db))._db()
+    name, _, phone, _, _ = generated_customers()[21]  # three open invoices; no other test writes as him
+    with sqlite3.connect(demo_db) as db:
+        invoices = db.execute(
+            "SELECT cu.id, co.id, i.id, i.due_date, i.amount FROM invoices i JOIN contracts co ON co.id = i.contract_id "
+            "JOIN customers cu ON cu.id = co.customer_id WHERE cu.phone = ? AND i.status = 'open' "
+            "ORDER BY i.due_date", (phone,)).fetchall()
+    assert len(invoices) >= 2
+    customer_id, contract_id, invoice_id, due, amount = invoices[-1]  # not the oldest: the bot would pick that one
+    due_br = date.fromisoformat(due).strftime("%d/%m/%Y")
+    rasa_server.api("POST", f"/conversations/wa:{phone}/tracker/events", json={"event": "restart"}).raise_for_status()
+    jobs = Service("jobs-reminder-reply", [str(VENV_BIN / "python"), "-m", "bot.jobs"],
+                   dict(server_env, OUTREACH_SEND_HOURS="00:00-24:00"), log_dir).launch()
+    try:
+        mark = len(graph_api.requests)
+        enqueue_jobs(redis_settings, key_prefix, ("send_reminder", (
+            "billing:reply-test", date.today().isoformat(), str(customer_id), phone, name, str(invoice_id),
+            str(contract_id), due, str(amount)), "reply-test"))
+        wait_for(lambda: reminders(graph_api, mark), what="the reminder")
+    finally:
+        jobs.stop()
+    before = len(bodies(graph_api, phone))
+
+    say(rasa_server, text(phone, "me manda o codigo pix por favor"), name=name)
+    wait_text(graph_api, phone, f"Fatura com vencimento em {due_br}")
+    answer = "\n".join(shown(b) for b in bodies(graph_api, phone)[before:])
+    assert "CPF" not in answer and f"vencimento em {date.fromisoformat(invoices[0][3]):%d/%m/%Y}" not in answer
+
+    # the conversation shows what he answered, before his message (saved when the turn ends)
+    events = wait_for(lambda: [e for e in rasa_server.tracker(f"wa:{phone}")["events"]
+                               if e["event"] == "user"] and rasa_server.tracker(f"wa:{phone}")["events"],
+                      what="the saved turn")
+    reminder = next(i for i, e in enumerate(events) if e["event"] == "bot"
+                    and (e.get("metadata") or {}).get("outreach", {}).get("invoice_id") == str(invoice_id))
+    first_user = next(i for i, e in enumerate(events) if e["event"] == "user")
+    assert reminder < first_user
+    assert events[reminder]["text"].startswith(f"Ola {name.split()[0]}, sua fatura de R$ ")
+    assert events[reminder]["metadata"]["outreach"]["campaign"] == "billing:reply-test"
+    assert redis_client.exists(f"{key_prefix}:outreach:pending:{phone}") == 0  # taken once

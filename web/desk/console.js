@@ -663,7 +663,12 @@
 
   // The window's countdown moves on while the conversation stays open.
   setInterval(function () {
-    if (state.current && state.current.whatsapp_window) { $("conv-meta").textContent = metaText(state.current); }
+    if (state.current && state.current.whatsapp_window) {
+      $("conv-meta").textContent = metaText(state.current);
+      if (canReply(state.current) && windowClosed(state.current) && $("template-form").hidden) {
+        openConversation(state.current.id, true);  // the window closed while the conversation was open
+      }
+    }
   }, 30000);
 
   function renderConversation(conversation, transcript, fresh) {
@@ -681,8 +686,11 @@
     if (fresh || nearBottom) { list.scrollTop = list.scrollHeight; }
 
     var replying = canReply(conversation);
+    var templatesOnly = replying && windowClosed(conversation);
     show($("claim-bar"), conversation.status === "queue");
-    show($("reply-form"), replying);
+    show($("reply-form"), replying && !templatesOnly);
+    show($("template-form"), templatesOnly);
+    if (templatesOnly && (fresh || !$("template-name").options.length)) { loadTemplates(); }
     show($("conv-actions"), replying);
     show($("typing"), false);
     if (fresh) {
@@ -693,7 +701,108 @@
     }
     show($("placeholder"), false);
     show($("conversation"), true);
-    if (fresh) { (replying ? $("reply-text") : $("conv-title")).focus(); }
+    if (fresh) { (replying ? (templatesOnly ? $("template-name") : $("reply-text")) : $("conv-title")).focus(); }
+  }
+
+  // --- templates once the WhatsApp window closed -----------------------------
+
+  function windowSecondsLeft(conversation) {
+    var window_ = conversation.whatsapp_window;
+    if (!window_) { return null; }
+    return Math.max(0, window_.seconds_left - Math.floor((Date.now() - (conversation.loaded_at || Date.now())) / 1000));
+  }
+
+  function windowClosed(conversation) { return windowSecondsLeft(conversation) === 0; }
+
+  /** The approved utility templates (a conversation takes only those), read once per session. */
+  function loadTemplates() {
+    if (state.templates) { renderTemplatePicker(); return; }
+    api("GET", "/whatsapp/templates").then(function (data) {
+      state.templates = ((data && data.templates) || []).filter(function (t) { return t.category === "utility"; });
+      renderTemplatePicker();
+    }, function (error) {
+      if (error.status !== 401) { setError($("conv-error"), "Não foi possível carregar os modelos: " + errorText(error)); }
+    });
+  }
+
+  function chosenTemplate() {
+    var name = $("template-name").value;
+    return (state.templates || []).filter(function (t) { return t.name === name; })[0] || null;
+  }
+
+  function renderTemplatePicker() {
+    var select = $("template-name");
+    var previous = select.value;
+    clear(select);
+    (state.templates || []).forEach(function (t) {
+      select.appendChild(el("option", { value: t.name, text: t.name }));
+    });
+    if (previous) { select.value = previous; }
+    renderTemplateParameters();
+  }
+
+  var PARAMETER_LABELS = {
+    customer_name: "Nome do cliente", area: "Região", description: "Descrição", expected_end: "Previsão",
+    amount: "Valor (R$)", due_date: "Vencimento", pix_code: "Código PIX", code: "Código"
+  };
+
+  function renderTemplateParameters() {
+    var box = $("template-parameters");
+    clear(box);
+    var template = chosenTemplate();
+    (template ? template.parameters : []).forEach(function (name) {
+      var id = "template-param-" + name;
+      var value = name === "customer_name" && state.current ? customerName(state.current).split(" ")[0] : "";
+      box.appendChild(el("label", { "for": id, text: PARAMETER_LABELS[name] || name }));
+      box.appendChild(el("input", { id: id, name: name, required: true, maxlength: 1024, value: value,
+                                    "data-testid": "template-param-" + name }));
+    });
+    updateTemplatePreview();
+  }
+
+  function templateValues() {
+    var values = {};
+    Array.prototype.forEach.call($("template-parameters").querySelectorAll("input"), function (input) {
+      values[input.name] = input.value.trim();
+    });
+    return values;
+  }
+
+  /** The approved wording with what the agent typed, as the customer will read it. */
+  function updateTemplatePreview() {
+    var template = chosenTemplate();
+    var values = templateValues();
+    var text = template ? template.text.replace(/\{\{(\d+)\}\}/g, function (whole, n) {
+      return values[template.body_parameters[Number(n) - 1]] || whole;
+    }) : "";
+    $("template-preview").textContent = text;
+  }
+
+  function sendTemplate(event) {
+    event.preventDefault();
+    var template = chosenTemplate();
+    if (!template || !state.current) { return; }
+    var values = templateValues();
+    var missing = template.parameters.filter(function (name) { return !values[name]; })[0];
+    if (missing) {
+      setError($("conv-error"), "Preencha " + (PARAMETER_LABELS[missing] || missing) + ".");
+      $("template-param-" + missing).focus();
+      return;
+    }
+    var id = state.current.id;
+    var button = $("template-form").querySelector("button[type=submit]");
+    button.disabled = true;
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/template",
+        { template_name: template.name, parameters: values }).then(function () {
+      button.disabled = false;
+      setError($("conv-error"), "");
+      banner("Modelo enviado. A conversa livre volta quando o cliente responder.", "info");
+      if (state.current && state.current.id === id) { openConversation(id, true); }
+    }, function (error) {
+      button.disabled = false;
+      if (error.status === 422) { setError($("conv-error"), "Modelo não enviado: " + error.detail); }
+      else if (error.status !== 401) { setError($("conv-error"), "Modelo não enviado: " + errorText(error)); }
+    });
   }
 
   function authorLabel(message) {
@@ -752,7 +861,19 @@
         }
       }
     }
-    if (message.author === "customer") { show($("typing"), false); }
+    if (message.author === "customer") {
+      show($("typing"), false);
+      var current = state.current;
+      if (current && current.whatsapp_window && windowClosed(current)) {
+        // the customer wrote: Meta's window is open again for 24 hours
+        current.whatsapp_window = { open: true, seconds_left: 24 * 3600 };
+        current.loaded_at = Date.now();
+        $("conv-meta").textContent = metaText(current);
+        var replying = canReply(current);
+        show($("reply-form"), replying);
+        show($("template-form"), false);
+      }
+    }
     appendMessage(message);
   }
 
@@ -786,7 +907,11 @@
     }, function (error) {
       button.disabled = false;
       state.outbox.splice(state.outbox.indexOf(entry), 1);
-      if (error.status === 409 || error.status === 403) {
+      if (error.status === 409 && error.field === "window") {
+        setError($("conv-error"), "A mensagem não foi enviada: a janela de 24 horas do WhatsApp fechou. Envie um modelo.");
+        if (state.current && state.current.whatsapp_window) { state.current.whatsapp_window.seconds_left = 0; }
+        openConversation(id, true);
+      } else if (error.status === 409 || error.status === 403) {
         setError($("conv-error"), "A mensagem não foi enviada: a conversa não está mais com você.");
         openConversation(id, true);
       } else if (error.status !== 401) {
@@ -940,6 +1065,9 @@
     $("logout").addEventListener("click", onLogout);
     $("my-status").addEventListener("change", onPresenceChange);
     $("reply-form").addEventListener("submit", sendReply);
+    $("template-form").addEventListener("submit", sendTemplate);
+    $("template-name").addEventListener("change", renderTemplateParameters);
+    $("template-parameters").addEventListener("input", updateTemplatePreview);
     $("reply-text").addEventListener("keydown", onReplyKey);
     $("reply-text").addEventListener("input", onReplyInput);
     $("reply-text").addEventListener("blur", stopTyping);

@@ -32,10 +32,10 @@ from bot.outreach.sender import campaign_stats
 from bot.outreach.settings import outreach_settings
 from bot.outreach.templates import approved_templates
 from bot.outreach.window import CustomerWindows
-from bot.phones import whatsapp_e164
+from bot.phones import whatsapp_e164, whatsapp_number
 from bot.redis_pool import get_redis, redis_key
 from channels.desk import rate_limit
-from channels.desk.common import current_agent, json_body, message_text
+from channels.desk.common import current_agent, json_body, message_text, writable_conversation
 from channels.desk.delivery import CustomerLine
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,9 @@ def graph_of(request: Request):
 
 
 async def deliver(request: Request, agent: Agent, to: str, body: Dict[str, Any], transcript: str,
-                  outbound: Dict[str, Any]) -> HTTPResponse:
+                  outbound: Dict[str, Any], sender_id: Optional[str] = None) -> HTTPResponse:
+    """Send through the Graph API, then record it in the customer's tracker
+    (``sender_id``: the conversation's, else the number's ``wa:`` id)."""
     sent = await graph_of(request).send(to, body)
     if sent.error_code == WINDOW_CLOSED:
         raise Conflict("Meta refused it: the customer's 24-hour window is closed; send a template "
@@ -89,7 +91,7 @@ async def deliver(request: Request, agent: Agent, to: str, body: Dict[str, Any],
         raise UpstreamFailed(f"the WhatsApp Cloud API refused the message (code {sent.error_code})", "to")
     event = BotUttered(transcript, metadata={"desk_agent": agent.username,
                                              "outbound": dict(outbound, message_id=sent.message_id)})
-    await CustomerLine(request.app).append(senders.sender_id(senders.WHATSAPP, to), [event])
+    await CustomerLine(request.app).append(sender_id or senders.sender_id(senders.WHATSAPP, to), [event])
     logger.info("desk: outbound WhatsApp %s sent by %s", outbound.get("type"), agent.username)
     return response.json({"message_id": sent.message_id, "to": to, **outbound})
 
@@ -116,8 +118,43 @@ async def send_template(request: Request) -> HTTPResponse:
     data = json_body(request, ("to", "template_name", "language", "components"))
     to = number_field(data.get("to"))
     body = approved_templates().checked(data.get("template_name"), data.get("language"), data.get("components"))
-    name = body["template"]["name"]
-    return await deliver(request, agent, to, body, f"[template {name}]", {"type": "template", "template_name": name})
+    template = approved_templates().get(body["template"]["name"])
+    texts = [p.get("text", "") for c in body["template"].get("components", []) if c.get("type") == "body"
+             for p in c.get("parameters", [])]
+    return await deliver(request, agent, to, body, template.render(dict(zip(template.body, texts))),
+                         {"type": "template", "template_name": template.name})
+
+
+async def list_templates(request: Request) -> HTTPResponse:
+    """The approved templates with their wording and parameters: the console's picker (any agent)."""
+    await current_agent(request)
+    return response.json({"templates": [t.as_dict() for t in approved_templates().templates.values()]})
+
+
+async def conversation_template(request: Request, conversation_id: str) -> HTTPResponse:
+    """The agent of a WhatsApp conversation whose window closed writes first again:
+    an approved utility template, its parameters by name (``{"customer_name": "Ana"}``)."""
+    agent = await current_agent(request)
+    data = json_body(request, ("template_name", "parameters"))
+    conversation = await writable_conversation(agent, conversation_id)
+    to = whatsapp_number(conversation.sender_id)
+    if not to:
+        raise Conflict(f"conversation {conversation.id} is on {conversation.channel}: templates are "
+                       "WhatsApp's; write a normal message", "channel")
+    await rate_limit.count(request, "desk-send", outreach_settings().send_rate_per_minute,
+                           f"agent:{agent.username}")
+    name = data.get("template_name")
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("template_name", "required: the approved template's name")
+    template = approved_templates().get(name)
+    if template.category != "utility":
+        raise InvalidInput("template_name", f"{name} is a {template.category} template; a conversation "
+                                            "takes utility templates (supervisors send others)")
+    values = template.filled(data.get("parameters", {}))
+    await deliver(request, agent, whatsapp_e164(to), template.message(values), template.render(values),
+                  {"type": "template", "template_name": name}, conversation.sender_id)
+    return response.json({"message": {"author": "agent", "agent": agent.username, "text": template.render(values),
+                                      "template_name": name}}, status=201)
 
 
 async def window(request: Request, number: str) -> HTTPResponse:
@@ -193,6 +230,8 @@ def register(bp: Blueprint, api: str) -> None:
     bp.add_route(send, f"{api}/whatsapp/send", methods=["POST"])
     bp.add_route(send_template, f"{api}/whatsapp/send-template", methods=["POST"])
     bp.add_route(window, f"{api}/whatsapp/window/<number>", methods=["GET"])
+    bp.add_route(list_templates, f"{api}/whatsapp/templates", methods=["GET"])
+    bp.add_route(conversation_template, f"{api}/conversations/<conversation_id>/template", methods=["POST"])
     bp.add_route(list_outages, f"{api}/outages", methods=["GET"])
     bp.add_route(create_outage, f"{api}/outages", methods=["POST"])
     bp.add_route(get_outage, f"{api}/outages/<outage_id>", methods=["GET"])
