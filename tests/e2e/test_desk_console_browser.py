@@ -197,6 +197,54 @@ def test_atendente_claims_replies_and_hands_back_to_the_bot(
     assert wa_id not in logged and "internet caiu" not in logged
 
 
+def test_a_closed_whatsapp_window_offers_only_templates_until_the_customer_answers(
+        browser, rasa_server, graph_api, redis_settings, redis_client, key_prefix, atendente):
+    wait = waiter(browser)
+    wa_id = new_wa_id()
+    say(rasa_server, text(wa_id, "quero falar com um atendente"), name="Bia Nunes")
+    conversation_id = graph_api.wait_for(lambda: desk_call(
+        redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}"))).id
+    browser.get(f"{rasa_server.url}/desk/")
+    log_in(browser, atendente)
+    item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
+    click(wait, f"{item_css} [data-testid=claim]")
+    wait.until(lambda d: by_testid(d, "reply-form").is_displayed())
+
+    # A day passes without a word from her; the conversation is opened again.
+    redis_client.delete(f"{key_prefix}:wa:window:{wa_id}")
+    browser.refresh()
+    click(wait, f"[data-testid=mine-item][data-conversation-id='{conversation_id}']")
+    wait.until(lambda d: by_testid(d, "template-form").is_displayed())
+    assert not by_testid(browser, "reply-form").is_displayed()
+    assert "Janela do WhatsApp fechada" in by_testid(browser, "conv-meta").text
+    offered = [o.get_attribute("value") for o in Select(by_testid(browser, "template-name")).options]
+    assert "pesquisa_satisfacao" in offered and "codigo_verificacao" not in offered  # utility only
+
+    # The parameters follow the template; the preview shows what she will read.
+    Select(by_testid(browser, "template-name")).select_by_value("pesquisa_satisfacao")
+    name_box = wait.until(lambda d: by_testid(d, "template-param-customer_name"))
+    assert name_box.get_attribute("value") == "Bia"  # filled from the conversation
+    name_box.clear()
+    name_box.send_keys("Beatriz")
+    wait.until(lambda d: by_testid(d, "template-preview").text
+               == "Ola Beatriz, como foi seu atendimento? Responda de 1 (ruim) a 5 (otimo).")
+    before = len(bodies(graph_api, wa_id))
+    by_testid(browser, "template-send").click()
+    sent = graph_api.wait_for(lambda: bodies(graph_api, wa_id)[before:])
+    assert [b["template"] for b in sent] == [{"name": "pesquisa_satisfacao", "language": {"code": "pt_BR"},
+                                              "components": [{"type": "body", "parameters": [
+                                                  {"type": "text", "text": "Beatriz"}]}]}]
+    wait.until(lambda d: "Ola Beatriz, como foi seu atendimento? Responda de 1 (ruim) a 5 (otimo)."
+               in bubbles(d, "agent"))
+
+    # She answers: the window is open again and the reply box is back.
+    say(rasa_server, text(wa_id, "foi bom, obrigada"))
+    wait.until(lambda d: "foi bom, obrigada" in bubbles(d, "customer"))
+    wait.until(lambda d: by_testid(d, "reply-form").is_displayed())
+    assert not by_testid(browser, "template-form").is_displayed()
+    assert re.search(r"Janela do WhatsApp: 2[34]h\d\d restantes", by_testid(browser, "conv-meta").text)
+
+
 def test_locked_login_claim_race_and_the_supervisors_dashboard(
         browser, rasa_server, graph_api, redis_settings, key_prefix, redis_client, atendente):
     wait = waiter(browser)

@@ -76,3 +76,50 @@ def test_requests_that_do_not_fit_the_approved_template_name_the_field(book, nam
     with pytest.raises(InvalidInput) as error:
         book.checked(name, language, components)
     assert error.value.field == field
+
+
+def test_the_approved_wording_is_rendered_with_the_body_parameters(book):
+    template = book.get("lembrete_fatura")
+    assert template.parameters() == ("customer_name", "amount", "due_date", "pix_code")
+    assert template.render({"customer_name": "Maria", "amount": "99,90", "due_date": "10/12/2026", "pix_code": "x"}) \
+        == "Ola Maria, sua fatura de R$ 99,90 vence em 10/12/2026. Copie o codigo PIX no botao abaixo."
+
+
+@pytest.mark.parametrize("values, field", [
+    ({}, "parameters.customer_name"),
+    ({"customer_name": "  "}, "parameters.customer_name"),
+    ({"customer_name": 7}, "parameters.customer_name"),
+    ({"customer_name": "Ana\nPaula"}, "parameters.customer_name"),
+    ({"customer_name": "Ana" + " " * 5 + "Paula"}, "parameters.customer_name"),
+    ({"customer_name": "A" * 1025}, "parameters.customer_name"),
+    ({"customer_name": "Ana", "cpf": "1"}, "parameters.cpf"),
+    (["Ana"], "parameters"),
+])
+def test_template_parameters_by_name_are_checked_naming_the_field(book, values, field):
+    with pytest.raises(InvalidInput) as refused:
+        book.get("pesquisa_satisfacao").filled(values)
+    assert refused.value.field == field
+
+
+def test_a_template_whose_wording_does_not_match_its_parameters_is_refused_at_load(tmp_path):
+    path = tmp_path / "templates.yml"
+    path.write_text("templates:\n  t:\n    category: utility\n    text: 'Oi {{1}} {{2}}'\n    body: [customer_name]\n")
+    with pytest.raises(ValueError, match="text must use"):
+        TemplateBook.load(path)
+
+
+def test_a_new_session_keeps_the_invoice_of_the_reminder_the_customer_answers():
+    from rasa_sdk import Tracker
+
+    from actions.handoff import proactive_context
+
+    def tracker(events):
+        return Tracker("wa:5511987650001", {}, {}, events, False, None, {}, "action_listen")
+
+    reminder = {"event": "bot", "text": "Ola", "metadata": {"outreach": {"invoice_id": "7", "contract_id": "3"}}}
+    answered = [reminder, {"event": "action", "name": "action_listen"}]
+    assert [(e["name"], e["value"]) for e in proactive_context(tracker(answered))] == [
+        ("invoice_id", "7"), ("contract_id", "3")]
+    # already answered in an earlier session, or no reminder at all: nothing carried over
+    assert proactive_context(tracker([reminder, {"event": "user", "text": "ok"}])) == []
+    assert proactive_context(tracker([{"event": "bot", "text": "Oi", "metadata": {}}])) == []
