@@ -48,7 +48,7 @@ async def main(count: int) -> None:
     desk = Desk.create(clients[0], PREFIX)
     try:
         names = [f"agente{n:02d}" for n in range(20)]
-        agents = [await desk.users.create(name, name.title(), "atendente", "senha-bench-123")
+        agents = [await desk.users.create(name, name.title(), "atendente", "Senha-bench-123")
                   for name in names]
         for name in names:
             await desk.users.heartbeat(name)
@@ -91,7 +91,7 @@ async def main(count: int) -> None:
         auth = desk.auth(AuthSettings("b" * 32, 3600, 1000, 300))
         logins, checks = [], []
         for _ in range(10):
-            session = await timed(logins, auth.login("agente00", "senha-bench-123", "127.0.0.1"))
+            session = await timed(logins, auth.login("agente00", "Senha-bench-123", "127.0.0.1"))
         for _ in range(500):
             await timed(checks, auth.verify(session.token))
         report("login", logins)

@@ -284,7 +284,7 @@ stack_up() {
 checks() {
   local env=$WORK/deploy/.env agent password containers="" service
   agent=smoke$(openssl rand -hex 4)
-  password=$(openssl rand -hex 12)
+  password="Smoke-$(openssl rand -hex 12)"  # the desk wants an upper-case letter and a digit
   "${COMPOSE[@]}" exec -T -e DESK_USER_PASSWORD="$password" rasa \
     python -m bot.desk create-user --username "$agent" --name "Smoke test" --role atendente >&2
   for service in rasa actions redis nginx; do

@@ -17,7 +17,7 @@ from redis import asyncio as aioredis
 
 from bot.desk import Desk
 
-PASSWORD = "senha-de-teste-123"
+PASSWORD = "Senha-de-teste-123"
 
 
 def create_agent(redis_url: str, prefix: str, role: str = "atendente",

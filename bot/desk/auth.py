@@ -1,8 +1,10 @@
 """Desk logins: JWT sessions, logout (revocation) and a per-address login limit.
 
 Tokens are HS256 JWTs signed with ``DESK_JWT_SECRET`` (required, at least 32
-characters) with claims ``sub`` (username), ``role``, ``jti``, ``iat`` and
-``exp`` (``DESK_TOKEN_TTL_SECONDS``, default 8 hours). Verification accepts
+characters) with claims ``sub`` (username), ``role``, ``jti``, ``iat``, ``exp``
+(``DESK_TOKEN_TTL_SECONDS``, default 8 hours) and ``auth_time`` (the login).
+``refresh`` swaps a valid token for a new one and revokes the old, until
+``DESK_SESSION_MAX_SECONDS`` (default 24 hours) after the login. Verification accepts
 HS256 only (so ``alg: none`` and key-confusion tricks fail), then checks in
 Redis that the ``jti`` was not logged out, that the agent still exists and is
 enabled, and that the password did not change after the token was issued.
@@ -89,13 +91,16 @@ class Auth:
         await self._refund(keys=[key])
         return self.issue(agent, now)
 
-    def issue(self, agent: Agent, now: Optional[float] = None) -> Session:
-        """Sign a token for ``agent`` (login calls this after checking the password)."""
+    def issue(self, agent: Agent, now: Optional[float] = None,
+              auth_time: Optional[int] = None) -> Session:
+        """Sign a token for ``agent`` (login calls this after checking the
+        password; refresh with the login's ``auth_time``, which bounds the session)."""
         issued = int(time.time() if now is None else now)
-        expires = issued + self.settings.token_ttl
+        auth_time = issued if auth_time is None else auth_time
+        expires = min(issued + self.settings.token_ttl, auth_time + self.settings.session_max)
         jti = uuid.uuid4().hex
         claims = {"sub": agent.username, "role": agent.role, "jti": jti,
-                  "iat": issued, "exp": expires}
+                  "iat": issued, "exp": expires, "auth_time": auth_time}
         token = jwt.encode(claims, self.settings.secret, algorithm=ALGORITHM)
         return Session(token, agent, jti, expires)
 
@@ -131,6 +136,19 @@ class Auth:
         if claims["iat"] < int(agent.password_changed_at):
             raise Unauthorized("token issued before the last password change")
         return agent
+
+    async def refresh(self, token: Optional[str], now: Optional[float] = None) -> Session:
+        """A new token for a valid one, which is revoked (rotation); refused once
+        ``DESK_SESSION_MAX_SECONDS`` have passed since the login."""
+        agent = await self.verify(token)
+        claims = self._claims(token)
+        now = time.time() if now is None else now
+        auth_time = int(claims.get("auth_time", claims["iat"]))
+        if now >= auth_time + self.settings.session_max:
+            raise Unauthorized("session too old to refresh: log in again")
+        session = self.issue(agent, now, auth_time)
+        await self.logout(token)
+        return session
 
     async def logout(self, token: Optional[str]) -> None:
         """Revoke the token until it would have expired anyway."""

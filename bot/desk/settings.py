@@ -23,6 +23,7 @@ class AuthSettings:
     token_ttl: int
     max_failures: int
     window: int
+    session_max: int = 24 * 3600  # refreshes stop this long after the login
 
     @classmethod
     def from_env(cls) -> "AuthSettings":
@@ -33,6 +34,7 @@ class AuthSettings:
 class DeskSettings:
     jwt_secret: str  # DESK_JWT_SECRET; "" when unset (then no logins: see auth())
     token_ttl_seconds: int  # DESK_TOKEN_TTL_SECONDS
+    session_max_seconds: int  # DESK_SESSION_MAX_SECONDS: no refresh past this since the login
     login_max_failures: int  # DESK_LOGIN_MAX_FAILURES per address ...
     login_window_seconds: int  # ... within DESK_LOGIN_WINDOW_SECONDS
     presence_ttl_seconds: int  # DESK_PRESENCE_TTL_SECONDS without a heartbeat = offline
@@ -49,6 +51,7 @@ class DeskSettings:
         return cls(
             jwt_secret=env_str("DESK_JWT_SECRET"),
             token_ttl_seconds=env_int("DESK_TOKEN_TTL_SECONDS", 8 * 3600, 60),
+            session_max_seconds=env_int("DESK_SESSION_MAX_SECONDS", 24 * 3600, 60),
             login_max_failures=env_int("DESK_LOGIN_MAX_FAILURES", 5, 1),
             login_window_seconds=env_int("DESK_LOGIN_WINDOW_SECONDS", 300, 1),
             presence_ttl_seconds=env_int("DESK_PRESENCE_TTL_SECONDS", 90, 5),
@@ -69,7 +72,7 @@ class DeskSettings:
                 "(e.g. `openssl rand -hex 32`)"
             )
         return AuthSettings(self.jwt_secret, self.token_ttl_seconds, self.login_max_failures,
-                            self.login_window_seconds)
+                            self.login_window_seconds, max(self.session_max_seconds, self.token_ttl_seconds))
 
 
 @lru_cache(maxsize=1)

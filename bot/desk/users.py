@@ -110,10 +110,15 @@ def clean_role(value: object) -> str:
 
 
 def clean_password(value: object) -> str:
+    """A new password: 8 to 256 characters with an upper-case letter and a digit
+    (the rule of the API this desk grew from). Stored ones are not re-checked."""
     if not isinstance(value, str) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
-        raise InvalidInput("password", f"{PASSWORD_MIN} to {PASSWORD_MAX} characters")
+        raise InvalidInput("password", f"{PASSWORD_MIN} to {PASSWORD_MAX} characters, "
+                                       "with an upper-case letter and a digit")
     if not value.strip():
         raise InvalidInput("password", "must not be blank")
+    if not any(c.isupper() for c in value) or not any(c.isdigit() for c in value):
+        raise InvalidInput("password", "needs at least one upper-case letter and one digit")
     return value
 
 

@@ -157,13 +157,13 @@ def test_transfer_metrics_agents_and_user_admin(rasa_server, agents, redis_setti
     assert listed[beto.username]["active_conversations"] >= 1
 
     created = admin.ok("POST", "/users", status=201, json={
-        "username": "nova.atendente", "name": "Nova", "role": "atendente", "password": "uma-senha-boa"})
+        "username": "nova.atendente", "name": "Nova", "role": "atendente", "password": "Uma-senha-boa1"})
     assert created["user"]["role"] == "atendente"
     assert admin.api("POST", "/users", json={"username": "nova.atendente", "name": "N", "role": "atendente",
-                                             "password": "uma-senha-boa"}).status_code == 409
+                                             "password": "Uma-senha-boa1"}).status_code == 409
     bad = admin.api("POST", "/users", json={"username": "x", "name": "N", "role": "chefe", "password": "12345678"})
     assert bad.status_code == 422 and bad.json()["field"] in ("username", "role")
-    nova = DeskAgent(rasa_server, "nova.atendente", "uma-senha-boa")
+    nova = DeskAgent(rasa_server, "nova.atendente", "Uma-senha-boa1")
     assert admin.ok("PATCH", "/users/nova.atendente", json={"disabled": True})["user"]["disabled"] is True
     assert nova.api("GET", "/me").status_code == 401  # a disabled agent's token stops working
     assert admin.api("PATCH", "/users/ninguem", json={"name": "X"}).status_code == 404
@@ -181,3 +181,49 @@ def test_redis_down_is_503_for_the_api(server_on_own_redis, own_redis, key_prefi
         answer = agent.api(method, path, json=body)
         assert answer.status_code == 503, (path, answer.text)
         assert "Redis" in answer.json()["detail"]
+
+
+def test_refresh_swaps_the_token_and_spends_the_old_one(rasa_server, redis_settings, key_prefix):
+    agent = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    old = agent.token
+    fresh = agent.ok("POST", "/auth/refresh")
+    assert fresh["token"] != old and fresh["user"]["username"] == agent.username and fresh["expires_at"]
+    agent.token = fresh["token"]
+    assert agent.ok("GET", "/me")["username"] == agent.username
+    spent = requests.post(f"{rasa_server.url}/desk/api/auth/refresh", headers={"Authorization": f"Bearer {old}"},
+                          timeout=30)
+    assert spent.status_code == 401 and "revoked" in spent.json()["detail"]
+    assert requests.post(f"{rasa_server.url}/desk/api/auth/refresh", timeout=30).status_code == 401
+
+
+def test_users_are_listed_by_page_role_and_activity(rasa_server, redis_settings, key_prefix):
+    admin = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="admin"))
+    for n in range(3):
+        create_agent(redis_settings.url, key_prefix, role="supervisor")
+    def every(query: str = "") -> list:
+        users, page = [], 1
+        while True:
+            answer = admin.ok("GET", f"/users?limit=200&page={page}&{query}")
+            users += answer["users"]
+            if page * 200 >= answer["total"]:
+                return users
+            page += 1
+
+    everyone = {"users": every()}
+    supervisors = admin.ok("GET", "/users?role=supervisor&limit=2")
+    assert supervisors["limit"] == 2 and supervisors["page"] == 1 and len(supervisors["users"]) == 2
+    assert supervisors["total"] == sum(u["role"] == "supervisor" for u in everyone["users"]) >= 3
+    second = admin.ok("GET", "/users?role=supervisor&limit=2&page=2")["users"]
+    assert not {u["username"] for u in second} & {u["username"] for u in supervisors["users"]}
+    disabled = next(u for u in everyone["users"] if u["role"] == "supervisor")["username"]
+    admin.ok("PATCH", f"/users/{disabled}", json={"disabled": True})
+    inactive = every("is_active=false")
+    assert disabled in {u["username"] for u in inactive} and all(not u["is_active"] for u in inactive)
+    assert disabled not in {u["username"] for u in every("is_active=true")}
+    for query, field in (("page=0", "page"), ("limit=201", "limit"), ("limit=x", "limit"), ("role=chefe", "role"),
+                         ("is_active=sim", "is_active")):
+        answer = admin.api("GET", f"/users?{query}")
+        assert answer.status_code == 422 and answer.json()["field"] == field, query
+    weak = admin.api("POST", "/users", json={"username": "fraca", "name": "F", "role": "atendente",
+                                             "password": "senhafraca123"})
+    assert weak.status_code == 422 and weak.json()["field"] == "password" and "upper-case" in weak.json()["detail"]

@@ -45,7 +45,7 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOT = Path(tempfile.gettempdir()) / "desk-console-browser-test.png"
-PASSWORD = "senha-da-atendente-1"
+PASSWORD = "Senha-da-atendente-1"
 
 
 @pytest.fixture

@@ -52,12 +52,12 @@ def _b64(data: dict) -> str:
 
 def test_login_gives_a_short_lived_hs256_token_with_the_agreed_claims(desk_run):
     async def scenario(desk, auth):
-        await desk.users.create("Ana", "Ana Souza", "atendente", "senha-da-ana")
+        await desk.users.create("Ana", "Ana Souza", "atendente", "Senha-da-ana1")
         before = int(time.time())
-        session = await auth.login(" ANA ", "senha-da-ana", "10.0.0.1")
+        session = await auth.login(" ANA ", "Senha-da-ana1", "10.0.0.1")
         assert jwt.get_unverified_header(session.token)["alg"] == "HS256"
         claims = jwt.decode(session.token, SECRET, algorithms=["HS256"])
-        assert set(claims) == {"sub", "role", "jti", "iat", "exp"}
+        assert set(claims) == {"sub", "role", "jti", "iat", "exp", "auth_time"}
         assert (claims["sub"], claims["role"]) == ("ana", "atendente")
         assert before <= claims["iat"] and claims["exp"] == claims["iat"] + 3600
         verified = await auth.verify(session.token)
@@ -71,9 +71,9 @@ def test_login_gives_a_short_lived_hs256_token_with_the_agreed_claims(desk_run):
 
 def test_expired_forged_alg_none_and_revoked_tokens_are_refused(desk_run):
     async def scenario(desk, auth):
-        ana = await desk.users.create("ana", "Ana", "atendente", "senha-da-ana",
+        ana = await desk.users.create("ana", "Ana", "atendente", "Senha-da-ana1",
                                       now=time.time() - 7200)
-        good = await auth.login("ana", "senha-da-ana", "10.0.0.2")
+        good = await auth.login("ana", "Senha-da-ana1", "10.0.0.2")
         expired = auth.issue(ana, now=time.time() - 3601)
         claims = jwt.decode(good.token, SECRET, algorithms=["HS256"])
         forged = jwt.encode(claims, "another-secret-of-the-same-length-as-ours!", "HS256")
@@ -95,8 +95,8 @@ def test_expired_forged_alg_none_and_revoked_tokens_are_refused(desk_run):
 
 def test_revocation_lasts_until_the_token_expires(desk_run):
     async def scenario(desk, auth):
-        await desk.users.create("ana", "Ana", "atendente", "senha-da-ana")
-        session = await auth.login("ana", "senha-da-ana", "10.0.0.3")
+        await desk.users.create("ana", "Ana", "atendente", "Senha-da-ana1")
+        session = await auth.login("ana", "Senha-da-ana1", "10.0.0.3")
         await auth.logout(session.token)
         return session
 
@@ -108,23 +108,23 @@ def test_revocation_lasts_until_the_token_expires(desk_run):
 def test_disabled_unknown_and_password_changed_agents_lose_their_sessions(desk_run):
     async def scenario(desk, auth):
         users = desk.users
-        await users.create("ana", "Ana", "atendente", "senha-da-ana", now=time.time() - 60)
-        await users.create("bia", "Bia", "admin", "senha-da-bia", now=time.time() - 60)
-        ana = await auth.login("ana", "senha-da-ana", "10.0.0.4")
+        await users.create("ana", "Ana", "atendente", "Senha-da-ana1", now=time.time() - 60)
+        await users.create("bia", "Bia", "admin", "Senha-da-bia1", now=time.time() - 60)
+        ana = await auth.login("ana", "Senha-da-ana1", "10.0.0.4")
         bia_old = auth.issue(await users.get("bia"), now=time.time() - 30)
         await users.set_disabled("ana")
         with pytest.raises(Unauthorized, match="disabled"):
             await auth.verify(ana.token)
         with pytest.raises(Unauthorized):  # and cannot log in again
-            await auth.login("ana", "senha-da-ana", "10.0.0.4")
+            await auth.login("ana", "Senha-da-ana1", "10.0.0.4")
         await users.set_disabled("ana", False)
         assert (await auth.verify(ana.token)).username == "ana"
-        await users.set_password("bia", "nova-senha-bia")
+        await users.set_password("bia", "Nova-senha-bia1")
         with pytest.raises(Unauthorized, match="password change"):
             await auth.verify(bia_old.token)
         with pytest.raises(Unauthorized):
-            await auth.login("bia", "senha-da-bia", "10.0.0.4")
-        fresh = await auth.login("bia", "nova-senha-bia", "10.0.0.4")
+            await auth.login("bia", "Senha-da-bia1", "10.0.0.4")
+        fresh = await auth.login("bia", "Nova-senha-bia1", "10.0.0.4")
         assert (await auth.verify(fresh.token)).role == "admin"
         ghost = jwt.encode({"sub": "ghost", "role": "admin", "jti": "x",
                             "iat": int(time.time()), "exp": int(time.time()) + 60},
@@ -137,25 +137,25 @@ def test_disabled_unknown_and_password_changed_agents_lose_their_sessions(desk_r
 
 def test_five_failed_logins_lock_the_address_even_for_the_right_password(desk_run):
     async def scenario(desk, auth):
-        await desk.users.create("ana", "Ana", "atendente", "senha-da-ana")
+        await desk.users.create("ana", "Ana", "atendente", "Senha-da-ana1")
         for _ in range(2):  # successes do not count
-            await auth.login("ana", "senha-da-ana", "10.0.0.5")
+            await auth.login("ana", "Senha-da-ana1", "10.0.0.5")
         for attempt in range(5):
             with pytest.raises(Unauthorized):
                 await auth.login("ana" if attempt % 2 else "nobody", "errada!!", "10.0.0.5")
         with pytest.raises(LoginLocked) as locked:
-            await auth.login("ana", "senha-da-ana", "10.0.0.5")
+            await auth.login("ana", "Senha-da-ana1", "10.0.0.5")
         assert status_of(locked.value) == 429 and 290 <= locked.value.retry_after <= 300
         assert await auth.failures("10.0.0.5") == 5
         # Another address is not affected.
-        assert (await auth.login("ana", "senha-da-ana", "10.0.0.6")).agent.username == "ana"
+        assert (await auth.login("ana", "Senha-da-ana1", "10.0.0.6")).agent.username == "ana"
 
     desk_run(scenario)
 
 
 def test_concurrent_guesses_never_exceed_the_limit(desk_run):
     async def scenario(desk, auth):
-        await desk.users.create("ana", "Ana", "atendente", "senha-da-ana")
+        await desk.users.create("ana", "Ana", "atendente", "Senha-da-ana1")
 
         async def guess(n):
             try:
@@ -177,16 +177,16 @@ def test_bad_login_input_and_settings_name_the_field(desk_run, monkeypatch):
             with pytest.raises(InvalidInput) as bad:
                 await auth.login(username, password, "10.0.0.8")
             assert bad.value.field == field
-        for args, field in ((("a", "Ana", "atendente", "senha-longa"), "username"),
-                            (("ana", " ", "atendente", "senha-longa"), "name"),
-                            (("ana", "Ana", "root", "senha-longa"), "role"),
+        for args, field in ((("a", "Ana", "atendente", "Senha-longa1"), "username"),
+                            (("ana", " ", "atendente", "Senha-longa1"), "name"),
+                            (("ana", "Ana", "root", "Senha-longa1"), "role"),
                             (("ana", "Ana", "atendente", "curta"), "password")):
             with pytest.raises(InvalidInput) as bad:
                 await desk.users.create(*args)
             assert bad.value.field == field
-        await desk.users.create("ana", "Ana", "atendente", "senha-longa")
+        await desk.users.create("ana", "Ana", "atendente", "Senha-longa1")
         with pytest.raises(Conflict):
-            await desk.users.create("ana", "Outra Ana", "admin", "senha-longa")
+            await desk.users.create("ana", "Outra Ana", "admin", "Senha-longa1")
 
     desk_run(scenario)
     monkeypatch.setenv("DESK_JWT_SECRET", "short")
@@ -213,10 +213,10 @@ def _cli(prefix, redis_target, *args, **env):
 def test_cli_creates_and_lists_agents_who_can_then_log_in(desk_run, redis_target):
     prefix = desk_run.prefix
     made = _cli(prefix, redis_target, "create-user", "--username", "ana", "--name",
-                "Ana Souza", "--role", "admin", "--password", "senha-da-ana")
+                "Ana Souza", "--role", "admin", "--password", "Senha-da-ana1")
     assert made.returncode == 0 and "created admin ana" in made.stdout, made.stderr
     from_env = _cli(prefix, redis_target, "create-user", "--username", "bia", "--name", "Bia",
-                    "--role", "atendente", DESK_USER_PASSWORD="senha-da-bia")
+                    "--role", "atendente", DESK_USER_PASSWORD="Senha-da-bia1")
     assert from_env.returncode == 0, from_env.stderr
     listed = _cli(prefix, redis_target, "list-users", "--json")
     agents = [json.loads(line) for line in listed.stdout.splitlines()]
@@ -228,31 +228,31 @@ def test_cli_creates_and_lists_agents_who_can_then_log_in(desk_run, redis_target
     assert "bia\tatendente\tdisabled\tBia" in plain
 
     async def scenario(desk, auth):
-        assert (await auth.login("ana", "senha-da-ana", "10.0.1.1")).agent.role == "admin"
+        assert (await auth.login("ana", "Senha-da-ana1", "10.0.1.1")).agent.role == "admin"
         with pytest.raises(Unauthorized):
-            await auth.login("bia", "senha-da-bia", "10.0.1.1")
+            await auth.login("bia", "Senha-da-bia1", "10.0.1.1")
 
     desk_run(scenario)
 
 
 @pytest.mark.parametrize("args, code, message", [
     (["create-user", "--username", "x", "--name", "X", "--role", "admin", "--password",
-      "senha-longa"], 2, "--username"),
+      "Senha-longa1"], 2, "--username"),
     (["create-user", "--username", "joao", "--name", "Joao", "--role", "chefe",
-      "--password", "senha-longa"], 2, "--role"),
+      "--password", "Senha-longa1"], 2, "--role"),
     (["create-user", "--username", "joao", "--name", "Joao", "--role", "admin",
-      "--password", "curta"], 2, "--password: 8 to 256"),
+      "--password", "curta"], 2, "--password: 8 to 256 characters, with an upper-case letter and a digit"),
     (["create-user", "--username", "joao", "--name", "Joao", "--role", "admin"], 2,
      "--password: give --password, set DESK_USER_PASSWORD"),
-    (["set-password", "--username", "ninguem", "--password", "senha-longa"], 1,
+    (["set-password", "--username", "ninguem", "--password", "Senha-longa1"], 1,
      "'ninguem' does not exist"),
     (["create-user", "--username", "ana", "--name", "Ana", "--role", "admin",
-      "--password", "senha-longa"], 1, "'ana' already exists"),
+      "--password", "Senha-longa1"], 1, "'ana' already exists"),
 ])
 def test_cli_errors_name_the_field(desk_run, redis_target, args, code, message):
     if "ana" in args:
         _cli(desk_run.prefix, redis_target, "create-user", "--username", "ana", "--name",
-             "Ana", "--role", "admin", "--password", "senha-longa")
+             "Ana", "--role", "admin", "--password", "Senha-longa1")
     result = _cli(desk_run.prefix, redis_target, *args)
     assert result.returncode == code and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
@@ -261,3 +261,38 @@ def test_cli_errors_name_the_field(desk_run, redis_target, args, code, message):
 def test_cli_reports_redis_down(desk_run, redis_target):
     result = _cli(desk_run.prefix, redis_target, "list-users", REDIS_URL="redis://127.0.0.1:1/0")
     assert result.returncode == 1 and "Redis does not answer" in result.stderr
+
+
+def test_refresh_rotates_the_token_until_the_session_is_a_day_old(desk_run):
+    settings = AuthSettings(secret=SECRET, token_ttl=3600, max_failures=5, window=300, session_max=1800)
+
+    async def scenario(desk, auth):
+        await desk.users.create("ana", "Ana", "atendente", "Senha-da-ana1", now=time.time() - 60)
+        login = await auth.login("ana", "Senha-da-ana1", "10.0.2.1")
+        first = jwt.decode(login.token, SECRET, algorithms=["HS256"])
+        assert first["exp"] == first["auth_time"] + 1800  # never past the session's end
+        fresh = await auth.refresh(login.token)
+        claims = jwt.decode(fresh.token, SECRET, algorithms=["HS256"])
+        assert claims["auth_time"] == first["auth_time"] and claims["jti"] != first["jti"]
+        assert claims["exp"] == first["auth_time"] + 1800
+        assert (await auth.verify(fresh.token)).username == "ana"
+        with pytest.raises(Unauthorized, match="revoked"):  # the old one is spent
+            await auth.verify(login.token)
+        with pytest.raises(Unauthorized):
+            await auth.refresh(login.token)
+        with pytest.raises(Unauthorized, match="log in again"):  # the session's end
+            await auth.refresh(fresh.token, now=first["auth_time"] + 1800)
+        with pytest.raises(Unauthorized):
+            await auth.refresh("not-a-token")
+
+    desk_run(scenario, settings)
+
+
+@pytest.mark.parametrize("password", ["curta1A", "sem-maiuscula-1", "Sem-digito-nenhum", "A1"])
+def test_new_passwords_need_eight_characters_an_upper_case_letter_and_a_digit(desk_run, password):
+    async def scenario(desk, auth):
+        with pytest.raises(InvalidInput) as bad:
+            await desk.users.create("ana", "Ana", "atendente", password)
+        assert bad.value.field == "password"
+
+    desk_run(scenario)

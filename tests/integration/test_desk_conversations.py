@@ -156,8 +156,8 @@ def test_claim_errors_are_typed(desk_run):
 def test_transfer_keeps_history_and_moves_access(desk_run):
     async def scenario(desk, _):
         users, conv = desk.users, desk.conversations
-        ana = await users.create("ana", "Ana", "atendente", "senha-da-ana")
-        bia = await users.create("bia", "Bia", "atendente", "senha-da-bia")
+        ana = await users.create("ana", "Ana", "atendente", "Senha-da-ana1")
+        bia = await users.create("bia", "Bia", "atendente", "Senha-da-bia1")
         chefe = agent("chefe", "supervisor")
         opened, _ = await conv.open("whatsapp", "wa:5511900000001", "request_human")
         await conv.claim(opened.id, ana, now=T0)
@@ -273,8 +273,8 @@ def test_queue_position_and_estimated_wait(desk_run):
         nobody = await conv.queue_status(waiting[0].id, now=T0)
         assert (nobody.position, nobody.queue_size, nobody.agents_online,
                 nobody.estimated_wait_seconds) == (1, 4, 0, None)
-        ana = await users.create("ana", "Ana", "atendente", "senha-da-ana")
-        bia = await users.create("bia", "Bia", "atendente", "senha-da-bia")
+        ana = await users.create("ana", "Ana", "atendente", "Senha-da-ana1")
+        bia = await users.create("bia", "Bia", "atendente", "Senha-da-bia1")
         await users.heartbeat("ana", now=T0)
         await users.heartbeat("bia", now=T0)
         # One real handled conversation of 120 s sets the average handling time.
@@ -298,8 +298,8 @@ def test_presence_expires_without_heartbeats(desk_run, monkeypatch):
 
     async def scenario(desk, _):
         users = desk.users
-        await users.create("ana", "Ana", "atendente", "senha-da-ana")
-        await users.create("bia", "Bia", "supervisor", "senha-da-bia")
+        await users.create("ana", "Ana", "atendente", "Senha-da-ana1")
+        await users.create("bia", "Bia", "supervisor", "Senha-da-bia1")
         await users.heartbeat("ana", now=T0)
         await users.heartbeat("bia", "away", now=T0)
         presence = await users.presence(now=T0 + 30)
@@ -322,8 +322,8 @@ def test_metrics_count_today_in_sao_paulo(desk_run):
 
     async def scenario(desk, _):
         users, conv = desk.users, desk.conversations
-        ana = await users.create("ana", "Ana", "atendente", "senha-da-ana")
-        bia = await users.create("bia", "Bia", "atendente", "senha-da-bia")
+        ana = await users.create("ana", "Ana", "atendente", "Senha-da-ana1")
+        bia = await users.create("bia", "Bia", "atendente", "Senha-da-bia1")
         old, _ = await conv.open("rest_api", "api:old", "request_human", now=yesterday_late - 600)
         await conv.claim(old.id, ana, now=yesterday_late - 300)
         await conv.close(old.id, ana, "ok", now=yesterday_late)

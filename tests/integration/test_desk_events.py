@@ -28,7 +28,7 @@ def test_a_change_on_one_replica_reaches_a_subscriber_on_another(redis_target, p
         received = []
         try:
             replica_a, replica_b = Desk.create(listener, prefix), Desk.create(actor, prefix)
-            await replica_b.users.create("bia", "Bia", "atendente", "senha-da-bia")
+            await replica_b.users.create("bia", "Bia", "atendente", "Senha-da-bia1")
             async with replica_a.events.subscribe() as stream:
                 async def collect():
                     async for event in stream:

@@ -108,7 +108,7 @@ def test_the_desk_scripts_run_on_the_cluster_with_the_desk_in_one_slot(cluster_t
         client = cluster_target.async_client()
         try:
             desk = Desk.create(client, prefix)
-            await desk.users.create("bia", "Bia", "atendente", "senha-da-bia")
+            await desk.users.create("bia", "Bia", "atendente", "Senha-da-bia1")
             await desk.users.heartbeat("bia")
             conversation, created = await desk.conversations.open(
                 "rest", "api:desk-layout", "request_human", customer_name="Maria")

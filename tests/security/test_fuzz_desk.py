@@ -35,7 +35,7 @@ ROUTES = [
     ("POST", "/users"), ("PATCH", f"/users/{ID}"),
     ("POST", "/whatsapp/send"), ("POST", "/whatsapp/send-template"), ("GET", f"/whatsapp/window/{ID}"),
     ("GET", "/outages"), ("POST", "/outages"), ("GET", f"/outages/{ID}"), ("PATCH", f"/outages/{ID}"),
-    ("GET", "/whatsapp/templates"), ("POST", f"/conversations/{ID}/template"),
+    ("GET", "/whatsapp/templates"), ("POST", f"/conversations/{ID}/template"), ("POST", "/auth/refresh"),
 ]
 FIELDS = ["username", "password", "name", "role", "status", "text", "to", "reason", "resolution", "disabled",
           "type", "content", "url", "caption", "template_name", "language", "components", "area", "description",
@@ -87,6 +87,8 @@ def test_fuzz_desk_api(rasa_server, action_server, redis_settings, redis_client,
                                            "Content-Type": "application/json"}, timeout=30)
         outcomes.record(f"{method} /desk/api{route[1]}", answer.status_code,
                         f"{role} {path[:120]} {params[:80]} {body[:160]!r}")
+        if path == "/auth/refresh" and answer.status_code == 200:  # rotation: the old token is spent
+            agents[role].token = answer.json()["token"]
 
     @fuzz_settings(240)
     @given(route=st.sampled_from(ROUTES), role=st.sampled_from(sorted(agents) + ["junk-token"]),

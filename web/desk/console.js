@@ -14,6 +14,7 @@
 
   var API = "/desk/api";
   var TOKEN_KEY = "desk.token";
+  var REFRESH_BEFORE_MS = 5 * 60 * 1000;  // swap the token this long before it expires
   var HEARTBEAT_MS = 30000;
   var PING_MS = 25000;
   var DASHBOARD_MS = 15000;
@@ -235,11 +236,46 @@
     }
     refreshLists();
     connect();
+    scheduleTokenRefresh();
+  }
+
+  // --- token refresh ---------------------------------------------------------
+
+  /** The token's claims (iat, exp...), from its own payload; null if unreadable. */
+  function tokenClaims(token) {
+    try {
+      return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    } catch (ignored) {
+      return null;
+    }
+  }
+
+  /** A shift needs one login: the token is swapped shortly before it expires
+   *  (the server stops refreshing a day after the login; then the login form returns). */
+  function scheduleTokenRefresh() {
+    clearTimeout(state.tokenTimer);
+    var claims = state.token && tokenClaims(state.token);
+    if (!claims || !claims.exp || !claims.iat) { return; }
+    var before = Math.min(REFRESH_BEFORE_MS, (claims.exp - claims.iat) * 500);  // half a short token's life
+    var wait = Math.min(Math.max(claims.exp * 1000 - Date.now() - before, 1000), 2147483000);
+    state.tokenTimer = setTimeout(refreshToken, wait);
+  }
+
+  function refreshToken() {
+    if (!state.token) { return; }
+    api("POST", "/auth/refresh").then(function (data) {
+      state.token = data.token;
+      try { sessionStorage.setItem(TOKEN_KEY, data.token); } catch (ignored) { /* private mode */ }
+      scheduleTokenRefresh();
+    }, function (error) {
+      // 401: api() has ended the session already; otherwise try again shortly
+      if (error.status !== 401 && state.token) { state.tokenTimer = setTimeout(refreshToken, 30000); }
+    });
   }
 
   function stop() {
     [state.heartbeatTimer, state.tickTimer, state.dashboardTimer, state.pingTimer].forEach(clearInterval);
-    [state.wsTimer, state.typingTimer, state.refreshTimer].forEach(clearTimeout);
+    [state.wsTimer, state.typingTimer, state.refreshTimer, state.tokenTimer].forEach(clearTimeout);
     var ws = state.ws;
     state.ws = null;
     if (ws) { ws.onclose = null; ws.close(1000, "logout"); }

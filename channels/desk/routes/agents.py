@@ -11,7 +11,7 @@ from sanic.response import HTTPResponse
 from bot.desk import Desk
 from bot.desk.errors import Forbidden, InvalidInput
 from bot.desk.metrics import agents_status, desk_metrics
-from bot.desk.users import ADMIN, AWAY, OFFLINE, ONLINE, Agent
+from bot.desk.users import ADMIN, AWAY, OFFLINE, ONLINE, ROLES, Agent
 from channels.desk.common import current_agent, json_body
 
 
@@ -62,12 +62,37 @@ async def admin(request: Request) -> Agent:
 
 def user_view(user: Agent) -> Dict[str, Any]:
     return {"username": user.username, "name": user.name, "role": user.role,
-            "disabled": user.disabled}
+            "disabled": user.disabled, "is_active": not user.disabled}
+
+
+MAX_PAGE_SIZE = 200
+
+
+def whole_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(name, f"a whole number from {low} to {high}")
+    return int(raw)
 
 
 async def list_users(request: Request) -> HTTPResponse:
+    """Agents by username, filtered by ``role`` and ``is_active``, ``page`` by ``page``
+    (``limit`` a page, at most 200)."""
     await admin(request)
-    return response.json({"users": [user_view(u) for u in await Desk.shared().users.list()]})
+    page = whole_arg(request, "page", 1, 1, 10 ** 6)
+    limit = whole_arg(request, "limit", 50, 1, MAX_PAGE_SIZE)
+    role = request.args.get("role") or None
+    if role is not None and role not in ROLES:
+        raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
+    active = request.args.get("is_active")
+    if active not in (None, "", "true", "false"):
+        raise InvalidInput("is_active", "must be true or false")
+    users = [u for u in await Desk.shared().users.list()
+             if (role is None or u.role == role) and (not active or u.disabled == (active == "false"))]
+    return response.json({"users": [user_view(u) for u in users[(page - 1) * limit: page * limit]],
+                          "total": len(users), "page": page, "limit": limit})
 
 
 async def create_user(request: Request) -> HTTPResponse:

@@ -1,4 +1,4 @@
-"""``/desk/api/auth/...``: log in (a JWT) and log out (revoke it)."""
+"""``/desk/api/auth/...``: log in (a JWT), refresh it, log out (revoke it)."""
 from __future__ import annotations
 
 import logging
@@ -19,10 +19,19 @@ async def login(request: Request) -> HTTPResponse:
     address = request.remote_addr or request.ip or "unknown"
     session = await desk_auth(Desk.shared()).login(data.get("username"), data.get("password"),
                                                    address)
-    user = {"username": session.agent.username, "name": session.agent.name,
-            "role": session.agent.role}
-    return response.json({"token": session.token, "expires_at": iso(session.expires_at),
-                          "user": user})
+    return response.json(session_view(session))
+
+
+async def refresh(request: Request) -> HTTPResponse:
+    """A fresh token for a valid one (the old one is revoked): the console
+    refreshes before expiry, so a shift needs one login."""
+    session = await desk_auth(Desk.shared()).refresh(bearer_token(request))
+    return response.json(session_view(session))
+
+
+def session_view(session) -> dict:
+    user = {"username": session.agent.username, "name": session.agent.name, "role": session.agent.role}
+    return {"token": session.token, "expires_at": iso(session.expires_at), "user": user}
 
 
 async def logout(request: Request) -> HTTPResponse:
@@ -34,4 +43,5 @@ async def logout(request: Request) -> HTTPResponse:
 
 def register(bp: Blueprint, api: str) -> None:
     bp.add_route(login, f"{api}/auth/login", methods=["POST"])
+    bp.add_route(refresh, f"{api}/auth/refresh", methods=["POST"])
     bp.add_route(logout, f"{api}/auth/logout", methods=["POST"])
