@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from actions.backend import backend, customer_and_contract
 from bot.desk import Desk
 from bot.desk import handoff as texts
+from bot.desk.departments import routing
 from bot.desk.errors import DeskError
 from bot.desk.hours import TIMEZONE, BusinessHours
 from bot.desk.settings import desk_settings
@@ -123,7 +124,10 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
     ) if value]
     summary = texts.summary_for(turns, gathered, reason)
     store = desk()
+    # the department: what the customer asked for, then their last jobs, newest first
+    department_slug = routing().route([tracker.get_slot("requested_service"), *reversed(job_intents)])
     try:
+        department = await store.departments.get(department_slug)
         conversation, created = await store.conversations.open(
             channel=tracker.get_latest_input_channel() or "rest",
             sender_id=tracker.sender_id,
@@ -133,6 +137,7 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
             customer_name=name,
             customer_phone=_phone_of(tracker.sender_id),
             customer_contract=contract_id or (contract.id if contract else ""),
+            department=department.slug if department else "",
         )
         if not created:
             dispatcher.utter_message(text=texts.ALREADY_QUEUED_TEXT, buttons=[texts.LEAVE_BUTTON])
@@ -140,12 +145,12 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
         await _count_handoff(conversation.channel)
         hours = desk_settings().hours
         moment = now or datetime.now(TIMEZONE)
-        online = await store.users.online()
+        online = [a for a in await store.users.online_agents() if a.serves(conversation.department)]
         if hours.is_open(moment) and online:
             status = await store.conversations.queue_status(conversation.id)
             position = status.position if status else 1
             wait = status.estimated_wait_seconds if status else None
-            dispatcher.utter_message(text=texts.queued_text(position, wait),
+            dispatcher.utter_message(text=texts.queued_text(position, wait, department.name if department else ""),
                                      buttons=[texts.LEAVE_BUTTON])
             return [ConversationPaused()]
         protocol = await _protocol(customer, contract, summary)

@@ -13,6 +13,7 @@ from typing import Dict, Optional
 
 from bot.desk.auth import Auth
 from bot.desk.conversations import Conversations
+from bot.desk.departments import Departments
 from bot.desk.events import DeskEvents
 from bot.desk.keys import Keys
 from bot.desk.settings import AuthSettings, DeskSettings
@@ -24,6 +25,7 @@ from bot.redis_pool import get_redis, get_subscriber_redis, is_cluster
 class Desk:
     users: Users
     conversations: Conversations
+    departments: Departments
     events: DeskEvents
     keys: Keys
     settings: DeskSettings
@@ -43,7 +45,7 @@ class Desk:
         users = Users(redis, keys, presence_ttl=settings.presence_ttl_seconds)
         events = DeskEvents(redis, keys, subscriber)
         conversations = Conversations(redis, users, events, keys, settings)
-        return cls(users, conversations, events, keys, settings)
+        return cls(users, conversations, Departments(redis, keys), events, keys, settings)
 
     @classmethod
     def shared(cls) -> "Desk":

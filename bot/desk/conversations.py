@@ -37,7 +37,7 @@ class Conversations(ConversationStore):
     # -- changing ----------------------------------------------------------
     async def open(self, channel: str, sender_id: str, reason: str, priority: int = 0,
                    summary: str = "", customer_name: str = "", customer_phone: str = "",
-                   customer_contract: str = "", protocol: str = "",
+                   customer_contract: str = "", protocol: str = "", department: str = "",
                    now: Optional[float] = None) -> tuple[Conversation, bool]:
         """Queue the sender, or return their conversation already open.
 
@@ -54,6 +54,7 @@ class Conversations(ConversationStore):
             "customer_phone": checked_text("customer_phone", customer_phone, 40),
             "customer_contract": checked_text("customer_contract", customer_contract, 120),
             "protocol": checked_text("protocol", protocol, 64),
+            "department": checked_text("department", department, 40),
         }
         now = time.time() if now is None else now
         conversation_id = uuid.uuid4().hex[:16]
@@ -61,7 +62,7 @@ class Conversations(ConversationStore):
         flat = [item for pair in fields.items() for item in pair]
         found_id, created = await self._open(
             keys=[self.keys("open", fields["sender_id"]), self._conv(conversation_id),
-                  self.keys("queue"), self.keys("all")],
+                  self.keys("queue"), self.keys("all"), self.department_queue_key(fields["department"])],
             args=[conversation_id, queue_score(priority, now), repr(now), *flat],
         )
         conversation = await self.require(found_id)
@@ -78,11 +79,19 @@ class Conversations(ConversationStore):
         if agent.disabled:
             raise Forbidden(f"agent {agent.username} is disabled")
         now = time.time() if now is None else now
-        outcome, holder = await self._claim(
-            keys=[self._conv(conversation_id), self.keys("queue"), self.keys("active"),
-                  self.agent_set_key(agent.username), self.keys("stats", "wait")],
-            args=[conversation_id, agent.username, repr(now)],
-        )
+        for _ in range(3):  # moved to another department meanwhile: read it again
+            found = await self.require(conversation_id)
+            if found.status == QUEUE and not agent.serves(found.department):
+                raise Forbidden(f"conversation {conversation_id} waits in department {found.department}, "
+                                f"which {agent.username} does not serve")
+            outcome, holder = await self._claim(
+                keys=[self._conv(conversation_id), self.keys("queue"), self.keys("active"),
+                      self.agent_set_key(agent.username), self.keys("stats", "wait"),
+                      self.department_queue_key(found.department)],
+                args=[conversation_id, agent.username, repr(now), found.department],
+            )
+            if outcome != "moved":
+                break
         if outcome == "missing":
             raise NotFound(f"conversation {conversation_id!r} does not exist", "conversation_id")
         if outcome == IN_PROGRESS and holder == agent.username:
@@ -96,9 +105,11 @@ class Conversations(ConversationStore):
         return conversation
 
     async def transfer(self, conversation_id: str, actor: Agent, to_username: str,
-                       reason: str, now: Optional[float] = None) -> Conversation:
-        """Hand an in-progress conversation to another enabled agent, with a reason."""
+                       reason: str, note: str = "", now: Optional[float] = None) -> Conversation:
+        """Hand an in-progress conversation to another enabled agent, with a reason
+        and an internal note (kept in its transfers, never shown to the customer)."""
         reason = checked_text("reason", reason, 500, required=True)
+        note = checked_text("note", note, 2000)
         conversation = await self.require(conversation_id)
         require_access(actor, conversation)
         if conversation.status != IN_PROGRESS:
@@ -111,7 +122,7 @@ class Conversations(ConversationStore):
             raise InvalidInput("to", f"the conversation is already with {target.username}")
         now = time.time() if now is None else now
         entry = json.dumps({"from": conversation.agent, "to": target.username,
-                            "reason": reason, "by": actor.username, "at": now})
+                            "reason": reason, "note": note, "by": actor.username, "at": now})
         outcome = await self._transfer(
             keys=[self._conv(conversation_id), self._conv(conversation_id, "transfers"),
                   self.agent_set_key(conversation.agent), self.agent_set_key(target.username)],
@@ -123,6 +134,45 @@ class Conversations(ConversationStore):
         await self._publish("conversation_assigned", conversation, agent=target.username,
                             previous_agent=conversation.transfers[-1]["from"], reason=reason)
         return conversation
+
+    async def requeue(self, conversation_id: str, actor: Agent, department: str, reason: str,
+                      note: str = "", now: Optional[float] = None) -> Conversation:
+        """Back to a queue: ``department``'s (its own to return it, another to transfer
+        it there), in its place by original age, with the reason and an internal note
+        in its transfers. The holder or a supervisor; a supervisor may also move a
+        queued conversation."""
+        reason = checked_text("reason", reason, 500, required=True)
+        note = checked_text("note", note, 2000)
+        conversation = await self.require(conversation_id)
+        require_access(actor, conversation)
+        if conversation.status == IN_PROGRESS and conversation.agent != actor.username and not actor.sees_everything:
+            raise Forbidden(f"conversation {conversation_id} is assigned to another agent")
+        if conversation.status == QUEUE and not actor.sees_everything:
+            raise Forbidden("claim the conversation before moving it")
+        if conversation.status not in (QUEUE, IN_PROGRESS):
+            raise Conflict(f"conversation {conversation_id} is {conversation.status}")
+        if conversation.status == QUEUE and department == conversation.department:
+            raise InvalidInput("department", f"the conversation already waits in {department}")
+        now = time.time() if now is None else now
+        entry = json.dumps({"from": conversation.agent, "to_department": department, "reason": reason,
+                            "note": note, "by": actor.username, "at": now})
+        outcome = await self._requeue(
+            keys=[self._conv(conversation_id), self.keys("queue"), self.keys("active"),
+                  self.agent_set_key(conversation.agent), self.department_queue_key(conversation.department),
+                  self.department_queue_key(department), self._conv(conversation_id, "transfers")],
+            args=[conversation_id, conversation.status, conversation.agent or "", conversation.department,
+                  department, queue_score(conversation.priority, conversation.created_at), entry],
+        )
+        if outcome == "missing":
+            raise NotFound(f"conversation {conversation_id!r} does not exist", "conversation_id")
+        if outcome != "ok":
+            raise Conflict(f"conversation {conversation_id} changed meanwhile; reload it")
+        moved = await self.require(conversation_id)
+        if conversation.status == IN_PROGRESS:
+            await self._publish("conversation_closed", moved, previous_status=IN_PROGRESS,
+                                previous_agent=conversation.agent, requeued=True)
+        await self._queue_changed(moved)
+        return moved
 
     async def close(self, conversation_id: str, actor: Agent, resolution: str,
                     notes: str = "", resolved: bool = True,
@@ -168,9 +218,10 @@ class Conversations(ConversationStore):
                   self.agent_set_key(conversation.agent), self.keys("open", conversation.sender_id),
                   self._conv(cid, "transfers"), self._conv(cid, "messages"), self.keys("all"),
                   self.keys("stats", "wait"), self.keys("stats", "handling"),
-                  self.keys("stats", "resolved"), self.keys("stats", "csat")],
+                  self.keys("stats", "resolved"), self.keys("stats", "csat"),
+                  self.department_queue_key(conversation.department)],
             args=[cid, conversation.status, conversation.agent or "", status, resolution,
-                  notes, closed_by, repr(now), self.retention],
+                  notes, closed_by, repr(now), self.retention, conversation.department],
         )
         if outcome == "missing":
             raise NotFound(f"conversation {cid!r} does not exist", "conversation_id")

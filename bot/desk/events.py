@@ -47,15 +47,19 @@ class DeskEvent:
     also_to: Tuple[str, ...] = ()  # e.g. the agent a conversation was transferred from
     at: float = 0.0
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    department: str = ""  # the conversation's, when the event was sent
 
-    def visible_to(self, username: str, sees_everything: bool) -> bool:
+    def visible_to(self, username: str, sees_everything: bool, departments: Tuple[str, ...] = ()) -> bool:
         """The access rule of the API: supervisors/admins see every event;
-        atendentes those of queued conversations (also the event of one
-        leaving the queue: ``data.previous_status``) and of their own."""
+        atendentes those of conversations queued in the departments they serve
+        (also the event of one leaving the queue: ``data.previous_status``) and
+        of their own."""
         if sees_everything or self.conversation_id is None:
             return True
-        return (self.status == "queue" or self.data.get("previous_status") == "queue"
-                or username == self.agent or username in self.also_to)
+        if username == self.agent or username in self.also_to:
+            return True
+        queued = self.status == "queue" or self.data.get("previous_status") == "queue"
+        return queued and (not departments or not self.department or self.department in departments)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
@@ -92,6 +96,7 @@ class DeskEvents:
             status=conversation.status if conversation is not None else None,
             agent=conversation.agent if conversation is not None else None,
             also_to=also_to, at=time.time(),
+            department=getattr(conversation, "department", "") if conversation is not None else "",
         )
         await publish(self.redis, self.channel, event.to_json())
         return event

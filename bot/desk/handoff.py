@@ -144,14 +144,20 @@ def wait_phrase(seconds: Optional[int]) -> str:
     return f"cerca de {hours}h{rest:02d}" if rest else f"cerca de {hours}h"
 
 
-def queued_text(position: int, wait_seconds: Optional[int]) -> str:
+def queued_text(position: int, wait_seconds: Optional[int], department: str = "") -> str:
     if position <= 1:
         where = "Voce e o proximo da fila"
     else:
         where = f"Voce esta na posicao {position} da fila"
-    return (f"Certo, vou te passar para um dos nossos atendentes. {where}, espera estimada: "
+    to = f"o setor {department}" if department else "um dos nossos atendentes"
+    return (f"Certo, vou te passar para {to}. {where}, espera estimada: "
             f"{wait_phrase(wait_seconds)}. Pode continuar escrevendo por aqui: o atendente "
             "vai ver tudo. Se preferir, toque em \"Voltar para o bot\".")
+
+
+def moved_text(department: str, position: int) -> str:
+    where = "voce e o proximo da fila" if position <= 1 else f"voce esta na posicao {position} da fila"
+    return f"Transferi seu atendimento para o setor {department}: {where}. E so aguardar por aqui."
 
 
 def position_update_text(position: int, wait_seconds: Optional[int]) -> str:

@@ -8,11 +8,12 @@ today after a claim (close - claim) and the CSAT scores given today.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Tuple
 
-from bot.desk.conversations import Conversations
+from bot.desk.conversations import IN_PROGRESS, Conversations
+from bot.desk.departments import Department
 from bot.desk.hours import TIMEZONE
 from bot.desk.users import OFFLINE, ONLINE, Users
 
@@ -41,6 +42,7 @@ class DeskMetrics:
     average_handling_seconds: Optional[float]
     csat_average: Optional[float]
     csat_count: int
+    departments: List[Dict[str, object]] = field(default_factory=list)  # per department, see below
 
     def as_dict(self) -> Dict[str, object]:
         return asdict(self)
@@ -78,8 +80,33 @@ async def agents_status(users: Users, conversations: Conversations,
     return result
 
 
+async def department_metrics(users: Users, conversations: Conversations, departments: List[Department],
+                             now: float) -> List[Dict[str, object]]:
+    """Per department: waiting, in progress, agents online who serve it, the oldest wait."""
+    slugs = [d.slug for d in departments]
+    pipe = conversations.redis.pipeline(transaction=False)
+    for slug in slugs:
+        pipe.zcard(conversations.department_queue_key(slug))
+        pipe.zrange(conversations.department_queue_key(slug), 0, 0)
+    results = await pipe.execute()
+    active = await conversations.list(status=IN_PROGRESS, limit=10_000)
+    online = await users.online_agents(now)
+    rows = []
+    for index, department in enumerate(departments):
+        size, first = results[2 * index], results[2 * index + 1]
+        oldest = await conversations.get(first[0]) if first else None
+        rows.append({
+            "slug": department.slug, "name": department.name, "in_queue": size,
+            "active": sum(1 for c in active if c.department == department.slug),
+            "agents_online": sum(1 for a in online if a.serves(department.slug)),
+            "oldest_wait_seconds": round(now - oldest.created_at) if oldest else None,
+        })
+    return rows
+
+
 async def desk_metrics(users: Users, conversations: Conversations,
-                       now: Optional[float] = None) -> DeskMetrics:
+                       now: Optional[float] = None,
+                       departments: Optional[List[Department]] = None) -> DeskMetrics:
     now = time.time() if now is None else now
     start, end = day_bounds(now)
     key = conversations.keys
@@ -104,4 +131,5 @@ async def desk_metrics(users: Users, conversations: Conversations,
         average_handling_seconds=_average(handlings),
         csat_average=_average(scores),
         csat_count=len(scores),
+        departments=await department_metrics(users, conversations, departments or [], now),
     )

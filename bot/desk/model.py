@@ -33,6 +33,7 @@ class Conversation:
     customer_phone: str = ""
     customer_contract: str = ""
     protocol: str = ""
+    department: str = ""
     created_at: float = 0.0
     claimed_at: Optional[float] = None
     closed_at: Optional[float] = None
@@ -57,7 +58,7 @@ class Conversation:
         """What a desk event may carry: no phone, contract or sender id
         (``wa:<phone>``); the API serves those to agents allowed to see them."""
         return {
-            "id": self.id, "status": self.status, "channel": self.channel,
+            "id": self.id, "status": self.status, "channel": self.channel, "department": self.department,
             "agent": self.agent, "priority": self.priority, "reason": self.reason,
             "customer_name": self.customer_name, "created_at": self.created_at,
             "claimed_at": self.claimed_at, "closed_at": self.closed_at,
@@ -75,7 +76,7 @@ class Conversation:
             customer_name=data.get("customer_name", ""),
             customer_phone=data.get("customer_phone", ""),
             customer_contract=data.get("customer_contract", ""),
-            protocol=data.get("protocol", ""),
+            protocol=data.get("protocol", ""), department=data.get("department", ""),
             created_at=float(data.get("created_at") or 0),
             claimed_at=number("claimed_at"), closed_at=number("closed_at"),
             agent=data.get("agent") or None, resolution=data.get("resolution", ""),
@@ -101,10 +102,11 @@ class QueueStatus:
 
 
 def can_access(agent: Agent, conversation: Conversation) -> bool:
-    """Atendentes: conversations in the queue or assigned to them; others: all."""
+    """Atendentes: the queues of their departments and what is assigned to them; others: all."""
     if agent.sees_everything:
         return True
-    return conversation.status == QUEUE or conversation.agent == agent.username
+    return (conversation.status == QUEUE and agent.serves(conversation.department)) \
+        or conversation.agent == agent.username
 
 
 def require_access(agent: Agent, conversation: Conversation) -> None:

@@ -45,6 +45,7 @@ class DeskSettings:
     position_leader_seconds: int  # DESK_POSITION_LEADER_SECONDS lease of the notifying replica
     hours: BusinessHours  # DESK_HOURS and DESK_HOLIDAYS
     api_rate_limit_per_minute: int = 600  # DESK_API_RATE_LIMIT_PER_MINUTE per agent (per address before login)
+    departments_file: str = "desk_departments.yml"  # DESK_DEPARTMENTS_FILE: seed departments and routing
 
     @classmethod
     def from_env(cls) -> "DeskSettings":
@@ -62,6 +63,7 @@ class DeskSettings:
             position_leader_seconds=env_int("DESK_POSITION_LEADER_SECONDS", 45, 2),
             hours=BusinessHours.from_env(),
             api_rate_limit_per_minute=env_int("DESK_API_RATE_LIMIT_PER_MINUTE", 600, 0),
+            departments_file=env_str("DESK_DEPARTMENTS_FILE", "desk_departments.yml"),
         )
 
     def auth(self) -> AuthSettings:

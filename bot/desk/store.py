@@ -8,6 +8,7 @@ Keys, under ``<prefix>:desk:``::
     open:<sender_id>       id of the sender's open conversation
     queue                  sorted set, score = -priority * 1e13 + created ms
                            (higher priority first, then first come, first served)
+    queue:department:<d>   the same, for department <d> ("-": none); positions count here
     active                 sorted set of in_progress ids by claim time
     agent:<user>:active    set of the agent's in_progress ids
     all                    sorted set of every id by creation time
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from redis.exceptions import RedisError
 
@@ -56,12 +57,17 @@ class ConversationStore:
         self._open = redis.register_script(lua.OPEN)
         self._claim = redis.register_script(lua.CLAIM)
         self._transfer = redis.register_script(lua.TRANSFER)
+        self._requeue = redis.register_script(lua.REQUEUE)
         self._close = redis.register_script(lua.CLOSE)
         self._csat = redis.register_script(lua.CSAT)
         self._message = redis.register_script(lua.MESSAGE)
 
     def _conv(self, conversation_id: str, *rest: str) -> str:
         return self.keys("conv", conversation_id, *rest)
+
+    def department_queue_key(self, department: Optional[str]) -> str:
+        """The queue of one department (every waiting conversation is also in ``queue``)."""
+        return self.keys("queue", "department", department or "-")
 
     def agent_set_key(self, username: Optional[str]) -> str:
         """The set of ``username``'s conversations in progress."""
@@ -122,9 +128,10 @@ class ConversationStore:
         conversation_id = await self.redis.get(self.keys("open", sender_id))
         return await self.get(conversation_id) if conversation_id else None
 
-    async def queue(self, limit: int = 100) -> List[Conversation]:
-        """Waiting conversations in the order agents should take them."""
-        return await self._load(await self.redis.zrange(self.keys("queue"), 0, limit - 1))
+    async def queue(self, limit: int = 100, department: Optional[str] = None) -> List[Conversation]:
+        """Waiting conversations (of one department) in the order agents should take them."""
+        key = self.keys("queue") if department is None else self.department_queue_key(department)
+        return await self._load(await self.redis.zrange(key, 0, limit - 1))
 
     async def list(self, status: Optional[str] = None, channel: Optional[str] = None,
                    agent: Optional[str] = None, since: Optional[float] = None,
@@ -169,9 +176,17 @@ class ConversationStore:
                 return loaded
             offset += page
 
+    async def queue_sizes(self, departments: List[str]) -> Dict[str, int]:
+        """How many wait in each department's queue."""
+        pipe = self.redis.pipeline(transaction=False)
+        for department in departments:
+            pipe.zcard(self.department_queue_key(department))
+        return dict(zip(departments, await pipe.execute()))
+
     async def position(self, conversation_id: str) -> Optional[int]:
-        """1 for the next conversation to be taken; None when not queued."""
-        rank = await self.redis.zrank(self.keys("queue"), conversation_id)
+        """1 for the next conversation its department's agents take; None when not queued."""
+        department = await self.redis.hget(self._conv(conversation_id), "department")
+        rank = await self.redis.zrank(self.department_queue_key(department), conversation_id)
         return None if rank is None else rank + 1
 
     async def average_handling(self, recent: int = RECENT_HANDLING) -> float:
@@ -184,14 +199,15 @@ class ConversationStore:
     async def queue_status(self, conversation_id: str,
                            now: Optional[float] = None) -> Optional[QueueStatus]:
         """Position and estimated wait (:func:`estimate_wait`); None when not queued."""
+        department = await self.redis.hget(self._conv(conversation_id), "department") or ""
         position = await self.position(conversation_id)
         if position is None:
             return None
-        online = await self.users.online(now)
+        online = [agent.username for agent in await self.users.online_agents(now) if agent.serves(department)]
         pipe = self.redis.pipeline(transaction=False)
         for username in online:
             pipe.scard(self.agent_set_key(username))
-        pipe.zcard(self.keys("queue"))
+        pipe.zcard(self.department_queue_key(department))
         *loads, size = await pipe.execute()
         idle = sum(1 for load in loads if load == 0)
         wait = estimate_wait(position, len(online), idle, await self.average_handling())

@@ -16,7 +16,7 @@ import asyncio
 import re
 import time
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -58,11 +58,16 @@ class Agent:
     disabled: bool
     created_at: float
     password_changed_at: float
+    departments: Tuple[str, ...] = ()  # the departments an atendente serves; () = every one
 
     @property
     def sees_everything(self) -> bool:
         """Supervisors and admins see and act on every conversation."""
         return self.role in (SUPERVISOR, ADMIN)
+
+    def serves(self, department: str) -> bool:
+        """Whether the agent takes conversations from ``department``'s queue."""
+        return self.sees_everything or not self.departments or not department or department in self.departments
 
     def as_dict(self) -> Dict[str, object]:
         return asdict(self)
@@ -76,6 +81,7 @@ class Agent:
             disabled=data.get("disabled") == "1",
             created_at=float(data.get("created_at") or 0),
             password_changed_at=float(data.get("password_changed_at") or 0),
+            departments=tuple(d for d in (data.get("departments") or "").split(",") if d),
         )
 
 
@@ -183,12 +189,15 @@ class Users:
         return await self.require(username)
 
     async def update(self, username: str, name: Optional[str] = None,
-                     role: Optional[str] = None) -> Agent:
+                     role: Optional[str] = None, departments: Optional[Sequence[str]] = None) -> Agent:
+        """``departments``: slugs already checked against the desk's departments."""
         fields = {}
         if name is not None:
             fields["name"] = clean_name(name)
         if role is not None:
             fields["role"] = clean_role(role)
+        if departments is not None:
+            fields["departments"] = ",".join(sorted(set(departments)))
         if not fields:
             return await self.require(username)
         return await self._set(username, **fields)
@@ -268,3 +277,14 @@ class Users:
             return []
         statuses = await self.redis.hmget(self.keys("presence", "status"), fresh)
         return sorted(name for name, status in zip(fresh, statuses) if status == ONLINE)
+
+    async def online_agents(self, now: Optional[float] = None) -> List[Agent]:
+        """The enabled agents available now, with their departments."""
+        names = await self.online(now)
+        if not names:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for username in names:
+            pipe.hgetall(self._key(username))
+        return [agent for agent in (Agent.from_hash(data) for data in await pipe.execute() if data)
+                if not agent.disabled]

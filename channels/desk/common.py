@@ -111,7 +111,7 @@ def conversation_view(conversation: Conversation, position: Optional[int] = None
         ("contract_id", conversation.customer_contract)) if value}
     view: Dict[str, Any] = {
         "id": conversation.id, "status": conversation.status, "channel": conversation.channel,
-        "sender_id": conversation.sender_id, "customer": customer,
+        "sender_id": conversation.sender_id, "customer": customer, "department": conversation.department,
         "reason": conversation.reason, "priority": conversation.priority,
         "summary": conversation.summary, "created_at": iso(conversation.created_at),
     }

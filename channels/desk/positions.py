@@ -73,7 +73,9 @@ class PositionNotices:
         last = await redis.hgetall(self.notices_key)
         told = 0
         line = CustomerLine(self.app)
-        for position, conversation in enumerate(queue, start=1):
+        ahead: dict = {}  # positions count within each department's queue
+        for conversation in queue:
+            position = ahead[conversation.department] = ahead.get(conversation.department, 0) + 1
             previous = last.get(conversation.id)
             if previous is None:  # action_handoff told the position when queuing
                 await redis.hset(self.notices_key, conversation.id,

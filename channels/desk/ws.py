@@ -103,7 +103,7 @@ class DeskSocket:
     async def forward(self, stream) -> None:
         try:
             async for event in stream:
-                if event.visible_to(self.agent.username, self.agent.sees_everything):
+                if event.visible_to(self.agent.username, self.agent.sees_everything, self.agent.departments):
                     await self.send(event.type, event.data)
         except (ConnectionClosed, WebsocketClosed, asyncio.CancelledError):
             pass

@@ -369,3 +369,46 @@ def test_state_survives_a_new_process(desk_run):
         assert [m["author"] for m in await restarted.messages(first.id)] == ["customer", "agent"]
 
     desk_run(scenario)
+
+
+def test_departments_have_their_own_queues_positions_and_agents(desk_run):
+    async def scenario(desk, new_client):
+        assert {d.slug for d in await desk.departments.list()} >= {"financeiro", "suporte", "comercial",
+                                                                    "cancelamento"}
+        opened = {}
+        for n, (department, priority) in enumerate([("financeiro", 0), ("suporte", 0), ("financeiro", 0),
+                                                    ("suporte", 0), ("financeiro", 50)]):
+            conversation, _ = await desk.conversations.open(
+                "rest", f"rest:dep{n}", "teste", priority=priority, department=department, now=T0 + n)
+            opened[n] = conversation
+        positions = {n: await desk.conversations.position(c.id) for n, c in opened.items()}
+        assert positions == {4: 1, 0: 2, 2: 3, 1: 1, 3: 2}  # each department counts its own, priority first
+        fin = Agent("fin", "Fin", "atendente", False, 0.0, 0.0, departments=("financeiro",))
+        assert can_access(fin, opened[0]) and not can_access(fin, opened[1])
+        with pytest.raises(Forbidden):
+            await desk.conversations.claim(opened[1].id, fin)
+        claimed = await desk.conversations.claim(opened[0].id, fin, now=T0 + 60)
+        assert claimed.agent == "fin" and await desk.conversations.position(opened[2].id) == 2
+
+        # back to a queue: another department's, in its place by age (before the newer one there)
+        moved = await desk.conversations.requeue(opened[0].id, fin, "suporte", "e problema tecnico",
+                                                 note="cliente ja reiniciou a ONU", now=T0 + 120)
+        assert (moved.status, moved.agent, moved.department) == (QUEUE, None, "suporte")
+        assert [c.id for c in await desk.conversations.queue(department="suporte")] == [
+            opened[0].id, opened[1].id, opened[3].id]
+        assert moved.transfers[-1]["note"] == "cliente ja reiniciou a ONU" and moved.transfers[-1]["to_department"] == "suporte"
+        assert await desk.conversations.agent_load("fin") == 0
+        with pytest.raises(Forbidden):  # queued: only a supervisor moves it again
+            await desk.conversations.requeue(opened[0].id, fin, "financeiro", "de volta")
+        boss = agent("boss", "supervisor")
+        await desk.conversations.requeue(opened[0].id, boss, "financeiro", "de volta")
+        with pytest.raises(InvalidInput):
+            await desk.conversations.requeue(opened[0].id, boss, "financeiro", "de novo")
+        # a stale read of its department cannot claim it into the wrong queue; closing cleans its queue
+        closed = await desk.conversations.close(opened[0].id, boss, "resolvido")
+        assert closed.status == RESOLVED
+        for department in ("financeiro", "suporte"):
+            assert opened[0].id not in [c.id for c in await desk.conversations.queue(department=department)]
+        assert await desk.conversations.queue_sizes(["financeiro", "suporte"]) == {"financeiro": 2, "suporte": 2}
+
+    desk_run(scenario)

@@ -39,7 +39,8 @@ async def metrics(request: Request) -> HTTPResponse:
     if not (await current_agent(request)).sees_everything:
         raise Forbidden("the desk metrics are for supervisors and admins")
     desk = Desk.shared()
-    return response.json((await desk_metrics(desk.users, desk.conversations)).as_dict())
+    figures = await desk_metrics(desk.users, desk.conversations, departments=await desk.departments.list())
+    return response.json(figures.as_dict())
 
 
 async def agents(request: Request) -> HTTPResponse:
@@ -62,7 +63,7 @@ async def admin(request: Request) -> Agent:
 
 def user_view(user: Agent) -> Dict[str, Any]:
     return {"username": user.username, "name": user.name, "role": user.role,
-            "disabled": user.disabled, "is_active": not user.disabled}
+            "disabled": user.disabled, "is_active": not user.disabled, "departments": list(user.departments)}
 
 
 MAX_PAGE_SIZE = 200
@@ -105,12 +106,19 @@ async def create_user(request: Request) -> HTTPResponse:
 
 async def update_user(request: Request, username: str) -> HTTPResponse:
     await admin(request)
-    data = json_body(request, ("name", "role", "password", "disabled"))
-    users = Desk.shared().users
+    data = json_body(request, ("name", "role", "password", "disabled", "departments"))
+    desk = Desk.shared()
+    users = desk.users
     await users.require(username)
     if "disabled" in data and not isinstance(data["disabled"], bool):
         raise InvalidInput("disabled", "must be true or false")
-    user = await users.update(username, data.get("name"), data.get("role"))
+    departments = data.get("departments")
+    if departments is not None:
+        if not isinstance(departments, list) or not all(isinstance(d, str) for d in departments):
+            raise InvalidInput("departments", "a list of department slugs ([] = every department)")
+        for slug in departments:
+            await desk.departments.require(slug, "departments")
+    user = await users.update(username, data.get("name"), data.get("role"), departments)
     if data.get("password") is not None:
         user = await users.set_password(username, data["password"])
     if "disabled" in data:

@@ -2,6 +2,7 @@
 write to the customer, transfer, close."""
 from __future__ import annotations
 
+import logging
 import time
 
 from sanic import Blueprint, response
@@ -17,8 +18,11 @@ from bot.phones import whatsapp_number
 from bot.redis_pool import get_redis
 from channels.desk.common import (conversation_for, conversation_view, current_agent, json_body,
                                   send_agent_message, time_arg)
-from channels.desk.delivery import CustomerLine
+from channels.common.errors import UNAVAILABLE_ERRORS
+from channels.desk.delivery import CustomerLine, Undeliverable
 from channels.desk.transcript import transcript
+
+logger = logging.getLogger(__name__)
 
 
 async def list_conversations(request: Request) -> HTTPResponse:
@@ -63,13 +67,37 @@ async def post_message(request: Request, conversation_id: str) -> HTTPResponse:
 
 
 async def transfer(request: Request, conversation_id: str) -> HTTPResponse:
+    """To a named agent (``to``, or ``to_agent_id`` as in the original API) or to a
+    department's queue (``department``: its own to give it back), with a reason and
+    an internal ``note`` for whoever takes it next."""
     agent = await current_agent(request)
-    data = json_body(request, ("to", "reason"))
-    if not isinstance(data.get("to"), str) or not data["to"].strip():
-        raise InvalidInput("to", "the username of the agent to transfer to")
-    conversation = await Desk.shared().conversations.transfer(
-        conversation_id, agent, data["to"].strip().lower(), data.get("reason"))
+    data = json_body(request, ("to", "to_agent_id", "department", "reason", "note"))
+    desk = Desk.shared()
+    to = data.get("to", data.get("to_agent_id"))
+    if ("to" in data) + ("to_agent_id" in data) + ("department" in data) != 1:
+        raise InvalidInput("to", "give one of to (an agent's username) or department")
+    if "department" in data:
+        department = await desk.departments.require(data["department"])
+        conversation = await desk.conversations.requeue(
+            conversation_id, agent, department.slug, data.get("reason"), data.get("note") or "")
+        await tell_department(request, conversation, department.name)
+    else:
+        field = "to" if "to" in data else "to_agent_id"
+        if not isinstance(to, str) or not to.strip():
+            raise InvalidInput(field, "the username of the agent to transfer to")
+        conversation = await desk.conversations.transfer(
+            conversation_id, agent, to.strip().lower(), data.get("reason"), data.get("note") or "")
     return response.json({"conversation": conversation_view(conversation)})
+
+
+async def tell_department(request: Request, conversation, name: str) -> None:
+    """The customer hears where they wait now (best effort: the move is done)."""
+    try:
+        status = await Desk.shared().conversations.queue_status(conversation.id)
+        position = status.position if status else 1
+        await CustomerLine(request.app).say(conversation, texts.moved_text(name, position))
+    except (Undeliverable, *UNAVAILABLE_ERRORS) as error:  # a channel that cannot write first; Redis down
+        logger.warning("desk: the customer of %s was not told of the move: %s", conversation.id, error)
 
 
 async def close(request: Request, conversation_id: str) -> HTTPResponse:
@@ -86,11 +114,21 @@ async def close(request: Request, conversation_id: str) -> HTTPResponse:
 
 
 async def queue(request: Request) -> HTTPResponse:
-    await current_agent(request)
+    """Waiting conversations the agent serves (``?department=`` for one queue);
+    ``position`` counts within each conversation's department."""
+    agent = await current_agent(request)
     now = time.time()
-    waiting = await Desk.shared().conversations.queue(limit=1000)
-    return response.json({"queue": [conversation_view(c, index + 1, now)
-                                    for index, c in enumerate(waiting)]})
+    department = request.args.get("department") or None
+    if department is not None:
+        await Desk.shared().departments.require(department)
+    waiting = await Desk.shared().conversations.queue(limit=1000, department=department)
+    positions: dict = {}
+    views = []
+    for conversation in waiting:
+        positions[conversation.department] = positions.get(conversation.department, 0) + 1
+        if can_access(agent, conversation):
+            views.append(conversation_view(conversation, positions[conversation.department], now))
+    return response.json({"queue": views})
 
 
 def register(bp: Blueprint, api: str) -> None:

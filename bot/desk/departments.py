@@ -1,0 +1,145 @@
+"""Departments (setores): each with its own queue, and which one a handoff goes to.
+
+A department is data: the hash ``desk:department:<slug>`` (name, created_at)
+listed in the set ``desk:departments``; admins add and rename them through
+the API. ``desk_departments.yml`` (``DESK_DEPARTMENTS_FILE``) seeds the first
+ones (created when missing, never overwritten) and maps what a conversation
+is about (the requested service, then the customer's last intents, newest
+first) to a department; anything unmapped goes to its ``default``.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional
+
+import yaml
+
+from bot.desk.errors import Conflict, InvalidInput, NotFound
+from bot.desk.keys import Keys
+from bot.desk.settings import desk_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
+NAME_MAX = 60
+
+
+@dataclass(frozen=True)
+class Department:
+    slug: str
+    name: str
+
+    def as_dict(self) -> Dict[str, str]:
+        return {"slug": self.slug, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The seed departments (slug -> name), the default and topic -> department."""
+
+    departments: Dict[str, str]
+    default: str
+    by_topic: Dict[str, str]
+
+    def route(self, topics: Iterable[Optional[str]]) -> str:
+        """The department of the first topic that has one, else the default."""
+        for topic in topics:
+            if topic and topic in self.by_topic:
+                return self.by_topic[topic]
+        return self.default
+
+    @classmethod
+    def load(cls, path: Path) -> "Routing":
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        departments = {str(slug): str(name) for slug, name in (data.get("departments") or {}).items()}
+        for slug in departments:
+            if not SLUG.match(slug):
+                raise ValueError(f"{path}: department {slug!r}: 2 to 40 of a-z, 0-9, '_', '-'")
+        default = str(data.get("default") or "")
+        by_topic = {str(topic): str(slug) for topic, slug in (data.get("routing") or {}).items()}
+        unknown = sorted({default, *by_topic.values()} - set(departments))
+        if unknown:
+            raise ValueError(f"{path}: routing names departments not listed: {', '.join(unknown)}")
+        return cls(departments, default, by_topic)
+
+
+@lru_cache(maxsize=1)
+def routing() -> Routing:
+    """The process's routing, read once from ``DESK_DEPARTMENTS_FILE``."""
+    path = Path(desk_settings().departments_file)
+    return Routing.load(path if path.is_absolute() else ROOT / path)
+
+
+def clean_slug(value: object, field: str = "slug") -> str:
+    if not isinstance(value, str) or not SLUG.match(value.strip().lower()):
+        raise InvalidInput(field, "2 to 40 characters: lowercase letters, digits, '_' or '-'")
+    return value.strip().lower()
+
+
+def clean_department_name(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("name", "is required")
+    value = " ".join(value.split())
+    if len(value) > NAME_MAX:
+        raise InvalidInput("name", f"at most {NAME_MAX} characters")
+    return value
+
+
+class Departments:
+    def __init__(self, redis, keys: Keys):
+        self.redis = redis
+        self.keys = keys
+        self._seeded = False
+
+    def _key(self, slug: str) -> str:
+        return self.keys("department", slug)
+
+    async def seed(self, departments: Dict[str, str]) -> None:
+        """Create the listed departments that do not exist yet (once per process)."""
+        if self._seeded:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for slug, name in departments.items():
+            pipe.hsetnx(self._key(slug), "name", name)
+            pipe.hsetnx(self._key(slug), "created_at", repr(time.time()))
+            pipe.sadd(self.keys("departments"), slug)
+        await pipe.execute()
+        self._seeded = True
+
+    async def list(self) -> List[Department]:
+        await self.seed(routing().departments)
+        slugs = sorted(await self.redis.smembers(self.keys("departments")))
+        pipe = self.redis.pipeline(transaction=False)
+        for slug in slugs:
+            pipe.hget(self._key(slug), "name")
+        return [Department(slug, name) for slug, name in zip(slugs, await pipe.execute()) if name]
+
+    async def get(self, slug: str) -> Optional[Department]:
+        await self.seed(routing().departments)
+        name = await self.redis.hget(self._key(slug), "name") if isinstance(slug, str) and slug else None
+        return Department(slug, name) if name else None
+
+    async def require(self, slug: object, field: str = "department") -> Department:
+        department = await self.get(slug) if isinstance(slug, str) else None
+        if department is None:
+            raise InvalidInput(field, f"no department {slug!r}")
+        return department
+
+    async def create(self, slug: object, name: object) -> Department:
+        slug, name = clean_slug(slug), clean_department_name(name)
+        await self.seed(routing().departments)
+        if not await self.redis.hsetnx(self._key(slug), "name", name):
+            raise Conflict(f"department {slug} already exists", "slug")
+        await self.redis.hset(self._key(slug), "created_at", repr(time.time()))
+        await self.redis.sadd(self.keys("departments"), slug)
+        return Department(slug, name)
+
+    async def rename(self, slug: str, name: object) -> Department:
+        name = clean_department_name(name)
+        if await self.get(slug) is None:
+            raise NotFound(f"department {slug!r} does not exist", "slug")
+        await self.redis.hset(self._key(slug), "name", name)
+        return Department(slug, name)

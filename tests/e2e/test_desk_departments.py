@@ -1,0 +1,102 @@
+"""Departments end to end: a handoff lands in the queue of the department its
+topic maps to (desk_departments.yml) and the customer hears which one and
+their position there; an atendente of one department neither sees nor claims
+another's; a transfer to another department keeps the conversation's age and
+tells the customer; admins manage departments and who serves them; the
+supervisors' metrics are split by department."""
+from __future__ import annotations
+
+import pytest
+
+from testing.desk_client import DeskAgent, create_agent
+from tests.e2e.test_whatsapp_channel import button_reply, new_wa_id, say, wait_text
+
+pytestmark = pytest.mark.e2e
+
+
+def hand_off(rasa_server, graph_api, topic_payload: str, name: str) -> str:
+    wa_id = new_wa_id()
+    say(rasa_server, button_reply(wa_id, topic_payload, "Opcao"), name=name)
+    wait_text(graph_api, wa_id, "CPF")
+    say(rasa_server, button_reply(wa_id, "/request_human", "Atendente"), name=name)
+    return wa_id
+
+
+def test_handoffs_are_routed_by_topic_and_each_department_keeps_its_queue(
+        rasa_server, graph_api, redis_settings, key_prefix):
+    admin = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="admin"))
+    fin = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    assert admin.ok("PATCH", f"/users/{fin.username}", json={"departments": ["financeiro"]})["user"][
+        "departments"] == ["financeiro"]
+    fin.online()
+    departments = {d["slug"]: d for d in fin.ok("GET", "/departments")["departments"]}
+    assert departments["financeiro"]["name"] == "Financeiro" and "suporte" in departments
+
+    invoice = hand_off(rasa_server, graph_api, "/request_invoice", "Lia Campos")
+    told = wait_text(graph_api, invoice, "setor Financeiro")
+    assert "posicao" in told["interactive"]["body"]["text"] or "proximo da fila" in told["interactive"]["body"]["text"]
+    internet = hand_off(rasa_server, graph_api, "/report_no_connection", "Rui Prado")
+
+    supervisor = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="supervisor"))
+    queued = {item["sender_id"]: item for item in supervisor.ok("GET", "/queue")["queue"]}
+    wait_for_both = [queued.get(f"wa:{invoice}"), queued.get(f"wa:{internet}")]
+    if not all(wait_for_both):  # the second handoff's turn may still be running
+        supervisor.find_queued(f"wa:{internet}")
+        queued = {item["sender_id"]: item for item in supervisor.ok("GET", "/queue")["queue"]}
+    mine, theirs = queued[f"wa:{invoice}"], queued[f"wa:{internet}"]
+    assert (mine["department"], theirs["department"]) == ("financeiro", "suporte")
+    assert [c["department"] for c in supervisor.ok("GET", "/queue?department=suporte")["queue"]] == \
+        ["suporte"] * len(supervisor.ok("GET", "/queue?department=suporte")["queue"])
+
+    # the financeiro atendente sees and takes only financeiro's queue
+    seen = {item["sender_id"] for item in fin.ok("GET", "/queue")["queue"]}
+    assert f"wa:{invoice}" in seen and f"wa:{internet}" not in seen
+    assert fin.api("POST", f"/conversations/{theirs['id']}/claim").status_code == 403
+    assert fin.api("GET", f"/conversations/{theirs['id']}").status_code == 403
+    fin.ok("POST", f"/conversations/{mine['id']}/claim")
+
+    # to another department: back in a queue, with a note the next agent reads; the customer is told
+    for body, field in (({"department": "nao-existe", "reason": "x"}, "department"),
+                        ({"department": "suporte", "to": "ana", "reason": "x"}, "to"),
+                        ({"department": "suporte"}, "reason")):
+        answer = fin.api("POST", f"/conversations/{mine['id']}/transfer", json=body)
+        assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+    moved = fin.ok("POST", f"/conversations/{mine['id']}/transfer", json={
+        "department": "suporte", "reason": "problema tecnico", "note": "ja reiniciou a ONU"})["conversation"]
+    assert (moved["status"], moved["department"], moved.get("agent")) == ("queue", "suporte", None)
+    assert moved["transfers"][-1]["note"] == "ja reiniciou a ONU"
+    wait_text(graph_api, invoice, "Transferi seu atendimento para o setor Suporte tecnico")
+    # its place by age (priority first: "sem conexao" outranks an invoice question)
+    assert moved["created_at"] == mine["created_at"]
+    suporte_queue = supervisor.ok("GET", "/queue?department=suporte")["queue"]
+    assert mine["id"] in [c["id"] for c in suporte_queue]
+    assert suporte_queue == sorted(suporte_queue, key=lambda c: (-c["priority"], c["created_at"]))
+    assert [c["position"] for c in suporte_queue] == list(range(1, len(suporte_queue) + 1))
+    assert fin.api("GET", f"/conversations/{mine['id']}").status_code == 403
+
+    # the supervisors' dashboard, per department
+    rows = {row["slug"]: row for row in supervisor.ok("GET", "/metrics")["departments"]}
+    assert rows["suporte"]["in_queue"] >= 2 and rows["financeiro"]["agents_online"] >= 1
+    for conversation in (mine, theirs):
+        supervisor.ok("POST", f"/conversations/{conversation['id']}/close", json={"resolution": "teste"})
+
+
+def test_admins_manage_departments_and_who_serves_them(rasa_server, redis_settings, key_prefix):
+    admin = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="admin"))
+    atendente = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    slug = f"ouvidoria{key_prefix[-4:].lower()}".replace(":", "")
+    created = admin.ok("POST", "/departments", status=201, json={"slug": slug, "name": "Ouvidoria"})
+    assert created["department"] == {"slug": slug, "name": "Ouvidoria"}
+    assert admin.api("POST", "/departments", json={"slug": slug, "name": "Outra"}).status_code == 409
+    assert admin.ok("PATCH", f"/departments/{slug}", json={"name": "Ouvidoria e SAC"})["department"]["name"] \
+        == "Ouvidoria e SAC"
+    for body, field in (({"slug": "X Y", "name": "N"}, "slug"), ({"slug": "okay", "name": ""}, "name")):
+        answer = admin.api("POST", "/departments", json=body)
+        assert answer.status_code == 422 and answer.json()["field"] == field
+    assert admin.api("PATCH", "/departments/nao-existe", json={"name": "N"}).status_code == 404
+    assert atendente.api("POST", "/departments", json={"slug": "x1", "name": "X"}).status_code == 403
+    assert atendente.api("PATCH", f"/departments/{slug}", json={"name": "X"}).status_code == 403
+    bad = admin.api("PATCH", f"/users/{atendente.username}", json={"departments": ["nao-existe"]})
+    assert bad.status_code == 422 and bad.json()["field"] == "departments"
+    assert admin.ok("PATCH", f"/users/{atendente.username}", json={"departments": [slug, "financeiro"]})[
+        "user"]["departments"] == sorted([slug, "financeiro"])
