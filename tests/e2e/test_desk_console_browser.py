@@ -245,6 +245,40 @@ def test_a_closed_whatsapp_window_offers_only_templates_until_the_customer_answe
     assert re.search(r"Janela do WhatsApp: 2[34]h\d\d restantes", by_testid(browser, "conv-meta").text)
 
 
+def test_the_queue_shows_departments_and_a_conversation_moves_to_another_with_a_note(
+        browser, rasa_server, graph_api, redis_settings, key_prefix, atendente):
+    wait = waiter(browser)
+    wa_id = new_wa_id()
+    say(rasa_server, text(wa_id, "quero falar com um atendente"), name="Caio Reis")
+    queued = graph_api.wait_for(lambda: desk_call(
+        redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")))
+    conversation_id = queued.id
+    assert queued.department == "suporte"  # nothing else said: the default department
+    browser.get(f"{rasa_server.url}/desk/")
+    log_in(browser, atendente)
+    item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"{item_css} [data-testid=department]").text
+               == "Suporte tecnico")
+    click(wait, f"{item_css} [data-testid=claim]")
+    wait.until(lambda d: "Setor: Suporte tecnico" in by_testid(d, "conv-meta").text)
+
+    by_testid(browser, "transfer-open").click()
+    wait.until(lambda d: any(o.get_attribute("value") == "financeiro"
+                             for o in d.find_elements(By.CSS_SELECTOR, "[data-testid=transfer-department] option")))
+    Select(by_testid(browser, "transfer-department")).select_by_value("financeiro")
+    by_testid(browser, "transfer-reason").send_keys("duvida sobre a fatura")
+    by_testid(browser, "transfer-note").send_keys("cliente diz que pagou dia 5")
+    by_testid(browser, "transfer-submit").click()
+    wait.until(lambda d: by_testid(d, "banner").text == "Conversa transferida.")
+    wait_text(graph_api, wa_id, "Transferi seu atendimento para o setor Financeiro")
+    moved = desk_call(redis_settings, key_prefix, lambda desk: desk.conversations.get(conversation_id))
+    assert (moved.status, moved.department, moved.agent) == ("queue", "financeiro", None)
+    assert moved.transfers[-1]["note"] == "cliente diz que pagou dia 5"
+    # back in the queue (an atendente of every department still sees it), now under Financeiro
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"{item_css} [data-testid=department]").text
+               == "Financeiro")
+
+
 def test_locked_login_claim_race_and_the_supervisors_dashboard(
         browser, rasa_server, graph_api, redis_settings, key_prefix, redis_client, atendente):
     wait = waiter(browser)

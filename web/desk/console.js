@@ -235,6 +235,7 @@
       state.dashboardTimer = setInterval(refreshDashboard, DASHBOARD_MS);
     }
     refreshLists();
+    loadDepartments();
     connect();
     scheduleTokenRefresh();
   }
@@ -470,6 +471,24 @@
     });
   }
 
+  function departmentName(slug) {
+    return (state.departments && state.departments[slug]) || slug || "";
+  }
+
+  function departmentTag(slug) {
+    if (!slug) { return null; }
+    return el("span", { className: "department", "data-testid": "department", title: "Setor", text: departmentName(slug) });
+  }
+
+  /** The departments' names, read once per session (the transfer picker and the tags). */
+  function loadDepartments() {
+    return api("GET", "/departments").then(function (data) {
+      state.departments = {};
+      ((data && data.departments) || []).forEach(function (d) { state.departments[d.slug] = d.name; });
+      renderQueue();
+    }, function () { return null; });
+  }
+
   /** Priority runs 0..100 (bot.desk); a normal handoff is 10, so only higher ones get a tag. */
   function priorityTag(priority) {
     if (!(priority >= 25)) { return null; }
@@ -512,7 +531,7 @@
   var queueView = {
     signature: function (conversation, index) {
       return [conversation.position || index + 1, customerName(conversation), conversation.reason,
-              conversation.channel, conversation.priority,
+              conversation.channel, conversation.priority, departmentName(conversation.department),
               waitingSince(conversation, state.queueFetchedAt), isSelected(conversation)];
     },
     build: function (conversation, index) {
@@ -528,6 +547,7 @@
           el("strong", { text: customerName(conversation) }),
           el("span", { className: "muted reason", text: conversation.reason || "" })
         ]),
+        departmentTag(conversation.department),
         priorityTag(conversation.priority),
         el("span", { className: "wait", "data-since": since, "data-testid": "wait",
                      title: "Tempo de espera", text: duration((Date.now() - since) / 1000) })
@@ -559,6 +579,7 @@
           el("strong", { text: customerName(conversation) }),
           el("span", { className: "muted reason", text: conversation.reason || "" })
         ]),
+        departmentTag(conversation.department),
         unread ? el("span", { className: "unread", text: "nova", "data-testid": "unread" }) : null
       ]);
       open.addEventListener("click", function () { openConversation(conversation.id); });
@@ -692,7 +713,8 @@
       conversation.reason ? "Motivo: " + conversation.reason : null,
       conversation.agent ? "Atendente: " + conversation.agent : null,
       conversation.csat ? "Nota do cliente: " + conversation.csat + "/5" : null,
-      windowText(conversation.whatsapp_window, conversation.loaded_at)
+      windowText(conversation.whatsapp_window, conversation.loaded_at),
+      conversation.department ? "Setor: " + departmentName(conversation.department) : null
     ].filter(Boolean);
     return meta.join(" · ");
   }
@@ -713,7 +735,11 @@
     var status = $("conv-status");
     status.textContent = STATUS_LABELS[conversation.status] || conversation.status;
     status.className = "status-tag status-" + conversation.status;
-    $("conv-summary").textContent = conversation.summary || "Sem resumo.";
+    var notes = (conversation.transfers || []).filter(function (t) { return t && t.note; }).map(function (t) {
+      return "- " + (t.by || "?") + ": " + t.note;
+    });
+    $("conv-summary").textContent = (conversation.summary || "Sem resumo.") +
+      (notes.length ? "\n\nNotas internas:\n" + notes.join("\n") : "");
 
     var list = $("transcript");
     var nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
@@ -991,6 +1017,12 @@
 
   function loadTransferTargets() {
     if (!$("transfer-box").open || !state.current) { return; }
+    var departments = $("transfer-department");
+    clear(departments);
+    departments.appendChild(el("option", { value: "", text: "Escolha..." }));
+    Object.keys(state.departments || {}).sort().forEach(function (slug) {
+      departments.appendChild(el("option", { value: slug, text: departmentName(slug) }));
+    });
     var select = $("transfer-to");
     clear(select);
     select.appendChild(el("option", { value: "", text: "Carregando..." }));
@@ -1014,12 +1046,20 @@
   function onTransfer(event) {
     event.preventDefault();
     var to = $("transfer-to").value;
+    var department = $("transfer-department").value;
     var reason = $("transfer-reason").value.trim();
-    if (!to) { setError($("conv-error"), "Escolha para quem transferir."); $("transfer-to").focus(); return; }
+    if (!to === !department) {
+      setError($("conv-error"), "Escolha um atendente ou um setor (um dos dois).");
+      $("transfer-to").focus();
+      return;
+    }
     if (!reason) { setError($("conv-error"), "Informe o motivo da transferência."); $("transfer-reason").focus(); return; }
     var id = state.current.id;
-    api("POST", "/conversations/" + encodeURIComponent(id) + "/transfer", { to: to, reason: reason }).then(function () {
+    var body = { reason: reason, note: $("transfer-note").value.trim() };
+    if (to) { body.to = to; } else { body.department = department; }
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/transfer", body).then(function () {
       $("transfer-reason").value = "";
+      $("transfer-note").value = "";
       banner("Conversa transferida.", "info");
       refreshLists();
       if (seesEverything()) { openConversation(id, true); } else { closeConversationView(); }
