@@ -160,6 +160,7 @@ def server_env(redis_settings, key_prefix, demo_db, graph_api, smtp_server) -> D
         DESK_LOGIN_MAX_FAILURES="50",
         DESK_POSITION_CHECK_SECONDS="1",
         DESK_POSITION_NOTICE_SECONDS="2",
+        DESK_OFFLINE_GRACE_SECONDS="86400",  # agents of the tests claim without a console heartbeat
         ISP_BACKEND="demo",
         ISP_DEMO_DB=str(demo_db),
         # REDIS_URL wins over REDIS_HOST/DB in bot.settings: point both at the test db.

@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Any, Dict, List, Optional
 
-from bot.desk.errors import AlreadyClaimed, Conflict, Forbidden, InvalidInput, NotFound
+from bot.desk.errors import AlreadyClaimed, AtCapacity, Conflict, Forbidden, InvalidInput, NotFound
 from bot.desk.model import (  # noqa: F401  (re-exported: the desk's public names)
     CLOSED, CUSTOMER_CANCELLED, IN_PROGRESS, OPEN, PRIORITY_MAX, PRIORITY_MIN, QUEUE, RESOLVED,
     STATUSES, Conversation, QueueStatus, can_access, checked_priority, checked_text, estimate_wait,
@@ -71,10 +71,12 @@ class Conversations(ConversationStore):
         return conversation, bool(created)
 
     async def claim(self, conversation_id: str, agent: Agent,
-                    now: Optional[float] = None) -> Conversation:
+                    now: Optional[float] = None, capacity: Optional[int] = None) -> Conversation:
         """Take a queued conversation; :class:`AlreadyClaimed` when someone was faster.
 
         Claiming again what one already holds returns it (a retried request).
+        ``capacity`` (automatic assignment): :class:`AtCapacity` when the agent
+        already holds that many, checked in the same script as the claim.
         """
         if agent.disabled:
             raise Forbidden(f"agent {agent.username} is disabled")
@@ -88,14 +90,17 @@ class Conversations(ConversationStore):
                 keys=[self._conv(conversation_id), self.keys("queue"), self.keys("active"),
                       self.agent_set_key(agent.username), self.keys("stats", "wait"),
                       self.department_queue_key(found.department)],
-                args=[conversation_id, agent.username, repr(now), found.department],
+                args=[conversation_id, agent.username, repr(now), found.department,
+                      "" if capacity is None else str(capacity)],
             )
             if outcome != "moved":
                 break
+        if outcome == "full":
+            raise AtCapacity(f"{agent.username} already holds {capacity} conversation(s)")
         if outcome == "missing":
             raise NotFound(f"conversation {conversation_id!r} does not exist", "conversation_id")
-        if outcome == IN_PROGRESS and holder == agent.username:
-            return await self.require(conversation_id)
+        if outcome == IN_PROGRESS and holder == agent.username and capacity is None:
+            return await self.require(conversation_id)  # a retried request (automatic: someone else's hand-out)
         if outcome != "ok":
             raise AlreadyClaimed(conversation_id, outcome, holder or None)
         conversation = await self.require(conversation_id)

@@ -27,13 +27,18 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
 NAME_MAX = 60
 
 
+MANUAL, AUTO = "manual", "auto"
+ASSIGNMENTS = (MANUAL, AUTO)
+
+
 @dataclass(frozen=True)
 class Department:
     slug: str
     name: str
+    assignment: str = MANUAL  # manual: agents claim; auto: the desk hands conversations out
 
     def as_dict(self) -> Dict[str, str]:
-        return {"slug": self.slug, "name": self.name}
+        return {"slug": self.slug, "name": self.name, "assignment": self.assignment}
 
 
 @dataclass(frozen=True)
@@ -114,13 +119,16 @@ class Departments:
         slugs = sorted(await self.redis.smembers(self.keys("departments")))
         pipe = self.redis.pipeline(transaction=False)
         for slug in slugs:
-            pipe.hget(self._key(slug), "name")
-        return [Department(slug, name) for slug, name in zip(slugs, await pipe.execute()) if name]
+            pipe.hmget(self._key(slug), "name", "assignment")
+        return [Department(slug, name, assignment or MANUAL)
+                for slug, (name, assignment) in zip(slugs, await pipe.execute()) if name]
 
     async def get(self, slug: str) -> Optional[Department]:
         await self.seed(routing().departments)
-        name = await self.redis.hget(self._key(slug), "name") if isinstance(slug, str) and slug else None
-        return Department(slug, name) if name else None
+        if not isinstance(slug, str) or not slug:
+            return None
+        name, assignment = await self.redis.hmget(self._key(slug), "name", "assignment")
+        return Department(slug, name, assignment or MANUAL) if name else None
 
     async def require(self, slug: object, field: str = "department") -> Department:
         department = await self.get(slug) if isinstance(slug, str) else None
@@ -137,9 +145,17 @@ class Departments:
         await self.redis.sadd(self.keys("departments"), slug)
         return Department(slug, name)
 
-    async def rename(self, slug: str, name: object) -> Department:
-        name = clean_department_name(name)
+    async def update(self, slug: str, name: object = None, assignment: object = None) -> Department:
+        """Rename, or switch between manual claims and automatic assignment (at run time)."""
+        fields = {}
+        if name is not None:
+            fields["name"] = clean_department_name(name)
+        if assignment is not None:
+            if assignment not in ASSIGNMENTS:
+                raise InvalidInput("assignment", "must be manual or auto")
+            fields["assignment"] = assignment
         if await self.get(slug) is None:
             raise NotFound(f"department {slug!r} does not exist", "slug")
-        await self.redis.hset(self._key(slug), "name", name)
-        return Department(slug, name)
+        if fields:
+            await self.redis.hset(self._key(slug), mapping=fields)
+        return await self.get(slug)

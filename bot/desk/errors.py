@@ -1,4 +1,4 @@
-"""The desk's errors: the project's typed errors (``bot.errors``) plus two of its own.
+"""The desk's errors: the project's typed errors (``bot.errors``) plus three of its own.
 
 The library stays free of any web framework; ``channels/common/errors.py``
 maps every error to its HTTP status (``AlreadyClaimed`` is a 409 because it
@@ -17,7 +17,7 @@ from bot.errors import (AppError, Conflict, Forbidden, InvalidInput, NotFound, R
 # The desk's code used to catch its own base class; every desk error is an AppError.
 DeskError = AppError
 
-__all__ = ["AlreadyClaimed", "Conflict", "DeskError", "Forbidden", "InvalidInput",
+__all__ = ["AlreadyClaimed", "AtCapacity", "Conflict", "DeskError", "Forbidden", "InvalidInput",
            "LoginLocked", "NotFound", "Unauthorized"]
 
 
@@ -29,6 +29,10 @@ class AlreadyClaimed(Conflict):
         self.conversation_id = conversation_id
         self.current_status = status
         self.agent = agent
+
+
+class AtCapacity(Conflict):
+    """The agent already holds as many conversations as their capacity."""
 
 
 class LoginLocked(RateLimited):

@@ -15,12 +15,14 @@ redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 return {ARGV[1], 1}
 """
 # KEYS: conv, queue, active, agent set, stats:wait, department queue.
-# ARGV: id, agent, now, the department the caller read (moved meanwhile: 'moved')
+# ARGV: id, agent, now, the department the caller read (moved meanwhile: 'moved'),
+#       the agent's capacity or '' (at it: 'full'; automatic assignment only)
 CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', ''} end
 if status ~= 'queue' then return {status, redis.call('HGET', KEYS[1], 'agent') or ''} end
 if (redis.call('HGET', KEYS[1], 'department') or '') ~= ARGV[4] then return {'moved', ''} end
+if ARGV[5] ~= '' and redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[5]) then return {'full', ''} end
 local waited = tonumber(ARGV[3]) - tonumber(redis.call('HGET', KEYS[1], 'created_at'))
 redis.call('HSET', KEYS[1], 'status', 'in_progress', 'agent', ARGV[2], 'claimed_at', ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])

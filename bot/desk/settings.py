@@ -46,6 +46,9 @@ class DeskSettings:
     hours: BusinessHours  # DESK_HOURS and DESK_HOLIDAYS
     api_rate_limit_per_minute: int = 600  # DESK_API_RATE_LIMIT_PER_MINUTE per agent (per address before login)
     departments_file: str = "desk_departments.yml"  # DESK_DEPARTMENTS_FILE: seed departments and routing
+    default_capacity: int = 5  # DESK_DEFAULT_CAPACITY: conversations an agent is auto-assigned at most
+    assign_seconds: int = 1  # DESK_ASSIGN_SECONDS between automatic-assignment rounds
+    offline_grace_seconds: int = 300  # DESK_OFFLINE_GRACE_SECONDS before an absent agent's conversations go back
 
     @classmethod
     def from_env(cls) -> "DeskSettings":
@@ -64,6 +67,9 @@ class DeskSettings:
             hours=BusinessHours.from_env(),
             api_rate_limit_per_minute=env_int("DESK_API_RATE_LIMIT_PER_MINUTE", 600, 0),
             departments_file=env_str("DESK_DEPARTMENTS_FILE", "desk_departments.yml"),
+            default_capacity=env_int("DESK_DEFAULT_CAPACITY", 5, 1),
+            assign_seconds=env_int("DESK_ASSIGN_SECONDS", 1, 1),
+            offline_grace_seconds=env_int("DESK_OFFLINE_GRACE_SECONDS", 300, 10),
         )
 
     def auth(self) -> AuthSettings:

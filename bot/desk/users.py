@@ -32,6 +32,7 @@ ONLINE, AWAY, OFFLINE = "online", "away", "offline"
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
+CAPACITY_MAX = 50
 NAME_MAX = 80
 
 # HSET only when the hash exists yet/still: create (0) and update (1) atomically.
@@ -59,6 +60,7 @@ class Agent:
     created_at: float
     password_changed_at: float
     departments: Tuple[str, ...] = ()  # the departments an atendente serves; () = every one
+    capacity: Optional[int] = None  # most conversations auto-assigned at once; None = DESK_DEFAULT_CAPACITY
 
     @property
     def sees_everything(self) -> bool:
@@ -82,6 +84,7 @@ class Agent:
             created_at=float(data.get("created_at") or 0),
             password_changed_at=float(data.get("password_changed_at") or 0),
             departments=tuple(d for d in (data.get("departments") or "").split(",") if d),
+            capacity=int(data["capacity"]) if data.get("capacity") else None,
         )
 
 
@@ -189,9 +192,14 @@ class Users:
         return await self.require(username)
 
     async def update(self, username: str, name: Optional[str] = None,
-                     role: Optional[str] = None, departments: Optional[Sequence[str]] = None) -> Agent:
+                     role: Optional[str] = None, departments: Optional[Sequence[str]] = None,
+                     capacity: Optional[int] = None) -> Agent:
         """``departments``: slugs already checked against the desk's departments."""
         fields = {}
+        if capacity is not None:
+            if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= CAPACITY_MAX:
+                raise InvalidInput("capacity", f"a whole number from 1 to {CAPACITY_MAX}")
+            fields["capacity"] = str(capacity)
         if name is not None:
             fields["name"] = clean_name(name)
         if role is not None:

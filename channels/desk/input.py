@@ -16,13 +16,16 @@ from sanic import Blueprint
 
 from channels.common.errors import install_error_handlers
 from channels.desk import rate_limit
+from channels.desk.assigner import start_assignment
 from channels.desk import routes
 from channels.desk.positions import start_position_notices
 from channels.desk.ws import desk_ws
 
 
 async def start_positions(app, _loop) -> None:
+    """The desk's background rounds: queue-position notices and automatic assignment."""
     start_position_notices(app)
+    start_assignment(app)
 
 
 class DeskInput(InputChannel):

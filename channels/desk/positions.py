@@ -16,40 +16,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from typing import Optional
 
 from bot.desk import Desk
 from bot.desk import handoff as texts
+from bot.desk.leader import Lease
 from bot.metrics import record_unexpected
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.desk.delivery import CustomerLine, Undeliverable
 
 logger = logging.getLogger(__name__)
 
-# Renew only if we still hold it; take it if nobody does. 1 = leader.
-_LEAD = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) return 1 end
-if not holder then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end
-return 0
-"""
-
-
 class PositionNotices:
     def __init__(self, app, desk: Desk):
         self.app = app
         self.desk = desk
-        self.me = uuid.uuid4().hex
         self.check_every = desk.settings.position_check_seconds
         self.min_gap = desk.settings.position_notice_seconds
-        self.lease = desk.settings.position_leader_seconds
-        self._lead = desk.users.redis.register_script(_LEAD)
+        self.lease = Lease(desk.users.redis, desk.keys("leader", "positions"), desk.settings.position_leader_seconds)
         self.notices_key = desk.keys("position_notices")
 
     async def is_leader(self) -> bool:
-        return bool(await self._lead(keys=[self.desk.keys("leader", "positions")],
-                                     args=[self.me, self.lease]))
+        return await self.lease.held()
 
     async def run(self) -> None:
         while True:

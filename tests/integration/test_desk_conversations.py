@@ -412,3 +412,68 @@ def test_departments_have_their_own_queues_positions_and_agents(desk_run):
         assert await desk.conversations.queue_sizes(["financeiro", "suporte"]) == {"financeiro": 2, "suporte": 2}
 
     desk_run(scenario)
+
+
+def test_auto_assignment_respects_capacity_takes_the_oldest_first_and_never_twice(desk_run):
+    from bot.desk.assignment import Assigner
+
+    async def scenario(desk, new_client):
+        await desk.departments.create("auto-teste", "Auto")
+        await desk.departments.update("auto-teste", assignment="auto")
+        names = [f"ag{n:02d}" for n in range(20)]
+        await asyncio.gather(*(desk.users.create(name, name, "atendente", "Senha-de-teste-1") for name in names))
+        for name in names:
+            await desk.users.heartbeat(name, "online", now=T0)
+        await desk.users.update("ag00", capacity=2)  # one with a smaller capacity
+        boss = await desk.users.create("chefe", "Chefe", "supervisor", "Senha-de-teste-1")
+        await desk.users.heartbeat(boss.username, "online", now=T0)
+        ids = []
+        for n in range(200):
+            conversation, _ = await desk.conversations.open("rest", f"rest:auto{n}", "teste", department="auto-teste",
+                                                            now=T0 - 1000 + n)
+            ids.append(conversation.id)
+        manual, _ = await desk.conversations.open("rest", "rest:manual", "teste", department="suporte", now=T0 - 5000)
+
+        # two assigners on their own connections, as two replicas would run them, at the same time
+        other = Desk.create(new_client(), desk_run.prefix)
+        results = await asyncio.gather(Assigner(desk).round(now=T0 + 1), Assigner(other).round(now=T0 + 1))
+        assert sum(assigned for assigned, _ in results) == 19 * 5 + 2
+        loads = {name: await desk.conversations.agent_load(name) for name in names + ["chefe"]}
+        assert loads.pop("ag00") == 2 and set(loads.pop(n) for n in names[1:]) == {5} and loads == {"chefe": 0}
+        held = [await desk.conversations.get(cid) for cid in ids]
+        taken = [c.id for c in held if c.status == IN_PROGRESS]
+        assert taken == ids[:97]  # the oldest first
+        assert len({c.id for c in held if c.agent}) == 97
+        members = [m for name in names for m in await desk_run_members(desk, name)]
+        assert len(members) == len(set(members)) == 97  # no conversation in two agents' hands
+        assert (await desk.conversations.get(manual.id)).status == QUEUE  # a manual department waits for a claim
+
+        # a freed place is filled on the next round, by the longest-waiting conversation
+        await desk.conversations.close(ids[0], agent(held[0].agent), "resolvido")
+        assert await Assigner(desk).round(now=T0 + 2) == (1, 0)
+        assert (await desk.conversations.get(ids[97])).agent == held[0].agent
+
+    async def desk_run_members(desk, name):
+        return list(await desk.conversations.redis.smembers(desk.conversations.agent_set_key(name)))
+
+    desk_run(scenario)
+
+
+def test_an_absent_agents_conversations_go_back_after_the_grace_period(desk_run):
+    from bot.desk.assignment import OFFLINE_REASON, Assigner
+
+    async def scenario(desk, new_client):
+        await desk.users.create("ana", "Ana", "atendente", "Senha-de-teste-1")
+        await desk.users.heartbeat("ana", "online", now=T0)
+        first, _ = await desk.conversations.open("rest", "rest:gone1", "teste", department="suporte", now=T0 - 100)
+        later, _ = await desk.conversations.open("rest", "rest:gone2", "teste", department="suporte", now=T0 - 50)
+        await desk.conversations.claim(first.id, agent("ana"), now=T0)
+        grace = desk.settings.offline_grace_seconds
+        assert await Assigner(desk).round(now=T0 + grace - 1) == (0, 0)  # still within the grace period
+        assert await Assigner(desk).round(now=T0 + grace + 1) == (0, 1)
+        back = await desk.conversations.get(first.id)
+        assert (back.status, back.agent, back.department) == (QUEUE, None, "suporte")
+        assert back.transfers[-1]["reason"] == OFFLINE_REASON and back.transfers[-1]["from"] == "ana"
+        assert [c.id for c in await desk.conversations.queue(department="suporte")][:2] == [first.id, later.id]
+
+    desk_run(scenario)

@@ -63,7 +63,8 @@ async def admin(request: Request) -> Agent:
 
 def user_view(user: Agent) -> Dict[str, Any]:
     return {"username": user.username, "name": user.name, "role": user.role,
-            "disabled": user.disabled, "is_active": not user.disabled, "departments": list(user.departments)}
+            "disabled": user.disabled, "is_active": not user.disabled, "departments": list(user.departments),
+            "capacity": user.capacity or Desk.shared().settings.default_capacity}
 
 
 MAX_PAGE_SIZE = 200
@@ -106,7 +107,7 @@ async def create_user(request: Request) -> HTTPResponse:
 
 async def update_user(request: Request, username: str) -> HTTPResponse:
     await admin(request)
-    data = json_body(request, ("name", "role", "password", "disabled", "departments"))
+    data = json_body(request, ("name", "role", "password", "disabled", "departments", "capacity"))
     desk = Desk.shared()
     users = desk.users
     await users.require(username)
@@ -118,7 +119,7 @@ async def update_user(request: Request, username: str) -> HTTPResponse:
             raise InvalidInput("departments", "a list of department slugs ([] = every department)")
         for slug in departments:
             await desk.departments.require(slug, "departments")
-    user = await users.update(username, data.get("name"), data.get("role"), departments)
+    user = await users.update(username, data.get("name"), data.get("role"), departments, data.get("capacity"))
     if data.get("password") is not None:
         user = await users.set_password(username, data["password"])
     if "disabled" in data:

@@ -28,8 +28,8 @@ async def create_department(request: Request) -> HTTPResponse:
 
 async def update_department(request: Request, slug: str) -> HTTPResponse:
     await admin(request)
-    data = json_body(request, ("name",))
-    department = await Desk.shared().departments.rename(slug, data.get("name"))
+    data = json_body(request, ("name", "assignment"))
+    department = await Desk.shared().departments.update(slug, data.get("name"), data.get("assignment"))
     return response.json({"department": department.as_dict()})
 
 

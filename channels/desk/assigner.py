@@ -1,0 +1,47 @@
+"""Automatic assignment rounds (bot/desk/assignment.py), run by one replica at a time.
+
+Every ``rasa run`` replica starts :func:`start_assignment` after the server
+starts; the holder of ``desk:leader:assignment`` runs a round every
+``DESK_ASSIGN_SECONDS`` (default 1): hands out the waiting conversations of
+``auto`` departments and puts back those of agents gone offline. A crashed
+leader is replaced within a few rounds (the lease is three rounds, at least 5 s).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.desk import Desk
+from bot.desk.assignment import Assigner
+from bot.desk.leader import Lease
+from bot.metrics import record_unexpected
+from channels.common.errors import UNAVAILABLE_ERRORS
+
+logger = logging.getLogger(__name__)
+
+
+async def assignment_rounds(desk: Desk) -> None:
+    every = desk.settings.assign_seconds
+    lease = Lease(desk.users.redis, desk.keys("leader", "assignment"), max(3 * every, 5))
+    assigner = Assigner(desk)
+    while True:
+        try:
+            if await lease.held():
+                assigned, returned = await assigner.round()
+                if assigned or returned:
+                    logger.info("desk assignment: %d assigned, %d back in the queue", assigned, returned)
+        except UNAVAILABLE_ERRORS as error:
+            logger.warning("desk assignment: Redis unavailable: %s", error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a background loop: log the bug, try again next round
+            logger.exception("desk assignment: round failed")
+            record_unexpected("desk.assignment")
+        await asyncio.sleep(every)
+
+
+def start_assignment(app) -> None:
+    """Start the background task once per process (Sanic ``after_server_start``)."""
+    if getattr(app.ctx, "desk_assignment", None) is not None:
+        return
+    app.ctx.desk_assignment = app.add_task(assignment_rounds(Desk.shared()))
