@@ -2,7 +2,9 @@
 
 A department whose ``assignment`` is ``auto`` has its waiting conversations
 handed out in queue order (priority, then oldest first), each to the online
-atendente serving it with the most free capacity (``capacity`` minus the
+atendente who is a member of it (lists it in their departments; an agent
+listing none claims from every queue by hand but is not auto-assigned) with
+the most free capacity (``capacity`` minus the
 conversations they hold; ``DESK_DEFAULT_CAPACITY`` unless set on the user);
 ties go to whoever got one least recently (round robin). Each hand-out is the
 desk's atomic claim with the capacity checked in the same script, so two
@@ -64,7 +66,7 @@ class Assigner:
 
     async def fill(self, department: Department, staff: List[Agent], loads: Dict[str, int],
                    last: Dict[str, float], now: float) -> int:
-        team = [a for a in staff if a.serves(department.slug)]
+        team = [a for a in staff if department.slug in a.departments]  # its members, not everyone
         if not team:
             return 0
         assigned = 0

@@ -6,6 +6,8 @@ tells the customer; admins manage departments and who serves them; the
 supervisors' metrics are split by department."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from testing.desk_client import DeskAgent, create_agent
@@ -86,7 +88,7 @@ def test_admins_manage_departments_and_who_serves_them(rasa_server, redis_settin
     atendente = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
     slug = f"ouvidoria{key_prefix[-4:].lower()}".replace(":", "")
     created = admin.ok("POST", "/departments", status=201, json={"slug": slug, "name": "Ouvidoria"})
-    assert created["department"] == {"slug": slug, "name": "Ouvidoria"}
+    assert created["department"] == {"slug": slug, "name": "Ouvidoria", "assignment": "manual"}
     assert admin.api("POST", "/departments", json={"slug": slug, "name": "Outra"}).status_code == 409
     assert admin.ok("PATCH", f"/departments/{slug}", json={"name": "Ouvidoria e SAC"})["department"]["name"] \
         == "Ouvidoria e SAC"
@@ -100,3 +102,65 @@ def test_admins_manage_departments_and_who_serves_them(rasa_server, redis_settin
     assert bad.status_code == 422 and bad.json()["field"] == "departments"
     assert admin.ok("PATCH", f"/users/{atendente.username}", json={"departments": [slug, "financeiro"]})[
         "user"]["departments"] == sorted([slug, "financeiro"])
+
+
+def open_in(redis_settings, key_prefix, department: str, count: int) -> list:
+    """Queue ``count`` conversations in ``department`` as action_handoff would (the desk library)."""
+    import asyncio
+    import uuid
+
+    from redis import asyncio as aioredis
+
+    from bot.desk import Desk
+
+    async def run():
+        client = aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
+        try:
+            desk = Desk.create(client, key_prefix)
+            return [(await desk.conversations.open("rest", f"rest:auto-{uuid.uuid4().hex[:8]}", "teste",
+                                                   department=department))[0].id for _ in range(count)]
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def test_an_auto_department_hands_conversations_out_within_capacity(rasa_server, redis_settings, key_prefix):
+    admin = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="admin"))
+    slug = "automatico"
+    if admin.api("POST", "/departments", json={"slug": slug, "name": "Automatico"}).status_code not in (201, 409):
+        raise AssertionError("department not created")
+    team = [DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)) for _ in range(2)]
+    for member in team:
+        admin.ok("PATCH", f"/users/{member.username}", json={"departments": [slug], "capacity": 2})
+        member.online().connect()
+    bad = admin.api("PATCH", f"/departments/{slug}", json={"assignment": "sometimes"})
+    assert bad.status_code == 422 and bad.json()["field"] == "assignment"
+    assert admin.ok("PATCH", f"/departments/{slug}", json={"assignment": "auto"})["department"]["assignment"] == "auto"
+    try:
+        ids = open_in(redis_settings, key_prefix, slug, 5)
+        # every member hears of their own assignments live; nobody is given more than 2
+        for member in team:
+            member.event("conversation_assigned", lambda data: data["conversation"]["agent"] == member.username)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = [admin.ok("GET", f"/conversations/{cid}")["conversation"] for cid in ids]
+            if sum(c["status"] == "in_progress" for c in states) == 4:
+                break
+            time.sleep(0.2)
+        assert [c["status"] for c in states] == ["in_progress"] * 4 + ["queue"]  # oldest first
+        held = {m.username: [c["id"] for c in states if c.get("agent") == m.username] for m in team}
+        assert sorted(len(v) for v in held.values()) == [2, 2]
+
+        # a place frees up: the waiting one goes to that agent
+        first = team[0]
+        first.ok("POST", f"/conversations/{held[first.username][0]}/close", json={"resolution": "ok"})
+        assigned = first.event("conversation_assigned", lambda data: data["conversation"]["id"] == ids[4])
+        assert assigned["conversation"]["agent"] == first.username
+    finally:
+        admin.ok("PATCH", f"/departments/{slug}", json={"assignment": "manual"})
+        for member in team:
+            member.close()
+            member.ok("POST", "/me/status", json={"status": "offline"})
+        for cid in ids:
+            admin.api("POST", f"/conversations/{cid}/close", json={"resolution": "fim do teste"})

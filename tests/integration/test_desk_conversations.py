@@ -424,7 +424,10 @@ def test_auto_assignment_respects_capacity_takes_the_oldest_first_and_never_twic
         await asyncio.gather(*(desk.users.create(name, name, "atendente", "Senha-de-teste-1") for name in names))
         for name in names:
             await desk.users.heartbeat(name, "online", now=T0)
+            await desk.users.update(name, departments=["auto-teste"])
         await desk.users.update("ag00", capacity=2)  # one with a smaller capacity
+        await desk.users.create("geral", "Geral", "atendente", "Senha-de-teste-1")  # no departments: claims by hand
+        await desk.users.heartbeat("geral", "online", now=T0)
         boss = await desk.users.create("chefe", "Chefe", "supervisor", "Senha-de-teste-1")
         await desk.users.heartbeat(boss.username, "online", now=T0)
         ids = []
@@ -438,8 +441,9 @@ def test_auto_assignment_respects_capacity_takes_the_oldest_first_and_never_twic
         other = Desk.create(new_client(), desk_run.prefix)
         results = await asyncio.gather(Assigner(desk).round(now=T0 + 1), Assigner(other).round(now=T0 + 1))
         assert sum(assigned for assigned, _ in results) == 19 * 5 + 2
-        loads = {name: await desk.conversations.agent_load(name) for name in names + ["chefe"]}
-        assert loads.pop("ag00") == 2 and set(loads.pop(n) for n in names[1:]) == {5} and loads == {"chefe": 0}
+        loads = {name: await desk.conversations.agent_load(name) for name in names + ["chefe", "geral"]}
+        assert loads.pop("ag00") == 2 and set(loads.pop(n) for n in names[1:]) == {5}
+        assert loads == {"chefe": 0, "geral": 0}
         held = [await desk.conversations.get(cid) for cid in ids]
         taken = [c.id for c in held if c.status == IN_PROGRESS]
         assert taken == ids[:97]  # the oldest first
