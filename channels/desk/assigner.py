@@ -1,9 +1,11 @@
 """Automatic assignment rounds (bot/desk/assignment.py), run by one replica at a time.
 
 Every ``rasa run`` replica starts :func:`start_assignment` after the server
-starts; the holder of ``desk:leader:assignment`` runs a round every
-``DESK_ASSIGN_SECONDS`` (default 1): hands out the waiting conversations of
-``auto`` departments and puts back those of agents gone offline. A crashed
+starts; the holder of ``desk:leader:assignment`` runs a round whenever the
+desk's events say a conversation started waiting or a place freed up, and at
+least every ``DESK_ASSIGN_SECONDS`` (default 1; agents coming online have no
+event): hands out the waiting conversations of ``auto`` departments and puts
+back those of agents gone offline. A crashed
 leader is replaced within a few rounds (the lease is three rounds, at least 5 s).
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 
 from bot.desk import Desk
 from bot.desk.assignment import Assigner
+from bot.desk.events import CONVERSATION_CLOSED, QUEUE_UPDATE
 from bot.desk.leader import Lease
 from bot.metrics import record_unexpected
 from channels.common.errors import UNAVAILABLE_ERRORS
@@ -20,11 +23,38 @@ from channels.common.errors import UNAVAILABLE_ERRORS
 logger = logging.getLogger(__name__)
 
 
+WAKING_EVENTS = (QUEUE_UPDATE, CONVERSATION_CLOSED)  # a conversation waits, or a place freed up
+
+
+async def wake_on_changes(desk: Desk, wake: asyncio.Event) -> None:
+    """Set ``wake`` when the desk's events say a round could hand something out."""
+    while True:
+        try:
+            async with desk.events.subscribe() as stream:
+                async for event in stream:
+                    if event.type in WAKING_EVENTS:
+                        wake.set()
+        except (*UNAVAILABLE_ERRORS, TimeoutError) as error:
+            logger.warning("desk assignment: events unavailable, rounds on the timer only: %s", error)
+            await asyncio.sleep(desk.settings.assign_seconds)
+
+
 async def assignment_rounds(desk: Desk) -> None:
     every = desk.settings.assign_seconds
     lease = Lease(desk.users.redis, desk.keys("leader", "assignment"), max(3 * every, 5))
     assigner = Assigner(desk)
+    wake = asyncio.Event()
+    listener = asyncio.ensure_future(wake_on_changes(desk, wake))
+    try:
+        await rounds(lease, assigner, wake, every)
+    finally:
+        listener.cancel()
+
+
+async def rounds(lease: Lease, assigner: Assigner, wake: asyncio.Event, every: float) -> None:
+    """A round when the desk changes (queue_update, conversation_closed) or every ``every`` seconds."""
     while True:
+        wake.clear()
         try:
             if await lease.held():
                 assigned, returned = await assigner.round()
@@ -37,7 +67,10 @@ async def assignment_rounds(desk: Desk) -> None:
         except Exception:  # a background loop: log the bug, try again next round
             logger.exception("desk assignment: round failed")
             record_unexpected("desk.assignment")
-        await asyncio.sleep(every)
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=every)
+        except asyncio.TimeoutError:
+            pass
 
 
 def start_assignment(app) -> None:
