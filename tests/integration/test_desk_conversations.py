@@ -345,7 +345,7 @@ def test_metrics_count_today_in_sao_paulo(desk_run):
             "active": 1, "in_queue": 1, "resolved_today": 2,
             "agents_online": 1, "agents_away": 1, "agents_busy": 1,
             "average_wait_seconds": 70.0,  # (60 + 120 + 30) / 3 claims today
-            "average_handling_seconds": 400.0, "csat_average": 4.5, "csat_count": 2,
+            "average_handling_seconds": 400.0, "csat_average": 4.5, "csat_count": 2, "departments": [],
         }
         status = {a.username: (a.status, a.active_conversations)
                   for a in await agents_status(users, conv, now=T0 + 1050)}
