@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 from bot.desk.auth import Auth
+from bot.desk.canned import CannedReplies
 from bot.desk.conversations import Conversations
 from bot.desk.departments import Departments
 from bot.desk.events import DeskEvents
@@ -26,6 +27,7 @@ class Desk:
     users: Users
     conversations: Conversations
     departments: Departments
+    canned: CannedReplies
     events: DeskEvents
     keys: Keys
     settings: DeskSettings
@@ -45,7 +47,8 @@ class Desk:
         users = Users(redis, keys, presence_ttl=settings.presence_ttl_seconds)
         events = DeskEvents(redis, keys, subscriber)
         conversations = Conversations(redis, users, events, keys, settings)
-        return cls(users, conversations, Departments(redis, keys), events, keys, settings)
+        return cls(users, conversations, Departments(redis, keys), CannedReplies(redis, keys), events, keys,
+                   settings)
 
     @classmethod
     def shared(cls) -> "Desk":

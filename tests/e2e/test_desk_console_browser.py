@@ -279,6 +279,37 @@ def test_the_queue_shows_departments_and_a_conversation_moves_to_another_with_a_
                == "Financeiro")
 
 
+def test_a_canned_reply_expands_with_the_customers_name_and_goes_out_as_typed(
+        browser, rasa_server, graph_api, redis_settings, key_prefix, atendente):
+    wait = waiter(browser)
+    me = DeskAgent(rasa_server, atendente, PASSWORD)
+    created = me.ok("POST", "/canned-replies", status=201, json={
+        "shortcut": "boasvindas", "text": "Oi {nome}, aqui e {atendente}. Ja estou vendo seu caso."})
+    assert created["canned_reply"]["scope"] == "personal"
+    bad = me.api("POST", "/canned-replies", json={"shortcut": "geral", "text": "x", "scope": "global"})
+    assert bad.status_code == 403  # an atendente writes personal replies only
+    bad = me.api("POST", "/canned-replies", json={"shortcut": "vars", "text": "Seu CPF {cpf}"})
+    assert bad.status_code == 422 and bad.json()["field"] == "text"
+
+    wa_id = new_wa_id()
+    say(rasa_server, text(wa_id, "quero falar com um atendente"), name="Dora Lima")
+    conversation_id = graph_api.wait_for(lambda: desk_call(
+        redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}"))).id
+    browser.get(f"{rasa_server.url}/desk/")
+    log_in(browser, atendente)
+    click(wait, f"[data-testid=queue-item][data-conversation-id='{conversation_id}'] [data-testid=claim]")
+    box = wait.until(lambda d: by_testid(d, "reply-text") if by_testid(d, "reply-text").is_displayed() else None)
+    box.send_keys("/boas")
+    wait.until(lambda d: [o.get_attribute("data-shortcut") for o in d.find_elements(
+        By.CSS_SELECTOR, "[data-testid=canned-option]")] == ["boasvindas"])
+    box.send_keys(Keys.TAB)
+    expected = "Oi Dora, aqui e Ana Souza. Ja estou vendo seu caso."
+    wait.until(lambda d: by_testid(d, "reply-text").get_attribute("value") == expected)
+    assert not by_testid(browser, "canned-suggestions").is_displayed()
+    box.send_keys(Keys.ENTER)
+    assert wait_text(graph_api, wa_id, expected)["type"] == "text"
+
+
 def test_locked_login_claim_race_and_the_supervisors_dashboard(
         browser, rasa_server, graph_api, redis_settings, key_prefix, redis_client, atendente):
     wait = waiter(browser)

@@ -481,3 +481,38 @@ def test_an_absent_agents_conversations_go_back_after_the_grace_period(desk_run)
         assert [c.id for c in await desk.conversations.queue(department="suporte")][:2] == [first.id, later.id]
 
     desk_run(scenario)
+
+
+def test_canned_replies_by_scope_with_permissions_and_checked_text(desk_run):
+    async def scenario(desk, new_client):
+        ana = Agent("ana", "Ana", "atendente", False, 0.0, 0.0, departments=("financeiro",))
+        bia = Agent("bia", "Bia", "atendente", False, 0.0, 0.0, departments=("suporte",))
+        boss = agent("boss", "supervisor")
+        await desk.canned.create(boss, "pix", "Ola {nome}, o PIX e enviado aqui mesmo.", "global")
+        await desk.canned.create(boss, "pix", "Oi {nome}! PIX da fatura: use o botao.", "department", "financeiro")
+        mine = await desk.canned.create(ana, "/Tchau", "Ate mais, {nome}! {atendente}")
+        assert mine.shortcut == "tchau" and mine.scope == "personal" and mine.owner == "ana"
+        seen = {r.shortcut: r for r in await desk.canned.visible_to(ana)}
+        assert seen["pix"].scope == "department" and "tchau" in seen  # the department's hides the global
+        theirs = {r.shortcut: r for r in await desk.canned.visible_to(bia)}
+        assert theirs["pix"].scope == "global" and "tchau" not in theirs
+        with pytest.raises(Forbidden):
+            await desk.canned.create(ana, "geral", "x", "global")
+        with pytest.raises(Forbidden):
+            await desk.canned.update(bia, mine.id, text="meu agora")
+        with pytest.raises(Conflict):
+            await desk.canned.create(ana, "tchau", "de novo")
+        for args, field in ((("x", "curto"), "shortcut"), (("ok", ""), "text"), (("ok", "Oi {cpf}"), "text"),
+                            (("ok", "a" * 4097), "text"), (("ok", "x", "team"), "scope"),
+                            (("ok", "x", "department"), "department")):
+            with pytest.raises(InvalidInput) as bad:
+                await desk.canned.create(boss, *args)
+            assert bad.value.field == field
+        changed = await desk.canned.update(ana, mine.id, text="Tchau, {nome}!")
+        assert changed.text == "Tchau, {nome}!" and changed.updated_by == "ana"
+        await desk.canned.delete(ana, mine.id)
+        assert "tchau" not in {r.shortcut for r in await desk.canned.visible_to(ana)}
+        with pytest.raises(NotFound):
+            await desk.canned.delete(ana, mine.id)
+
+    desk_run(scenario)

@@ -37,10 +37,12 @@ ROUTES = [
     ("GET", "/outages"), ("POST", "/outages"), ("GET", f"/outages/{ID}"), ("PATCH", f"/outages/{ID}"),
     ("GET", "/whatsapp/templates"), ("POST", f"/conversations/{ID}/template"), ("POST", "/auth/refresh"),
     ("GET", "/departments"), ("POST", "/departments"), ("PATCH", f"/departments/{ID}"),
+    ("GET", "/canned-replies"), ("POST", "/canned-replies"), ("PATCH", f"/canned-replies/{ID}"),
+    ("DELETE", f"/canned-replies/{ID}"),
 ]
 FIELDS = ["username", "password", "name", "role", "status", "text", "to", "reason", "resolution", "disabled",
           "type", "content", "url", "caption", "template_name", "language", "components", "area", "description",
-          "expected_end", "parameters", "slug", "department", "departments", "note", "to_agent_id"]
+          "expected_end", "parameters", "slug", "department", "departments", "note", "to_agent_id", "shortcut", "scope", "assignment", "capacity"]
 BODIES = st.one_of(
     junk_value().map(dumps), DEEP.map(str.encode), st.binary(max_size=100),
     st.dictionaries(st.sampled_from(FIELDS), st.one_of(JUNK, st.text(max_size=30)), max_size=4).map(dumps),

@@ -236,6 +236,7 @@
     }
     refreshLists();
     loadDepartments();
+    loadCanned();
     connect();
     scheduleTokenRefresh();
   }
@@ -983,12 +984,74 @@
   }
 
   function onReplyKey(event) {
+    if (event.key === "Tab" && !event.shiftKey && expandCanned()) { event.preventDefault(); return; }
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { sendReply(event); }
+  }
+
+  // --- canned replies (respostas rapidas) -------------------------------------
+
+  function loadCanned() {
+    return api("GET", "/canned-replies").then(function (data) {
+      state.canned = (data && data.canned_replies) || [];
+    }, function () { return null; });
+  }
+
+  /** The "/word" right before the cursor, or null. */
+  function typedShortcut() {
+    var box = $("reply-text");
+    var before = box.value.slice(0, box.selectionStart);
+    var match = /(^|\s)\/([a-z0-9_-]*)$/.exec(before);
+    return match ? { word: match[2], start: before.length - match[2].length - 1, end: box.selectionStart } : null;
+  }
+
+  /** {nome}, {protocolo}, {atendente} filled from the conversation on screen. */
+  function fillCanned(text) {
+    var current = state.current || {};
+    var name = (current.customer && current.customer.name) || current.customer_name || "";
+    var values = { nome: name.split(" ")[0] || "", protocolo: current.protocol || "",
+                   atendente: (state.me && state.me.name) || "" };
+    return text.replace(/\{(nome|protocolo|atendente)\}/g, function (whole, key) { return values[key]; });
+  }
+
+  function cannedMatches(word) {
+    return (state.canned || []).filter(function (reply) { return reply.shortcut.indexOf(word) === 0; });
+  }
+
+  /** Replace "/shortcut" before the cursor with its reply; true when it did. */
+  function expandCanned(reply) {
+    var typed = typedShortcut();
+    if (!typed) { return false; }
+    var matches = cannedMatches(typed.word);
+    reply = reply || matches.filter(function (r) { return r.shortcut === typed.word; })[0] ||
+            (matches.length === 1 ? matches[0] : null);
+    if (!reply) { return false; }
+    var box = $("reply-text");
+    var text = fillCanned(reply.text);
+    box.value = box.value.slice(0, typed.start) + text + box.value.slice(typed.end);
+    box.selectionStart = box.selectionEnd = typed.start + text.length;
+    showCannedSuggestions();
+    return true;
+  }
+
+  function showCannedSuggestions() {
+    var list = $("canned-suggestions");
+    var typed = typedShortcut();
+    var matches = typed ? cannedMatches(typed.word).slice(0, 8) : [];
+    clear(list);
+    matches.forEach(function (reply) {
+      var item = el("li", { role: "option", "data-testid": "canned-option", "data-shortcut": reply.shortcut }, [
+        el("strong", { text: "/" + reply.shortcut }), el("span", { className: "muted", text: " " + reply.text.slice(0, 80) })
+      ]);
+      item.addEventListener("mousedown", function (event) { event.preventDefault(); expandCanned(reply); });
+      list.appendChild(item);
+    });
+    show(list, matches.length > 0);
   }
 
   /** typing_start once while the agent types, typing_stop after a pause or on send. */
   function onReplyInput() {
     if (!state.current) { return; }
+    showCannedSuggestions();
     if (!$("reply-text").value) { stopTyping(); return; }
     if (!state.typingSent) {
       state.typingSent = send({ type: "typing_start", data: { conversation_id: state.current.id } });
