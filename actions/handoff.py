@@ -138,6 +138,9 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
             customer_phone=_phone_of(tracker.sender_id),
             customer_contract=contract_id or (contract.id if contract else ""),
             department=department.slug if department else "",
+            customer_document=re.sub(r"\D", "", document or ""),
+            labels=[label for label, applies in (("bloqueado", blocked), ("falha-sistema", backend_failed),
+                                                 ("queda", "ask_outage" in topics)) if applies],
         )
         if not created:
             dispatcher.utter_message(text=texts.ALREADY_QUEUED_TEXT, buttons=[texts.LEAVE_BUTTON])

@@ -18,9 +18,10 @@ single Redis (or one Cluster hash slot), like Rasa's own Redis stores.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from bot.desk.errors import AlreadyClaimed, AtCapacity, Conflict, Forbidden, InvalidInput, NotFound
 from bot.desk.model import (  # noqa: F401  (re-exported: the desk's public names)
@@ -29,6 +30,16 @@ from bot.desk.model import (  # noqa: F401  (re-exported: the desk's public name
     queue_score, require_access)
 from bot.desk.store import RECENT_HANDLING, ConversationStore  # noqa: F401
 from bot.desk.users import Agent
+from bot.phones import whatsapp_number
+
+LABEL = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
+
+
+def checked_label(value: Any) -> str:
+    value = value.strip().lower() if isinstance(value, str) else ""
+    if not LABEL.match(value):
+        raise InvalidInput("label", "2 to 30 characters: lowercase letters, digits, '_' or '-'")
+    return value
 
 
 class Conversations(ConversationStore):
@@ -38,6 +49,7 @@ class Conversations(ConversationStore):
     async def open(self, channel: str, sender_id: str, reason: str, priority: int = 0,
                    summary: str = "", customer_name: str = "", customer_phone: str = "",
                    customer_contract: str = "", protocol: str = "", department: str = "",
+                   customer_document: str = "", labels: Sequence[str] = (),
                    now: Optional[float] = None) -> tuple[Conversation, bool]:
         """Queue the sender, or return their conversation already open.
 
@@ -65,10 +77,47 @@ class Conversations(ConversationStore):
                   self.keys("queue"), self.keys("all"), self.department_queue_key(fields["department"])],
             args=[conversation_id, queue_score(priority, now), repr(now), *flat],
         )
+        if created:  # filed for the search: the customer's number and document, the protocol, labels
+            await self.index(conversation_id, phone=whatsapp_number(fields["sender_id"]),
+                             document=customer_document, protocol=fields["protocol"])
+            for label in labels:
+                await self.add_label(conversation_id, None, label)
         conversation = await self.require(found_id)
         if created:
             await self._queue_changed(conversation)
         return conversation, bool(created)
+
+    async def add_label(self, conversation_id: str, actor: Optional[Agent], label: Any) -> Conversation:
+        """Tag a conversation (``actor`` None: the bot); searchable by the label."""
+        label = checked_label(label)
+        conversation = await self.require(conversation_id)
+        if actor is not None:
+            require_access(actor, conversation)
+        await self.redis.sadd(self._conv(conversation_id, "labels"), label)
+        await self.index(conversation_id, label=label)
+        return await self.require(conversation_id)
+
+    async def remove_label(self, conversation_id: str, actor: Agent, label: Any) -> Conversation:
+        label = checked_label(label)
+        conversation = await self.require(conversation_id)
+        require_access(actor, conversation)
+        await self.redis.srem(self._conv(conversation_id, "labels"), label)
+        await self.redis.srem(self.index_key("label", label), conversation_id)
+        return await self.require(conversation_id)
+
+    async def add_note(self, conversation_id: str, actor: Agent, text: Any,
+                       now: Optional[float] = None) -> Dict[str, Any]:
+        """A private note for the agents; the customer never sees it."""
+        text = checked_text("text", text, 2000, required=True)
+        conversation = await self.require(conversation_id)
+        require_access(actor, conversation)
+        note = {"by": actor.username, "text": text, "at": time.time() if now is None else now}
+        key = self._conv(conversation_id, "notes")
+        await self.redis.rpush(key, json.dumps(note))
+        ttl = await self.redis.ttl(self._conv(conversation_id))
+        if ttl > 0:  # closed already: the note goes when the conversation goes
+            await self.redis.expire(key, ttl)
+        return note
 
     async def claim(self, conversation_id: str, agent: Agent,
                     now: Optional[float] = None, capacity: Optional[int] = None) -> Conversation:
@@ -104,6 +153,7 @@ class Conversations(ConversationStore):
         if outcome != "ok":
             raise AlreadyClaimed(conversation_id, outcome, holder or None)
         conversation = await self.require(conversation_id)
+        await self.index(conversation_id, agent=agent.username)
         await self._publish("conversation_assigned", conversation, agent=agent.username,
                             previous_status=QUEUE)
         await self._queue_changed(conversation)
@@ -136,6 +186,7 @@ class Conversations(ConversationStore):
         if outcome != "ok":
             raise Conflict(f"conversation {conversation_id} changed meanwhile; reload it")
         conversation = await self.require(conversation_id)
+        await self.index(conversation_id, agent=target.username)
         await self._publish("conversation_assigned", conversation, agent=target.username,
                             previous_agent=conversation.transfers[-1]["from"], reason=reason)
         return conversation
@@ -224,7 +275,8 @@ class Conversations(ConversationStore):
                   self._conv(cid, "transfers"), self._conv(cid, "messages"), self.keys("all"),
                   self.keys("stats", "wait"), self.keys("stats", "handling"),
                   self.keys("stats", "resolved"), self.keys("stats", "csat"),
-                  self.department_queue_key(conversation.department)],
+                  self.department_queue_key(conversation.department),
+                  self._conv(cid, "labels"), self._conv(cid, "notes")],
             args=[cid, conversation.status, conversation.agent or "", status, resolution,
                   notes, closed_by, repr(now), self.retention, conversation.department],
         )

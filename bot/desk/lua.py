@@ -65,7 +65,7 @@ redis.call('RPUSH', KEYS[7], ARGV[7])
 return 'ok'
 """
 # KEYS: conv, queue, active, agent set, open, transfers, messages, all,
-#       stats:wait, stats:handling, stats:resolved, stats:csat, department queue
+#       stats:wait, stats:handling, stats:resolved, stats:csat, department queue, labels, notes
 # ARGV: id, expected status, expected agent, new status, resolution, notes,
 #       closed_by, now, retention seconds, expected department
 CLOSE = """
@@ -92,6 +92,8 @@ local keep = tonumber(ARGV[9])
 redis.call('EXPIRE', KEYS[1], keep)
 redis.call('EXPIRE', KEYS[6], keep)
 redis.call('EXPIRE', KEYS[7], keep)
+redis.call('EXPIRE', KEYS[14], keep)
+redis.call('EXPIRE', KEYS[15], keep)
 for i = 8, 12 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - keep) end
 return 'ok'
 """

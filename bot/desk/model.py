@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from bot.desk.errors import Forbidden, InvalidInput
 from bot.desk.users import Agent
@@ -46,6 +46,8 @@ class Conversation:
     last_customer_message_at: Optional[float] = None
     last_agent_message_at: Optional[float] = None
     transfers: List[Dict[str, Any]] = field(default_factory=list)
+    labels: List[str] = field(default_factory=list)  # set by agents and by the bot (bloqueado, queda...)
+    internal_notes: List[Dict[str, Any]] = field(default_factory=list)  # {by, text, at}: never to the customer
 
     @property
     def is_open(self) -> bool:
@@ -65,7 +67,8 @@ class Conversation:
         }
 
     @classmethod
-    def from_hash(cls, data: Dict[str, str], transfers: List[str]) -> "Conversation":
+    def from_hash(cls, data: Dict[str, str], transfers: List[str], labels: Iterable[str] = (),
+                  notes: Iterable[str] = ()) -> "Conversation":
         def number(name: str) -> Optional[float]:
             return float(data[name]) if data.get(name) else None
 
@@ -85,6 +88,7 @@ class Conversation:
             last_customer_message_at=number("last_customer_message_at"),
             last_agent_message_at=number("last_agent_message_at"),
             transfers=[json.loads(item) for item in transfers],
+            labels=sorted(labels), internal_notes=[json.loads(item) for item in notes],
         )
 
 

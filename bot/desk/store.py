@@ -19,7 +19,9 @@ Keys, under ``<prefix>:desk:``::
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from datetime import datetime
 from typing import Any, Dict, List, Optional
@@ -35,9 +37,23 @@ from bot.desk.model import (IN_PROGRESS, QUEUE, STATUSES, Conversation, QueueSta
                             estimate_wait)
 from bot.desk.settings import DeskSettings, desk_settings
 from bot.desk.users import Users
+from bot.phones import whatsapp_e164
 from bot.redis_pool import Atomic
 
 logger = logging.getLogger(__name__)
+
+
+def index_value(kind: str, value: str) -> str:
+    """How a value is filed: phones as E.164 digits, documents as a SHA-256
+    digest of their digits (no CPF in key names), others as given, lowercased."""
+    if kind == "phone":
+        try:
+            return whatsapp_e164(value)
+        except ValueError:
+            return re.sub(r"\D", "", value)
+    if kind == "document":
+        return hashlib.sha256(re.sub(r"\D", "", value).encode()).hexdigest()[:32]
+    return value.strip().lower()
 
 RECENT_HANDLING = 20  # closed conversations averaged for the wait estimate
 
@@ -100,11 +116,7 @@ class ConversationStore:
     async def get(self, conversation_id: str) -> Optional[Conversation]:
         if not isinstance(conversation_id, str) or not conversation_id:
             return None
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self._conv(conversation_id))
-        pipe.lrange(self._conv(conversation_id, "transfers"), 0, -1)
-        data, transfers = await pipe.execute()
-        return Conversation.from_hash(data, transfers) if data else None
+        return (await self._load([conversation_id]) or [None])[0]
 
     async def require(self, conversation_id: str) -> Conversation:
         conversation = await self.get(conversation_id)
@@ -117,10 +129,13 @@ class ConversationStore:
         for conversation_id in ids:
             pipe.hgetall(self._conv(conversation_id))
             pipe.lrange(self._conv(conversation_id, "transfers"), 0, -1)
+            pipe.smembers(self._conv(conversation_id, "labels"))
+            pipe.lrange(self._conv(conversation_id, "notes"), 0, -1)
         results = await pipe.execute()
         return [
-            Conversation.from_hash(data, transfers)
-            for data, transfers in zip(results[::2], results[1::2]) if data
+            Conversation.from_hash(data, transfers, labels, notes)
+            for data, transfers, labels, notes in zip(results[::4], results[1::4], results[2::4], results[3::4])
+            if data
         ]
 
     async def find_open(self, sender_id: str) -> Optional[Conversation]:
@@ -217,6 +232,49 @@ class ConversationStore:
         """The protocol given to the customer (ERP ticket or desk number)."""
         protocol = checked_text("protocol", protocol, 64, required=True)
         await self.redis.hset(self._conv(conversation_id), "protocol", protocol)
+        await self.index(conversation_id, protocol=protocol)
+
+    # -- search ------------------------------------------------------------
+    def index_key(self, kind: str, value: str) -> str:
+        return self.keys("idx", kind, value)
+
+    async def index(self, conversation_id: str, **values: Optional[str]) -> None:
+        """File the conversation under each given value (a Redis set per value,
+        kept a day past the retention; ids whose conversation expired are dropped
+        when a search meets them)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for kind, value in values.items():
+            key = self.index_key(kind, index_value(kind, value)) if value else None
+            if key:
+                pipe.sadd(key, conversation_id)
+                pipe.expire(key, self.retention + 24 * 3600)
+        await pipe.execute()
+
+    async def search(self, *, document: Optional[str] = None, phone: Optional[str] = None,
+                     protocol: Optional[str] = None, label: Optional[str] = None, agent: Optional[str] = None,
+                     status: Optional[str] = None, since: Optional[float] = None, until: Optional[float] = None,
+                     ) -> List[Conversation]:
+        """Conversations matching every given filter, newest first. Exact filters
+        (document, phone, protocol, label, agent) intersect their index sets; with
+        none, the creation-time index is read for the date range (at most 5,000)."""
+        exact = {kind: value for kind, value in (("document", document), ("phone", phone),
+                                                 ("protocol", protocol), ("label", label), ("agent", agent)) if value}
+        if exact:
+            keys = [self.index_key(kind, index_value(kind, value)) for kind, value in exact.items()]
+            ids = list(await self.redis.sinter(keys))
+            found = await self._load(ids)
+            gone = set(ids) - {c.id for c in found}
+            if gone:
+                pipe = self.redis.pipeline(transaction=False)
+                for key in keys:
+                    pipe.srem(key, *gone)
+                await pipe.execute()
+        else:
+            found = await self._scan_all(since, until)
+        return sorted((c for c in found
+                       if (status is None or c.status == status)
+                       and (since is None or c.created_at >= since) and (until is None or c.created_at < until)),
+                      key=lambda c: -c.created_at)
 
     async def next_protocol(self, now: Optional[float] = None) -> str:
         """A desk protocol number, ``YYYYMMDD`` (Sao Paulo) + a 6-digit daily

@@ -102,6 +102,16 @@ def time_arg(request: Request, name: str) -> Optional[float]:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def whole_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query argument in [low, high] (422 naming it), or ``default``."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(name, f"a whole number from {low} to {high}")
+    return int(raw)
+
+
 def conversation_view(conversation: Conversation, position: Optional[int] = None,
                       now: Optional[float] = None) -> Dict[str, Any]:
     """The contract's conversation object (phone masked, times ISO 8601)."""
@@ -121,6 +131,8 @@ def conversation_view(conversation: Conversation, position: Optional[int] = None
         "closed_at": iso(conversation.closed_at) if conversation.closed_at else None,
         "csat": conversation.csat, "resolution": conversation.resolution or None,
         "notes": conversation.notes or None, "transfers": conversation.transfers or None,
+        "labels": conversation.labels or None,
+        "internal_notes": [dict(n, at=iso(n.get("at"))) for n in conversation.internal_notes] or None,
     }
     view.update({key: value for key, value in optional.items() if value is not None})
     if position is not None:

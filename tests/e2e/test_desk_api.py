@@ -227,3 +227,33 @@ def test_users_are_listed_by_page_role_and_activity(rasa_server, redis_settings,
     weak = admin.api("POST", "/users", json={"username": "fraca", "name": "F", "role": "atendente",
                                              "password": "senhafraca123"})
     assert weak.status_code == 422 and weak.json()["field"] == "password" and "upper-case" in weak.json()["detail"]
+
+
+def test_labels_private_notes_and_search_through_the_api(rasa_server, redis_settings, key_prefix):
+    from tests.e2e.test_desk_departments import open_in
+
+    ana = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    bia = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    boss = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="supervisor"))
+    [conversation_id] = open_in(redis_settings, key_prefix, "suporte", 1)
+    ana.ok("POST", f"/conversations/{conversation_id}/claim")
+    labelled = ana.ok("POST", f"/conversations/{conversation_id}/labels", json={"label": "Retorno"})["conversation"]
+    assert labelled["labels"] == ["retorno"]
+    bad = ana.api("POST", f"/conversations/{conversation_id}/labels", json={"label": "com espaco"})
+    assert bad.status_code == 422 and bad.json()["field"] == "label"
+    note = ana.ok("POST", f"/conversations/{conversation_id}/notes", status=201,
+                  json={"text": "ligar de volta depois das 18h"})["note"]
+    assert note["by"] == ana.username and note["text"] == "ligar de volta depois das 18h"
+    assert bia.api("POST", f"/conversations/{conversation_id}/notes", json={"text": "x"}).status_code == 403
+    ana.ok("POST", f"/conversations/{conversation_id}/close", json={"resolution": "resolvido"})
+
+    found = boss.ok("GET", f"/search?label=retorno&agent={ana.username}")
+    assert [c["id"] for c in found["conversations"]] == [conversation_id] and found["total"] == 1
+    assert found["conversations"][0]["internal_notes"][0]["text"] == "ligar de volta depois das 18h"
+    assert [c["id"] for c in ana.ok("GET", "/search?label=retorno")["conversations"]] == [conversation_id]
+    assert bia.ok("GET", "/search?label=retorno")["conversations"] == []  # not hers to read
+    for query, field in (("status=aberta", "status"), ("cpf=1", "cpf"), ("limit=0", "limit"),
+                         ("since=ontem", "since"), (f"protocol={'9' * 65}", "protocol")):
+        answer = boss.api("GET", f"/search?{query}")
+        assert answer.status_code == 422 and answer.json()["field"] == field, query
+    assert boss.ok("DELETE", f"/conversations/{conversation_id}/labels/retorno")["conversation"].get("labels") is None

@@ -516,3 +516,46 @@ def test_canned_replies_by_scope_with_permissions_and_checked_text(desk_run):
             await desk.canned.delete(ana, mine.id)
 
     desk_run(scenario)
+
+
+def test_search_by_document_phone_protocol_label_agent_and_date_with_notes(desk_run):
+    async def scenario(desk, new_client):
+        ana, bia, boss = agent("ana"), agent("bia"), agent("boss", "supervisor")
+        one, _ = await desk.conversations.open("whatsapp", "wa:551187650001", "teste", customer_document="529.982.247-25",
+                                               protocol="20261125000001", labels=["bloqueado"], now=T0)
+        two, _ = await desk.conversations.open("whatsapp", "wa:5511987650002", "teste", now=T0 + 3600)
+        three, _ = await desk.conversations.open("rest", "rest:x3", "teste", now=T0 + 7200)
+        await desk.conversations.claim(one.id, ana, now=T0 + 10)
+        await desk.conversations.claim(two.id, bia, now=T0 + 3610)
+        await desk.conversations.add_label(two.id, bia, "Queda")
+        note = await desk.conversations.add_note(one.id, ana, "cliente pediu retorno amanha", now=T0 + 20)
+        await desk.conversations.close(one.id, ana, "resolvido", now=T0 + 30)
+        await desk.conversations.set_protocol(three.id, "20261125000003")
+
+        async def ids(**filters):
+            return [c.id for c in await desk.conversations.search(**filters)]
+
+        assert await ids(document="52998224725") == [one.id]          # any punctuation, stored as a digest
+        assert await ids(phone="+55 (11) 98765-0001") == [one.id]     # the ninth digit and E.164 folded
+        assert await ids(phone="11 98765-0002") == [two.id]
+        assert await ids(protocol="20261125000003") == [three.id]
+        assert await ids(label="bloqueado") == [one.id] and await ids(label="queda") == [two.id]
+        assert await ids(agent="ana") == [one.id]
+        assert await ids(agent="bia", label="queda") == [two.id] and await ids(agent="ana", label="queda") == []
+        assert await ids(since=T0 + 1, until=T0 + 7201) == [three.id, two.id]  # newest first
+        assert await ids(status="resolved") == [one.id]
+        closed = await desk.conversations.get(one.id)
+        assert closed.internal_notes == [note] and closed.labels == ["bloqueado"]
+        assert not [k for k in desk_run.client.keys(f"*{desk_run.prefix}*") if "52998224725" in k]  # no CPF in keys
+        with pytest.raises(Forbidden):
+            await desk.conversations.add_note(two.id, ana, "nao e minha")
+        with pytest.raises(InvalidInput):
+            await desk.conversations.add_label(two.id, boss, "com espaco")
+        await desk.conversations.remove_label(two.id, boss, "queda")
+        assert await ids(label="queda") == []
+        # a conversation gone with the retention leaves the index on the next search
+        desk_run.client.delete(desk_run.key("conv", three.id))
+        assert await ids(protocol="20261125000003") == []
+        assert not desk_run.client.sismember(desk_run.key("idx", "protocol", "20261125000003"), three.id)
+
+    desk_run(scenario)

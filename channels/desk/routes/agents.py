@@ -12,7 +12,7 @@ from bot.desk import Desk
 from bot.desk.errors import Forbidden, InvalidInput
 from bot.desk.metrics import agents_status, desk_metrics
 from bot.desk.users import ADMIN, AWAY, OFFLINE, ONLINE, ROLES, Agent
-from channels.desk.common import current_agent, json_body
+from channels.desk.common import current_agent, json_body, whole_arg
 
 
 async def me(request: Request) -> HTTPResponse:
@@ -68,15 +68,6 @@ def user_view(user: Agent) -> Dict[str, Any]:
 
 
 MAX_PAGE_SIZE = 200
-
-
-def whole_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidInput(name, f"a whole number from {low} to {high}")
-    return int(raw)
 
 
 async def list_users(request: Request) -> HTTPResponse:

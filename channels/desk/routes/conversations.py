@@ -16,11 +16,11 @@ from bot.desk.errors import InvalidInput
 from bot.outreach.window import CustomerWindows
 from bot.phones import whatsapp_number
 from bot.redis_pool import get_redis
-from channels.desk.common import (conversation_for, conversation_view, current_agent, json_body,
+from channels.desk.common import (conversation_for, conversation_view, current_agent, json_body, whole_arg,
                                   send_agent_message, time_arg)
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.desk.delivery import CustomerLine, Undeliverable
-from channels.desk.transcript import transcript
+from channels.desk.transcript import iso, transcript
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,59 @@ async def queue(request: Request) -> HTTPResponse:
     return response.json({"queue": views})
 
 
+async def add_label(request: Request, conversation_id: str) -> HTTPResponse:
+    agent = await current_agent(request)
+    data = json_body(request, ("label",))
+    conversation = await Desk.shared().conversations.add_label(conversation_id, agent, data.get("label"))
+    return response.json({"conversation": conversation_view(conversation)})
+
+
+async def remove_label(request: Request, conversation_id: str, label: str) -> HTTPResponse:
+    agent = await current_agent(request)
+    conversation = await Desk.shared().conversations.remove_label(conversation_id, agent, label)
+    return response.json({"conversation": conversation_view(conversation)})
+
+
+async def add_note(request: Request, conversation_id: str) -> HTTPResponse:
+    agent = await current_agent(request)
+    data = json_body(request, ("text",))
+    note = await Desk.shared().conversations.add_note(conversation_id, agent, data.get("text"))
+    return response.json({"note": dict(note, at=iso(note["at"]))}, status=201)
+
+
+SEARCH_FILTERS = ("document", "phone", "protocol", "label", "agent", "status", "since", "until", "page", "limit")
+
+
+async def search(request: Request) -> HTTPResponse:
+    """Closed and open conversations by customer document or phone, protocol,
+    label, agent and creation date; an atendente finds only what they handled."""
+    agent = await current_agent(request)
+    unknown = sorted(set(request.args) - set(SEARCH_FILTERS))
+    if unknown:
+        raise InvalidInput(unknown[0], f"not a filter; use {', '.join(SEARCH_FILTERS)}")
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+    text = {name: (request.args.get(name) or "").strip() or None
+            for name in ("document", "phone", "protocol", "label", "agent")}
+    for name, value in text.items():
+        if value is not None and len(value) > 64:
+            raise InvalidInput(name, "at most 64 characters")
+    page = whole_arg(request, "page", 1, 1, 10 ** 6)
+    limit = whole_arg(request, "limit", 50, 1, 200)
+    found = await Desk.shared().conversations.search(
+        status=status, since=time_arg(request, "since"), until=time_arg(request, "until"), **text)
+    visible = [c for c in found if can_access(agent, c)]
+    return response.json({"conversations": [conversation_view(c) for c in visible[(page - 1) * limit: page * limit]],
+                          "total": len(visible), "page": page, "limit": limit})
+
+
 def register(bp: Blueprint, api: str) -> None:
     one = f"{api}/conversations/<conversation_id>"
+    bp.add_route(search, f"{api}/search", methods=["GET"])
+    bp.add_route(add_label, f"{one}/labels", methods=["POST"])
+    bp.add_route(remove_label, f"{one}/labels/<label>", methods=["DELETE"])
+    bp.add_route(add_note, f"{one}/notes", methods=["POST"])
     bp.add_route(list_conversations, f"{api}/conversations", methods=["GET"])
     bp.add_route(get_conversation, one, methods=["GET"])
     bp.add_route(claim, f"{one}/claim", methods=["POST"])
