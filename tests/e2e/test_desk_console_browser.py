@@ -309,6 +309,23 @@ def test_a_canned_reply_expands_with_the_customers_name_and_goes_out_as_typed(
     box.send_keys(Keys.ENTER)
     assert wait_text(graph_api, wa_id, expected)["type"] == "text"
 
+    # a label and a private note, then the closed conversation found again by its label
+    label = f"retorno{uuid.uuid4().hex[:4]}"
+    by_testid(browser, "notes-box").click()
+    by_testid(browser, "label-text").send_keys(label, Keys.ENTER)
+    wait.until(lambda d: [e.get_attribute("data-label") for e in d.find_elements(
+        By.CSS_SELECTOR, "[data-testid=labels] [data-testid=label]")] == [label])
+    by_testid(browser, "note-text").send_keys("prometi ligar amanha cedo")
+    by_testid(browser, "note-add").click()
+    wait.until(lambda d: "prometi ligar amanha cedo" in by_testid(d, "internal-notes").text)
+    assert "prometi ligar" not in " ".join(shown(b) for b in bodies(graph_api, wa_id))  # never to the customer
+    me.ok("POST", f"/conversations/{conversation_id}/close", json={"resolution": "resolvido"})
+    Select(by_testid(browser, "search-field")).select_by_value("label")
+    by_testid(browser, "search-value").send_keys(label, Keys.ENTER)
+    click(wait, f"[data-testid=search-open][data-conversation-id='{conversation_id}']")
+    wait.until(lambda d: by_testid(d, "conv-status").text == "Resolvida"
+               and "prometi ligar amanha cedo" in by_testid(d, "internal-notes").get_attribute("textContent"))
+
 
 def test_locked_login_claim_race_and_the_supervisors_dashboard(
         browser, rasa_server, graph_api, redis_settings, key_prefix, redis_client, atendente):

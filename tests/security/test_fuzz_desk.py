@@ -39,10 +39,12 @@ ROUTES = [
     ("GET", "/departments"), ("POST", "/departments"), ("PATCH", f"/departments/{ID}"),
     ("GET", "/canned-replies"), ("POST", "/canned-replies"), ("PATCH", f"/canned-replies/{ID}"),
     ("DELETE", f"/canned-replies/{ID}"),
+    ("POST", f"/conversations/{ID}/labels"), ("DELETE", f"/conversations/{ID}/labels/{ID}"),
+    ("POST", f"/conversations/{ID}/notes"), ("GET", "/search"),
 ]
 FIELDS = ["username", "password", "name", "role", "status", "text", "to", "reason", "resolution", "disabled",
           "type", "content", "url", "caption", "template_name", "language", "components", "area", "description",
-          "expected_end", "parameters", "slug", "department", "departments", "note", "to_agent_id", "shortcut", "scope", "assignment", "capacity"]
+          "expected_end", "parameters", "slug", "department", "departments", "note", "to_agent_id", "shortcut", "scope", "assignment", "capacity", "label"]
 BODIES = st.one_of(
     junk_value().map(dumps), DEEP.map(str.encode), st.binary(max_size=100),
     st.dictionaries(st.sampled_from(FIELDS), st.one_of(JUNK, st.text(max_size=30)), max_size=4).map(dumps),
@@ -95,7 +97,8 @@ def test_fuzz_desk_api(rasa_server, action_server, redis_settings, redis_client,
 
     @fuzz_settings(240)
     @given(route=st.sampled_from(ROUTES), role=st.sampled_from(sorted(agents) + ["junk-token"]),
-           item=IDS, body=BODIES, query=st.dictionaries(st.sampled_from(["status", "limit", "x"]),
+           item=IDS, body=BODIES, query=st.dictionaries(st.sampled_from(["status", "limit", "x", "label", "phone", "document",
+                                                                         "since", "page"]),
                                                         st.text(max_size=20), max_size=2))
     def authed(route, role: str, item: str, body: bytes, query) -> None:
         call(route, role, item, body, query)

@@ -114,6 +114,12 @@
     return new Date(ms).toLocaleTimeString("pt-BR", { hour: "2-digit", minute: "2-digit" });
   }
 
+  function dateTime(value) {
+    var ms = parseTime(value);
+    return ms === null ? "" : new Date(ms).toLocaleString("pt-BR", { day: "2-digit", month: "2-digit",
+                                                                     hour: "2-digit", minute: "2-digit" });
+  }
+
   function duration(seconds) {
     seconds = Math.max(0, Math.round(seconds || 0));
     if (seconds < 60) { return seconds + " s"; }
@@ -736,6 +742,7 @@
     var status = $("conv-status");
     status.textContent = STATUS_LABELS[conversation.status] || conversation.status;
     status.className = "status-tag status-" + conversation.status;
+    renderLabelsAndNotes(conversation);
     var notes = (conversation.transfers || []).filter(function (t) { return t && t.note; }).map(function (t) {
       return "- " + (t.by || "?") + ": " + t.note;
     });
@@ -765,6 +772,85 @@
     show($("placeholder"), false);
     show($("conversation"), true);
     if (fresh) { (replying ? (templatesOnly ? $("template-name") : $("reply-text")) : $("conv-title")).focus(); }
+  }
+
+  // --- labels, private notes and search ---------------------------------------
+
+  function renderLabelsAndNotes(conversation) {
+    var labels = $("labels");
+    clear(labels);
+    (conversation.labels || []).forEach(function (label) {
+      var remove = el("button", { type: "button", className: "chip-remove", "aria-label": "Remover etiqueta " + label,
+                                  text: "×", "data-testid": "label-remove" });
+      remove.addEventListener("click", function (event) {
+        event.preventDefault();
+        conversationCall("DELETE", "/labels/" + encodeURIComponent(label));
+      });
+      labels.appendChild(el("span", { className: "chip", "data-testid": "label", "data-label": label },
+                            [el("span", { text: label }), remove]));
+    });
+    var list = $("internal-notes");
+    clear(list);
+    (conversation.internal_notes || []).forEach(function (note) {
+      list.appendChild(el("li", { "data-testid": "internal-note" }, [
+        el("strong", { text: (note.by || "?") + ": " }), el("span", { text: note.text || "" }),
+        el("time", { className: "muted", text: " " + clock(note.at) })
+      ]));
+    });
+  }
+
+  /** A change to the open conversation, then its fresh view. */
+  function conversationCall(method, path, body) {
+    if (!state.current) { return Promise.resolve(); }
+    var id = state.current.id;
+    return api(method, "/conversations/" + encodeURIComponent(id) + path, body).then(function () {
+      setError($("conv-error"), "");
+      return openConversation(id, true);
+    }, function (error) {
+      if (error.status !== 401) { setError($("conv-error"), errorText(error)); }
+      throw error;
+    });
+  }
+
+  function onAddLabel(event) {
+    event.preventDefault();
+    var label = $("label-text").value.trim().toLowerCase();
+    if (!label) { $("label-text").focus(); return; }
+    conversationCall("POST", "/labels", { label: label }).then(function () { $("label-text").value = ""; },
+                                                              function () { return null; });
+  }
+
+  function onAddNote(event) {
+    event.preventDefault();
+    var text = $("note-text").value.trim();
+    if (!text) { $("note-text").focus(); return; }
+    conversationCall("POST", "/notes", { text: text }).then(function () { $("note-text").value = ""; },
+                                                           function () { return null; });
+  }
+
+  function onSearch(event) {
+    event.preventDefault();
+    var value = $("search-value").value.trim();
+    if (!value) { $("search-value").focus(); return; }
+    var query = encodeURIComponent($("search-field").value) + "=" + encodeURIComponent(value);
+    api("GET", "/search?" + query + "&limit=20").then(function (data) {
+      var list = $("search-results");
+      clear(list);
+      var found = (data && data.conversations) || [];
+      found.forEach(function (conversation) {
+        var open = el("button", { type: "button", className: "item-open", "data-testid": "search-open",
+                                  "data-conversation-id": conversation.id }, [
+          el("strong", { text: customerName(conversation) }),
+          el("span", { className: "muted", text: " " + (STATUS_LABELS[conversation.status] || conversation.status) +
+                                                   " · " + dateTime(conversation.created_at) })
+        ]);
+        open.addEventListener("click", function () { openConversation(conversation.id); });
+        list.appendChild(el("li", { className: "item", "data-testid": "search-item" }, [open]));
+      });
+      show($("search-empty"), found.length === 0);
+    }, function (error) {
+      if (error.status !== 401) { banner("Busca: " + errorText(error), "error"); }
+    });
   }
 
   // --- templates once the WhatsApp window closed -----------------------------
@@ -1205,6 +1291,9 @@
     $("my-status").addEventListener("change", onPresenceChange);
     $("reply-form").addEventListener("submit", sendReply);
     $("template-form").addEventListener("submit", sendTemplate);
+    $("label-form").addEventListener("submit", onAddLabel);
+    $("note-form").addEventListener("submit", onAddNote);
+    $("search-form").addEventListener("submit", onSearch);
     $("template-name").addEventListener("change", renderTemplateParameters);
     $("template-parameters").addEventListener("input", updateTemplatePreview);
     $("reply-text").addEventListener("keydown", onReplyKey);
