@@ -309,3 +309,21 @@ def test_customer_on_one_replica_and_agent_on_another(rasa_server, second_replic
     finally:
         widget.close()
         other.close()
+
+
+def test_agent_assist_suggests_from_the_knowledge_base_and_sends_nothing(rasa_server, graph_api, agent):
+    wa_id = new_wa_id()
+    say(rasa_server, text(wa_id, "quero falar com um atendente"))
+    queued = agent.find_queued(f"wa:{wa_id}")
+    agent.ok("POST", f"/conversations/{queued['id']}/claim")
+    question = "vcs tem ip fixo? preciso pra camera, meu cpf e 529.982.247-25"
+    say(rasa_server, text(wa_id, question))
+    agent.customer_message(queued["id"], question)
+    before = len(bodies(graph_api, wa_id))
+    suggestion = agent.ok("POST", f"/conversations/{queued['id']}/suggestion")["suggestion"]
+    assert suggestion["source"] in ("knowledge", "llm") and "IP" in suggestion["text"]
+    assert suggestion["passages"][0]["ref"].startswith("ip_fixo.md")
+    assert "529.982.247-25" not in suggestion["answering"] and "52998224725" not in str(suggestion)
+    time.sleep(1)
+    assert len(bodies(graph_api, wa_id)) == before  # a suggestion is never sent by itself
+    assert agent.api("POST", "/conversations/nao-existe/suggestion").status_code == 404

@@ -40,7 +40,7 @@ ROUTES = [
     ("GET", "/canned-replies"), ("POST", "/canned-replies"), ("PATCH", f"/canned-replies/{ID}"),
     ("DELETE", f"/canned-replies/{ID}"),
     ("POST", f"/conversations/{ID}/labels"), ("DELETE", f"/conversations/{ID}/labels/{ID}"),
-    ("POST", f"/conversations/{ID}/notes"), ("GET", "/search"),
+    ("POST", f"/conversations/{ID}/notes"), ("GET", "/search"), ("POST", f"/conversations/{ID}/suggestion"),
 ]
 FIELDS = ["username", "password", "name", "role", "status", "text", "to", "reason", "resolution", "disabled",
           "type", "content", "url", "caption", "template_name", "language", "components", "area", "description",

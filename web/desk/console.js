@@ -765,6 +765,7 @@
     show($("typing"), false);
     if (fresh) {
       setError($("conv-error"), "");
+      show($("suggest-note"), false);
       $("reply-text").value = "";
       $("transfer-box").open = false;
       $("close-box").open = false;
@@ -1074,6 +1075,35 @@
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { sendReply(event); }
   }
 
+  // --- agent assist -----------------------------------------------------------
+
+  /** A suggested reply into the box, for the agent to edit and send: never sent from here. */
+  function suggestReply() {
+    if (!state.current) { return; }
+    var id = state.current.id;
+    var button = $("suggest");
+    button.disabled = true;
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/suggestion").then(function (data) {
+      button.disabled = false;
+      if (!state.current || state.current.id !== id) { return; }
+      var suggestion = (data && data.suggestion) || {};
+      var note = $("suggest-note");
+      if (!suggestion.text) {
+        note.textContent = "Sem sugestão para esta mensagem na base de conhecimento.";
+      } else {
+        $("reply-text").value = suggestion.text;
+        $("reply-text").focus();
+        var passage = (suggestion.passages || [])[0];
+        note.textContent = "Sugestão (" + (suggestion.source === "llm" ? "IA com a base de conhecimento" : "base de conhecimento") +
+          (passage ? ": " + passage.heading : "") + "). Revise antes de enviar.";
+      }
+      show(note, true);
+    }, function (error) {
+      button.disabled = false;
+      if (error.status !== 401) { setError($("conv-error"), "Sem sugestão: " + errorText(error)); }
+    });
+  }
+
   // --- canned replies (respostas rapidas) -------------------------------------
 
   function loadCanned() {
@@ -1292,6 +1322,7 @@
     $("reply-form").addEventListener("submit", sendReply);
     $("template-form").addEventListener("submit", sendTemplate);
     $("label-form").addEventListener("submit", onAddLabel);
+    $("suggest").addEventListener("click", suggestReply);
     $("note-form").addEventListener("submit", onAddNote);
     $("search-form").addEventListener("submit", onSearch);
     $("template-name").addEventListener("change", renderTemplateParameters);

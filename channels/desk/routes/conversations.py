@@ -13,7 +13,9 @@ from bot.desk import Desk
 from bot.desk import handoff as texts
 from bot.desk.conversations import STATUSES, can_access
 from bot.desk.errors import InvalidInput
+from bot.llm.responder import Responder
 from bot.outreach.window import CustomerWindows
+from bot.pii import mask_pii
 from bot.phones import whatsapp_number
 from bot.redis_pool import get_redis
 from channels.desk.common import (conversation_for, conversation_view, current_agent, json_body, whole_arg,
@@ -151,6 +153,23 @@ async def add_note(request: Request, conversation_id: str) -> HTTPResponse:
     return response.json({"note": dict(note, at=iso(note["at"]))}, status=201)
 
 
+async def suggestion(request: Request, conversation_id: str) -> HTTPResponse:
+    """Agent assist: a reply to the customer's last message, from the knowledge
+    base (and the LLM when configured), for the agent to edit and send. Nothing
+    reaches the customer from here; customer data in it is masked."""
+    agent = await current_agent(request)
+    conversation = await conversation_for(agent, conversation_id)
+    said = [m["text"] for m in await transcript(request.app, conversation) if m["author"] == "customer" and m["text"]]
+    if not said:
+        raise InvalidInput("conversation_id", "the customer has not written anything to answer yet")
+    reply = await Responder.shared().answer(said[-1])
+    return response.json({"suggestion": {
+        "text": mask_pii(reply.text) if reply.text else None, "source": reply.source,
+        "answering": mask_pii(said[-1])[:500],
+        "passages": [{"ref": hit.passage.ref, "heading": hit.passage.heading, "score": round(hit.score, 3)}
+                     for hit in reply.hits[:3]]}})
+
+
 SEARCH_FILTERS = ("document", "phone", "protocol", "label", "agent", "status", "since", "until", "page", "limit")
 
 
@@ -184,6 +203,7 @@ def register(bp: Blueprint, api: str) -> None:
     bp.add_route(add_label, f"{one}/labels", methods=["POST"])
     bp.add_route(remove_label, f"{one}/labels/<label>", methods=["DELETE"])
     bp.add_route(add_note, f"{one}/notes", methods=["POST"])
+    bp.add_route(suggestion, f"{one}/suggestion", methods=["POST"])
     bp.add_route(list_conversations, f"{api}/conversations", methods=["GET"])
     bp.add_route(get_conversation, one, methods=["GET"])
     bp.add_route(claim, f"{one}/claim", methods=["POST"])
