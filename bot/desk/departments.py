@@ -28,6 +28,7 @@ NAME_MAX = 60
 
 
 MANUAL, AUTO = "manual", "auto"
+FIELDS = ("name", "assignment", "first_response_seconds", "resolution_seconds")
 ASSIGNMENTS = (MANUAL, AUTO)
 
 
@@ -36,9 +37,13 @@ class Department:
     slug: str
     name: str
     assignment: str = MANUAL  # manual: agents claim; auto: the desk hands conversations out
+    first_response_seconds: int = 0  # SLA targets; 0 = the desk's defaults
+    resolution_seconds: int = 0
 
-    def as_dict(self) -> Dict[str, str]:
-        return {"slug": self.slug, "name": self.name, "assignment": self.assignment}
+    def as_dict(self) -> Dict[str, object]:
+        return {"slug": self.slug, "name": self.name, "assignment": self.assignment,
+                "first_response_seconds": self.first_response_seconds or None,
+                "resolution_seconds": self.resolution_seconds or None}
 
 
 @dataclass(frozen=True)
@@ -119,16 +124,20 @@ class Departments:
         slugs = sorted(await self.redis.smembers(self.keys("departments")))
         pipe = self.redis.pipeline(transaction=False)
         for slug in slugs:
-            pipe.hmget(self._key(slug), "name", "assignment")
-        return [Department(slug, name, assignment or MANUAL)
-                for slug, (name, assignment) in zip(slugs, await pipe.execute()) if name]
+            pipe.hmget(self._key(slug), *FIELDS)
+        return [department for department in (self._from(slug, values) for slug, values in zip(slugs, await pipe.execute()))
+                if department]
+
+    @staticmethod
+    def _from(slug: str, values) -> Optional[Department]:
+        name, assignment, first, resolution = values
+        return Department(slug, name, assignment or MANUAL, int(first or 0), int(resolution or 0)) if name else None
 
     async def get(self, slug: str) -> Optional[Department]:
         await self.seed(routing().departments)
         if not isinstance(slug, str) or not slug:
             return None
-        name, assignment = await self.redis.hmget(self._key(slug), "name", "assignment")
-        return Department(slug, name, assignment or MANUAL) if name else None
+        return self._from(slug, await self.redis.hmget(self._key(slug), *FIELDS))
 
     async def require(self, slug: object, field: str = "department") -> Department:
         department = await self.get(slug) if isinstance(slug, str) else None
@@ -145,9 +154,17 @@ class Departments:
         await self.redis.sadd(self.keys("departments"), slug)
         return Department(slug, name)
 
-    async def update(self, slug: str, name: object = None, assignment: object = None) -> Department:
-        """Rename, or switch between manual claims and automatic assignment (at run time)."""
+    async def update(self, slug: str, name: object = None, assignment: object = None,
+                     first_response_seconds: object = None, resolution_seconds: object = None) -> Department:
+        """Rename, switch between manual claims and automatic assignment (at run
+        time), or set the SLA targets."""
         fields = {}
+        for field, value in (("first_response_seconds", first_response_seconds),
+                             ("resolution_seconds", resolution_seconds)):
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or not 30 <= value <= 30 * 24 * 3600:
+                    raise InvalidInput(field, "whole seconds from 30 to 2592000 (30 days)")
+                fields[field] = str(value)
         if name is not None:
             fields["name"] = clean_department_name(name)
         if assignment is not None:

@@ -113,6 +113,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+if ARGV[2] == 'last_agent_message_at' then redis.call('HSETNX', KEYS[1], 'first_agent_message_at', ARGV[3]) end
 local ttl = redis.call('TTL', KEYS[1])
 if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
 return 1

@@ -81,32 +81,32 @@ async def agents_status(users: Users, conversations: Conversations,
 
 
 async def department_metrics(users: Users, conversations: Conversations, departments: List[Department],
-                             now: float) -> List[Dict[str, object]]:
-    """Per department: waiting, in progress, agents online who serve it, the oldest wait."""
-    slugs = [d.slug for d in departments]
-    pipe = conversations.redis.pipeline(transaction=False)
-    for slug in slugs:
-        pipe.zcard(conversations.department_queue_key(slug))
-        pipe.zrange(conversations.department_queue_key(slug), 0, 0)
-    results = await pipe.execute()
+                             now: float, first_response_target: int = 300) -> List[Dict[str, object]]:
+    """Per department: waiting, in progress, agents online who serve it, the oldest
+    wait, and how many open conversations wait past the first-response target
+    (the department's, else ``first_response_target``) with no answer yet."""
     active = await conversations.list(status=IN_PROGRESS, limit=10_000)
     online = await users.online_agents(now)
     rows = []
-    for index, department in enumerate(departments):
-        size, first = results[2 * index], results[2 * index + 1]
-        oldest = await conversations.get(first[0]) if first else None
+    for department in departments:
+        waiting = await conversations.queue(limit=1000, department=department.slug)
+        mine = [c for c in active if c.department == department.slug]
+        target = department.first_response_seconds or first_response_target
+        unanswered = [c for c in waiting + mine if not c.first_agent_message_at]
         rows.append({
-            "slug": department.slug, "name": department.name, "in_queue": size,
-            "active": sum(1 for c in active if c.department == department.slug),
+            "slug": department.slug, "name": department.name, "in_queue": len(waiting),
+            "active": len(mine),
             "agents_online": sum(1 for a in online if a.serves(department.slug)),
-            "oldest_wait_seconds": round(now - oldest.created_at) if oldest else None,
+            "oldest_wait_seconds": round(now - min(c.created_at for c in waiting)) if waiting else None,
+            "first_response_breaches": sum(1 for c in unanswered if now - c.created_at > target),
         })
     return rows
 
 
 async def desk_metrics(users: Users, conversations: Conversations,
                        now: Optional[float] = None,
-                       departments: Optional[List[Department]] = None) -> DeskMetrics:
+                       departments: Optional[List[Department]] = None,
+                       first_response_target: int = 300) -> DeskMetrics:
     now = time.time() if now is None else now
     start, end = day_bounds(now)
     key = conversations.keys
@@ -131,5 +131,5 @@ async def desk_metrics(users: Users, conversations: Conversations,
         average_handling_seconds=_average(handlings),
         csat_average=_average(scores),
         csat_count=len(scores),
-        departments=await department_metrics(users, conversations, departments or [], now),
+        departments=await department_metrics(users, conversations, departments or [], now, first_response_target),
     )

@@ -45,6 +45,7 @@ class Conversation:
     csat_at: Optional[float] = None
     last_customer_message_at: Optional[float] = None
     last_agent_message_at: Optional[float] = None
+    first_agent_message_at: Optional[float] = None  # the first response, for the SLA
     transfers: List[Dict[str, Any]] = field(default_factory=list)
     labels: List[str] = field(default_factory=list)  # set by agents and by the bot (bloqueado, queda...)
     internal_notes: List[Dict[str, Any]] = field(default_factory=list)  # {by, text, at}: never to the customer
@@ -87,6 +88,7 @@ class Conversation:
             csat=int(data["csat"]) if data.get("csat") else None, csat_at=number("csat_at"),
             last_customer_message_at=number("last_customer_message_at"),
             last_agent_message_at=number("last_agent_message_at"),
+            first_agent_message_at=number("first_agent_message_at"),
             transfers=[json.loads(item) for item in transfers],
             labels=sorted(labels), internal_notes=[json.loads(item) for item in notes],
         )
@@ -103,6 +105,32 @@ class QueueStatus:
     queue_size: int
     agents_online: int
     estimated_wait_seconds: Optional[int]
+
+
+@dataclass(frozen=True)
+class Sla:
+    """A conversation against its department's targets (seconds)."""
+
+    first_response_target: int
+    resolution_target: int
+    first_response_seconds: Optional[float]  # None: nobody answered yet
+    resolution_seconds: Optional[float]  # None: still open
+    first_response_breached: bool  # answered late, or waiting past the target now
+    resolution_breached: bool
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def sla_of(conversation: Conversation, first_response_target: int, resolution_target: int, now: float) -> Sla:
+    first = (conversation.first_agent_message_at - conversation.created_at
+             if conversation.first_agent_message_at else None)
+    resolved = conversation.closed_at - conversation.created_at if conversation.closed_at else None
+    waited = first if first is not None else (None if conversation.closed_at else now - conversation.created_at)
+    return Sla(first_response_target, resolution_target,
+               None if first is None else round(first, 1), None if resolved is None else round(resolved, 1),
+               waited is not None and waited > first_response_target,
+               (resolved if resolved is not None else now - conversation.created_at) > resolution_target)
 
 
 def can_access(agent: Agent, conversation: Conversation) -> bool:

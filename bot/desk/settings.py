@@ -49,6 +49,8 @@ class DeskSettings:
     default_capacity: int = 5  # DESK_DEFAULT_CAPACITY: conversations an agent is auto-assigned at most
     assign_seconds: int = 1  # DESK_ASSIGN_SECONDS between automatic-assignment rounds
     offline_grace_seconds: int = 300  # DESK_OFFLINE_GRACE_SECONDS before an absent agent's conversations go back
+    first_response_target_seconds: int = 300  # DESK_FIRST_RESPONSE_TARGET_SECONDS (SLA, per department too)
+    resolution_target_seconds: int = 4 * 3600  # DESK_RESOLUTION_TARGET_SECONDS
 
     @classmethod
     def from_env(cls) -> "DeskSettings":
@@ -70,6 +72,8 @@ class DeskSettings:
             default_capacity=env_int("DESK_DEFAULT_CAPACITY", 5, 1),
             assign_seconds=env_int("DESK_ASSIGN_SECONDS", 1, 1),
             offline_grace_seconds=env_int("DESK_OFFLINE_GRACE_SECONDS", 300, 10),
+            first_response_target_seconds=env_int("DESK_FIRST_RESPONSE_TARGET_SECONDS", 300, 30),
+            resolution_target_seconds=env_int("DESK_RESOLUTION_TARGET_SECONDS", 4 * 3600, 60),
         )
 
     def auth(self) -> AuthSettings:

@@ -177,8 +177,8 @@ class ConversationStore:
                 break
         return result
 
-    async def _scan_all(self, since: Optional[float], until: Optional[float]):
-        """Every conversation created in [since, until), newest first, in pages."""
+    async def _scan_all(self, since: Optional[float], until: Optional[float], cap: int = 5000):
+        """Every conversation created in [since, until), newest first, in pages (at most ``cap``)."""
         high = f"({until}" if until is not None else "+inf"
         low = since if since is not None else "-inf"
         offset, page = 0, 500
@@ -187,7 +187,7 @@ class ConversationStore:
             ids = await self.redis.zrevrangebyscore(self.keys("all"), high, low,
                                                     start=offset, num=page)
             loaded += await self._load(ids)
-            if len(ids) < page or len(loaded) >= 5000:
+            if len(ids) < page or len(loaded) >= cap:
                 return loaded
             offset += page
 
@@ -233,6 +233,10 @@ class ConversationStore:
         protocol = checked_text("protocol", protocol, 64, required=True)
         await self.redis.hset(self._conv(conversation_id), "protocol", protocol)
         await self.index(conversation_id, protocol=protocol)
+
+    async def created_between(self, since: float, until: float, cap: int) -> List[Conversation]:
+        """Every conversation created in [since, until) (for reports), at most ``cap``."""
+        return await self._scan_all(since, until, cap)
 
     # -- search ------------------------------------------------------------
     def index_key(self, kind: str, value: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from sanic import Sanic
 from sanic.request import Request
@@ -19,6 +19,7 @@ from bot import chat_input
 from bot.desk import Desk
 from bot.desk.auth import Auth
 from bot.desk.conversations import IN_PROGRESS, Conversation, require_access
+from bot.desk.model import sla_of
 from bot.desk.errors import Conflict, Forbidden, InvalidInput
 from bot.desk.users import Agent
 from bot.errors import DependencyUnavailable, MalformedRequest, PayloadTooLarge, UpstreamFailed
@@ -112,8 +113,23 @@ def whole_arg(request: Request, name: str, default: int, low: int, high: int) ->
     return int(raw)
 
 
+async def sla_targets() -> Dict[str, Tuple[int, int]]:
+    """Each department's (first response, resolution) targets, the desk's defaults filled in."""
+    desk = Desk.shared()
+    settings = desk.settings
+    return {d.slug: (d.first_response_seconds or settings.first_response_target_seconds,
+                     d.resolution_seconds or settings.resolution_target_seconds)
+            for d in await desk.departments.list()}
+
+
+def default_targets() -> Tuple[int, int]:
+    settings = Desk.shared().settings
+    return settings.first_response_target_seconds, settings.resolution_target_seconds
+
+
 def conversation_view(conversation: Conversation, position: Optional[int] = None,
-                      now: Optional[float] = None) -> Dict[str, Any]:
+                      now: Optional[float] = None,
+                      targets: Optional[Dict[str, Tuple[int, int]]] = None) -> Dict[str, Any]:
     """The contract's conversation object (phone masked, times ISO 8601)."""
     customer = {key: value for key, value in (
         ("name", conversation.customer_name),
@@ -138,6 +154,9 @@ def conversation_view(conversation: Conversation, position: Optional[int] = None
     if position is not None:
         view["position"] = position
         view["wait_seconds"] = max(0, round((now or time.time()) - conversation.created_at))
+    if targets is not None:  # the SLA: first response and resolution against the department's targets
+        first, resolution = targets.get(conversation.department) or default_targets()
+        view["sla"] = sla_of(conversation, first, resolution, now or time.time()).as_dict()
     return view
 
 

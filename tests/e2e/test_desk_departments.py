@@ -164,3 +164,60 @@ def test_an_auto_department_hands_conversations_out_within_capacity(rasa_server,
             member.ok("POST", "/me/status", json={"status": "offline"})
         for cid in ids:
             admin.api("POST", f"/conversations/{cid}/close", json={"resolution": "fim do teste"})
+
+
+def test_sla_targets_breaches_in_the_queue_and_metrics_and_the_report_as_csv(rasa_server, redis_settings, key_prefix):
+    import asyncio
+    import csv
+    import io
+    import uuid as uuid_
+
+    from redis import asyncio as aioredis
+
+    from bot.desk import Desk
+
+    admin = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="admin"))
+    slug = "sla"
+    if admin.api("POST", "/departments", json={"slug": slug, "name": "SLA"}).status_code not in (201, 409):
+        raise AssertionError("department not created")
+    for body, field in (({"first_response_seconds": 5}, "first_response_seconds"),
+                        ({"resolution_seconds": "1h"}, "resolution_seconds")):
+        answer = admin.api("PATCH", f"/departments/{slug}", json=body)
+        assert answer.status_code == 422 and answer.json()["field"] == field
+    admin.ok("PATCH", f"/departments/{slug}", json={"first_response_seconds": 60, "resolution_seconds": 600})
+
+    async def open_two():
+        client = aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
+        try:
+            desk = Desk.create(client, key_prefix)
+            late, _ = await desk.conversations.open("rest", f"rest:sla-{uuid_.uuid4().hex[:6]}", "teste",
+                                                    department=slug, now=time.time() - 120)
+            fresh, _ = await desk.conversations.open("rest", f"rest:sla-{uuid_.uuid4().hex[:6]}", "teste",
+                                                     department=slug)
+            return late.id, fresh.id
+        finally:
+            await client.close()
+
+    late, fresh = asyncio.run(open_two())
+    queued = {c["id"]: c for c in admin.ok("GET", f"/queue?department={slug}")["queue"]}
+    assert queued[late]["sla"]["first_response_breached"] is True and queued[late]["sla"]["first_response_target"] == 60
+    assert queued[fresh]["sla"]["first_response_breached"] is False
+    rows = {row["slug"]: row for row in admin.ok("GET", "/metrics")["departments"]}
+    assert rows[slug]["first_response_breaches"] == 1
+
+    report = admin.ok("GET", "/reports")
+    mine = [row for row in report["rows"] if row["department"] == slug]
+    assert sum(row["conversations"] for row in mine) >= 2 and sum(row["first_response_breaches"] for row in mine) >= 1
+    download = admin.api("GET", "/reports?format=csv")
+    assert download.status_code == 200 and download.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in download.headers["Content-Disposition"]
+    table = list(csv.DictReader(io.StringIO(download.text)))
+    assert any(row["department"] == slug and int(row["first_response_breaches"]) >= 1 for row in table)
+    for query, field in (("format=pdf", "format"), ("since=2020-01-01&until=2026-01-01", "since"),
+                         ("since=2026-12-02&until=2026-12-01", "since")):
+        answer = admin.api("GET", f"/reports?{query}")
+        assert answer.status_code == 422 and answer.json()["field"] == field, query
+    atendente = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    assert atendente.api("GET", "/reports").status_code == 403
+    for cid in (late, fresh):
+        admin.ok("POST", f"/conversations/{cid}/close", json={"resolution": "fim do teste"})

@@ -41,6 +41,7 @@ ROUTES = [
     ("DELETE", f"/canned-replies/{ID}"),
     ("POST", f"/conversations/{ID}/labels"), ("DELETE", f"/conversations/{ID}/labels/{ID}"),
     ("POST", f"/conversations/{ID}/notes"), ("GET", "/search"), ("POST", f"/conversations/{ID}/suggestion"),
+    ("GET", "/reports"),
 ]
 FIELDS = ["username", "password", "name", "role", "status", "text", "to", "reason", "resolution", "disabled",
           "type", "content", "url", "caption", "template_name", "language", "components", "area", "description",
@@ -98,7 +99,7 @@ def test_fuzz_desk_api(rasa_server, action_server, redis_settings, redis_client,
     @fuzz_settings(240)
     @given(route=st.sampled_from(ROUTES), role=st.sampled_from(sorted(agents) + ["junk-token"]),
            item=IDS, body=BODIES, query=st.dictionaries(st.sampled_from(["status", "limit", "x", "label", "phone", "document",
-                                                                         "since", "page"]),
+                                                                         "since", "page", "format", "until"]),
                                                         st.text(max_size=20), max_size=2))
     def authed(route, role: str, item: str, body: bytes, query) -> None:
         call(route, role, item, body, query)

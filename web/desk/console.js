@@ -539,6 +539,7 @@
     signature: function (conversation, index) {
       return [conversation.position || index + 1, customerName(conversation), conversation.reason,
               conversation.channel, conversation.priority, departmentName(conversation.department),
+              Boolean(conversation.sla && conversation.sla.first_response_breached),
               waitingSince(conversation, state.queueFetchedAt), isSelected(conversation)];
     },
     build: function (conversation, index) {
@@ -555,6 +556,10 @@
           el("span", { className: "muted reason", text: conversation.reason || "" })
         ]),
         departmentTag(conversation.department),
+        conversation.sla && conversation.sla.first_response_breached
+          ? el("span", { className: "priority high", "data-testid": "sla-breach",
+                         title: "Sem resposta além da meta de " + duration(conversation.sla.first_response_target),
+                         text: "SLA" }) : null,
         priorityTag(conversation.priority),
         el("span", { className: "wait", "data-since": since, "data-testid": "wait",
                      title: "Tempo de espera", text: duration((Date.now() - since) / 1000) })
@@ -587,6 +592,10 @@
           el("span", { className: "muted reason", text: conversation.reason || "" })
         ]),
         departmentTag(conversation.department),
+        conversation.sla && conversation.sla.first_response_breached
+          ? el("span", { className: "priority high", "data-testid": "sla-breach",
+                         title: "Sem resposta além da meta de " + duration(conversation.sla.first_response_target),
+                         text: "SLA" }) : null,
         unread ? el("span", { className: "unread", text: "nova", "data-testid": "unread" }) : null
       ]);
       open.addEventListener("click", function () { openConversation(conversation.id); });
@@ -1267,6 +1276,20 @@
 
   // --- supervisors' dashboard --------------------------------------------------
 
+  /** The last 7 days per department and agent, as a CSV file (the token goes in the header, not the URL). */
+  function downloadReport() {
+    fetch(API + "/reports?format=csv", { headers: { "Authorization": "Bearer " + state.token }, cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.blob();
+      }).then(function (blob) {
+        var link = el("a", { href: URL.createObjectURL(blob), download: "relatorio-atendimento.csv" });
+        document.body.appendChild(link);
+        link.click();
+        setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+      }, function (error) { banner("Relatório indisponível: " + error.message, "error"); });
+  }
+
   function refreshDashboard() {
     if (!seesEverything()) { return; }
     api("GET", "/metrics").then(renderMetrics, function () { return null; });
@@ -1323,6 +1346,7 @@
     $("template-form").addEventListener("submit", sendTemplate);
     $("label-form").addEventListener("submit", onAddLabel);
     $("suggest").addEventListener("click", suggestReply);
+    $("report-download").addEventListener("click", downloadReport);
     $("note-form").addEventListener("submit", onAddNote);
     $("search-form").addEventListener("submit", onSearch);
     $("template-name").addEventListener("change", renderTemplateParameters);

@@ -2,6 +2,7 @@
 picker), the desk metrics, and user management for admins."""
 from __future__ import annotations
 
+import time
 from typing import Any, Dict
 
 from sanic import Blueprint, response
@@ -12,7 +13,10 @@ from bot.desk import Desk
 from bot.desk.errors import Forbidden, InvalidInput
 from bot.desk.metrics import agents_status, desk_metrics
 from bot.desk.users import ADMIN, AWAY, OFFLINE, ONLINE, ROLES, Agent
-from channels.desk.common import current_agent, json_body, whole_arg
+from bot.desk.reports import MAX_CONVERSATIONS, build_report, report_csv
+from channels.desk.common import (current_agent, default_targets, json_body, sla_targets, time_arg,
+                                  whole_arg)
+from channels.desk.transcript import iso
 
 
 async def me(request: Request) -> HTTPResponse:
@@ -39,7 +43,8 @@ async def metrics(request: Request) -> HTTPResponse:
     if not (await current_agent(request)).sees_everything:
         raise Forbidden("the desk metrics are for supervisors and admins")
     desk = Desk.shared()
-    figures = await desk_metrics(desk.users, desk.conversations, departments=await desk.departments.list())
+    figures = await desk_metrics(desk.users, desk.conversations, departments=await desk.departments.list(),
+                                 first_response_target=desk.settings.first_response_target_seconds)
     return response.json(figures.as_dict())
 
 
@@ -118,7 +123,36 @@ async def update_user(request: Request, username: str) -> HTTPResponse:
     return response.json({"user": user_view(user)})
 
 
+MAX_REPORT_DAYS = 92
+
+
+async def report(request: Request) -> HTTPResponse:
+    """Per department and agent over ``since``..``until`` (default: the last 7 days),
+    as JSON or ``format=csv`` (supervisors and admins)."""
+    if not (await current_agent(request)).sees_everything:
+        raise Forbidden("reports are for supervisors and admins")
+    now = time.time()
+    until = time_arg(request, "until") or now
+    since = time_arg(request, "since") or until - 7 * 24 * 3600
+    if since >= until:
+        raise InvalidInput("since", "must be before until")
+    if until - since > MAX_REPORT_DAYS * 24 * 3600:
+        raise InvalidInput("since", f"a report covers at most {MAX_REPORT_DAYS} days")
+    kind = request.args.get("format") or "json"
+    if kind not in ("json", "csv"):
+        raise InvalidInput("format", "must be json or csv")
+    desk = Desk.shared()
+    found = await desk.conversations.created_between(since, until, MAX_CONVERSATIONS)
+    rows = build_report(found, await sla_targets(), default_targets(), now)
+    if kind == "csv":
+        return response.text(report_csv(rows), content_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="relatorio-atendimento.csv"'})
+    return response.json({"since": iso(since), "until": iso(until), "rows": [r.as_dict() for r in rows],
+                          "truncated": len(found) >= MAX_CONVERSATIONS})
+
+
 def register(bp: Blueprint, api: str) -> None:
+    bp.add_route(report, f"{api}/reports", methods=["GET"])
     bp.add_route(me, f"{api}/me", methods=["GET"])
     bp.add_route(my_status, f"{api}/me/status", methods=["POST"])
     bp.add_route(metrics, f"{api}/metrics", methods=["GET"])

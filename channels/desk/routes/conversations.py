@@ -19,7 +19,7 @@ from bot.pii import mask_pii
 from bot.phones import whatsapp_number
 from bot.redis_pool import get_redis
 from channels.desk.common import (conversation_for, conversation_view, current_agent, json_body, whole_arg,
-                                  send_agent_message, time_arg)
+                                  send_agent_message, sla_targets, time_arg)
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.desk.delivery import CustomerLine, Undeliverable
 from channels.desk.transcript import iso, transcript
@@ -44,7 +44,7 @@ async def get_conversation(request: Request, conversation_id: str) -> HTTPRespon
     agent = await current_agent(request)
     conversation = await conversation_for(agent, conversation_id)
     position = await Desk.shared().conversations.position(conversation.id)
-    view = conversation_view(conversation, position)
+    view = conversation_view(conversation, position, targets=await sla_targets())
     number = whatsapp_number(conversation.sender_id)
     if number:  # Meta's 24-hour window: the console counts it down, templates only once closed
         left = await CustomerWindows(get_redis()).seconds_left(number)
@@ -126,10 +126,11 @@ async def queue(request: Request) -> HTTPResponse:
     waiting = await Desk.shared().conversations.queue(limit=1000, department=department)
     positions: dict = {}
     views = []
+    targets = await sla_targets()
     for conversation in waiting:
         positions[conversation.department] = positions.get(conversation.department, 0) + 1
         if can_access(agent, conversation):
-            views.append(conversation_view(conversation, positions[conversation.department], now))
+            views.append(conversation_view(conversation, positions[conversation.department], now, targets))
     return response.json({"queue": views})
 
 
@@ -193,7 +194,9 @@ async def search(request: Request) -> HTTPResponse:
     found = await Desk.shared().conversations.search(
         status=status, since=time_arg(request, "since"), until=time_arg(request, "until"), **text)
     visible = [c for c in found if can_access(agent, c)]
-    return response.json({"conversations": [conversation_view(c) for c in visible[(page - 1) * limit: page * limit]],
+    targets = await sla_targets()
+    return response.json({"conversations": [conversation_view(c, targets=targets)
+                                            for c in visible[(page - 1) * limit: page * limit]],
                           "total": len(visible), "page": page, "limit": limit})
 
 

@@ -28,8 +28,10 @@ async def create_department(request: Request) -> HTTPResponse:
 
 async def update_department(request: Request, slug: str) -> HTTPResponse:
     await admin(request)
-    data = json_body(request, ("name", "assignment"))
-    department = await Desk.shared().departments.update(slug, data.get("name"), data.get("assignment"))
+    data = json_body(request, ("name", "assignment", "first_response_seconds", "resolution_seconds"))
+    department = await Desk.shared().departments.update(slug, data.get("name"), data.get("assignment"),
+                                                        data.get("first_response_seconds"),
+                                                        data.get("resolution_seconds"))
     return response.json({"department": department.as_dict()})
 
 
