@@ -5,8 +5,10 @@ NLU cannot use (empty, emoji-only, very long) get a polite request to write
 again; anything else is answered from the provider's knowledge base, through
 the LLM when ``OPENAI_API_KEY`` is set (``bot.llm.responder``), streamed in
 pieces to WebSocket and socket.io clients. When nothing fits: "nao entendi"
-with the main jobs and an atendente. After two fallbacks in a row the third
-is not another guess: the customer is offered an atendente. Every fallback
+with the main jobs and an atendente. After ``DESK_AUTO_HANDOFF_FALLBACKS``
+(2) in a row the next is not another guess: the customer is offered an
+atendente (``DESK_AUTO_HANDOFF=offer``), handed to one (``handoff``, the
+reason in the summary), or the bot keeps trying (``off``). Every fallback
 message is logged (masked) for the designers (``python -m bot.llm
 export-fallbacks``).
 """
@@ -18,6 +20,8 @@ from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
+from actions.handoff import hand_off
+from bot.desk.settings import desk_settings
 from bot.llm import fallbacks, metrics
 from bot.llm.responder import Responder
 from bot.llm.streaming import partial_sender
@@ -28,7 +32,6 @@ logger = logging.getLogger(__name__)
 # Messages longer than this are asked to be summarised rather than guessed at.
 LONG_MESSAGE_CHARS = 1000
 # Fallbacks in a row after which the bot stops guessing and offers a person.
-MAX_GUESSES = 2
 
 HUMAN = {"title": "Falar com atendente", "payload": "/request_human"}
 MAIN_JOBS = [
@@ -98,7 +101,11 @@ class ActionLlmFallback(Action):
         text = tracker.latest_message.get("text") or ""
         channel = tracker.get_latest_input_channel()
         in_a_row = fallbacks_in_a_row(tracker.events or [])
-        if in_a_row >= MAX_GUESSES:
+        settings = desk_settings()
+        if in_a_row >= settings.auto_handoff_fallbacks and settings.auto_handoff == "handoff":
+            await self._record(text, tracker, "handoff", channel)
+            return await hand_off(dispatcher, tracker, reason=f"o bot nao entendeu ({in_a_row + 1} vezes seguidas)")
+        if in_a_row >= settings.auto_handoff_fallbacks and settings.auto_handoff == "offer":
             source = "handoff_offer"
             dispatcher.utter_message(text=OFFER_HUMAN, buttons=[HUMAN] + MAIN_JOBS[:2])
         elif not answerable(text):

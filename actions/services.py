@@ -20,10 +20,33 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend import TALK_TO_HUMAN_BUTTON, apologise, customer_and_contract
+from actions.handoff import hand_off
 from actions.verification import refuse_unverified
+from bot.desk.settings import desk_settings
 from bot.isp.base import BackendError, Contract, Customer, TicketSubject
 
+REPEATED_OFFER = "Vi que voce ja pediu isso algumas vezes. Se preferir, um atendente resolve com voce."
 INVOICE_BUTTON = {"title": "2a via / PIX", "payload": "/request_invoice"}
+
+
+def same_request_in_a_row(events: List[Dict[Text, Any]]) -> int:
+    """How many of the customer's last typed messages in this session, the latest
+    included, asked for the same thing (the same intent). Buttons (``/intent``
+    payloads) are choices, not repetition: not counted."""
+    intents: List[Any] = []
+    for event in events:
+        if event.get("event") == "session_started":
+            intents = []
+        elif event.get("event") == "user" and not (event.get("text") or "").startswith("/"):
+            intents.append(((event.get("parse_data") or {}).get("intent") or {}).get("name"))
+    if not intents or intents[-1] is None:
+        return 0
+    count = 0
+    for intent in reversed(intents):
+        if intent != intents[-1]:
+            break
+        count += 1
+    return count
 UNLOCK_BUTTON = {"title": "Desbloqueio", "payload": "/request_trust_unlock"}
 VISIT_BUTTON = {"title": "Agendar tecnico", "payload": "/request_technical_visit"}
 
@@ -59,6 +82,13 @@ class CustomerAction(Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        settings = desk_settings()
+        repeats = same_request_in_a_row(tracker.events or [])
+        if repeats >= settings.auto_handoff_repeats and settings.auto_handoff != "off":
+            intent = (tracker.latest_message.get("intent") or {}).get("name") or "o mesmo pedido"
+            if settings.auto_handoff == "handoff":
+                return await hand_off(dispatcher, tracker, reason=f"cliente repetiu {intent} {repeats} vezes")
+            dispatcher.utter_message(text=REPEATED_OFFER, buttons=[TALK_TO_HUMAN_BUTTON])
         if await refuse_unverified(dispatcher, tracker, self.name()):
             return []
         try:

@@ -51,6 +51,9 @@ class DeskSettings:
     offline_grace_seconds: int = 300  # DESK_OFFLINE_GRACE_SECONDS before an absent agent's conversations go back
     first_response_target_seconds: int = 300  # DESK_FIRST_RESPONSE_TARGET_SECONDS (SLA, per department too)
     resolution_target_seconds: int = 4 * 3600  # DESK_RESOLUTION_TARGET_SECONDS
+    auto_handoff: str = "offer"  # DESK_AUTO_HANDOFF: offer | handoff | off, when the bot keeps failing
+    auto_handoff_fallbacks: int = 2  # DESK_AUTO_HANDOFF_FALLBACKS not-understood answers in a row
+    auto_handoff_repeats: int = 3  # DESK_AUTO_HANDOFF_REPEATS times in a row the same request
 
     @classmethod
     def from_env(cls) -> "DeskSettings":
@@ -74,6 +77,9 @@ class DeskSettings:
             offline_grace_seconds=env_int("DESK_OFFLINE_GRACE_SECONDS", 300, 10),
             first_response_target_seconds=env_int("DESK_FIRST_RESPONSE_TARGET_SECONDS", 300, 30),
             resolution_target_seconds=env_int("DESK_RESOLUTION_TARGET_SECONDS", 4 * 3600, 60),
+            auto_handoff=env_choice("DESK_AUTO_HANDOFF", "offer", AUTO_HANDOFF_MODES),
+            auto_handoff_fallbacks=env_int("DESK_AUTO_HANDOFF_FALLBACKS", 2, 1),
+            auto_handoff_repeats=env_int("DESK_AUTO_HANDOFF_REPEATS", 3, 2),
         )
 
     def auth(self) -> AuthSettings:
@@ -85,6 +91,16 @@ class DeskSettings:
             )
         return AuthSettings(self.jwt_secret, self.token_ttl_seconds, self.login_max_failures,
                             self.login_window_seconds, max(self.session_max_seconds, self.token_ttl_seconds))
+
+
+AUTO_HANDOFF_MODES = ("offer", "handoff", "off")
+
+
+def env_choice(name: str, default: str, choices: tuple) -> str:
+    value = (env_str(name) or default).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
 
 
 @lru_cache(maxsize=1)

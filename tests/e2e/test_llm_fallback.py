@@ -91,6 +91,7 @@ def llm_server(model_path, server_env, log_dir, fake_llm, rasa_server):
     port = str(free_port())
     env = dict(server_env, OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=fake_llm.url,
                LLM_TIMEOUT_SECONDS="2", LLM_BREAKER_FAILURES="5", ACTION_PORT=port,
+               DESK_AUTO_HANDOFF="handoff",  # this pair hands off after two fallbacks instead of offering
                ACTION_SERVER_URL=f"http://127.0.0.1:{port}/webhook")
     actions = Service("actions-llm", [VENV_BIN / "rasa", "run", "actions", "--actions", "actions",
                                       "--port", port, "--logging-config-file", "logging.yml"],
@@ -153,3 +154,26 @@ def test_a_model_timeout_falls_back_to_the_knowledge_base(llm_server, llm, sende
     replies = llm_server.send(sender, DUAL_BAND)
     assert "5 GHz" in texts(replies)
     llm.set("answer")
+
+
+def test_in_handoff_mode_the_third_unclear_message_queues_the_customer_with_the_reason(
+        llm_server, llm, sender, redis_settings, key_prefix):
+    from redis import asyncio as aioredis
+
+    from bot.desk import Desk
+
+    llm_server.send(sender, MARS)
+    llm_server.send(sender, "quem ganhou o jogo do timao ontem")
+    third = texts(llm_server.send(sender, "me conta uma piada de papagaio"))
+    assert "atendente" in third and "Quer falar com um atendente?" not in third
+
+    async def queued():
+        client = aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
+        try:
+            return await Desk.create(client, key_prefix).conversations.find_open(sender)
+        finally:
+            await client.close()
+
+    conversation = asyncio.run(queued())
+    assert conversation is not None and conversation.reason == "o bot nao entendeu (3 vezes seguidas)"
+    assert "o bot nao entendeu" in conversation.summary

@@ -438,3 +438,21 @@ def test_without_redis_the_delivery_is_refused_with_503_so_meta_retries(
         server.stop()
     assert graph_api.sent(to=wa_id) == []
     assert "Redis unavailable" in server.log_text()
+
+
+def test_asking_the_same_thing_three_times_brings_the_offer_of_an_atendente(rasa_server, graph_api):
+    from bot.isp.demo_seed import generated_customers
+
+    name, _, phone, _, _ = generated_customers()[28]  # identified by phone; no other test writes as him
+    rasa_server.api("POST", f"/conversations/wa:{phone}/tracker/events", json={"event": "restart"}).raise_for_status()
+    offer = "Vi que voce ja pediu isso algumas vezes"
+    for turn, said in enumerate(("manda a 2 via do boleto", "me manda o boleto de novo", "cade o boleto")):
+        before = len(bodies(graph_api, phone))
+        say(rasa_server, text(phone, said), name=name)
+        wait_text(graph_api, phone, "Fatura com vencimento em")
+        graph_api.wait_for(lambda: any("Posso ajudar em mais alguma coisa?" in shown(b)
+                                       for b in bodies(graph_api, phone)[before:]))
+        answer = [shown(b) for b in bodies(graph_api, phone)[before:]]
+        assert any(offer in line for line in answer) == (turn == 2), answer
+    button = next(b for b in bodies(graph_api, phone) if offer in shown(b))
+    assert button["interactive"]["action"]["buttons"][0]["reply"]["id"] == "/request_human"
