@@ -20,6 +20,7 @@ import yaml
 
 from bot.desk.errors import Conflict, InvalidInput, NotFound
 from bot.desk.keys import Keys
+from bot.desk.users import clean_name
 from bot.desk.settings import desk_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,12 +91,7 @@ def clean_slug(value: object, field: str = "slug") -> str:
 
 
 def clean_department_name(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput("name", "is required")
-    value = " ".join(value.split())
-    if len(value) > NAME_MAX:
-        raise InvalidInput("name", f"at most {NAME_MAX} characters")
-    return value
+    return clean_name(value, NAME_MAX)
 
 
 class Departments:

@@ -103,12 +103,13 @@ def clean_username(value: object) -> str:
     return value.strip().lower()
 
 
-def clean_name(value: object) -> str:
+def clean_name(value: object, maximum: int = NAME_MAX) -> str:
+    """A display name (an agent's, a department's): spaces folded, 1 to ``maximum`` characters."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput("name", "is required")
     value = " ".join(value.split())
-    if len(value) > NAME_MAX:
-        raise InvalidInput("name", f"at most {NAME_MAX} characters")
+    if len(value) > maximum:
+        raise InvalidInput("name", f"at most {maximum} characters")
     return value
 
 

@@ -17,8 +17,8 @@ from bot.desk import Desk
 from bot.desk.assignment import Assigner
 from bot.desk.events import CONVERSATION_CLOSED, QUEUE_UPDATE
 from bot.desk.leader import Lease
-from bot.metrics import record_unexpected
 from channels.common.errors import UNAVAILABLE_ERRORS
+from channels.desk.rounds import led_rounds
 
 logger = logging.getLogger(__name__)
 
@@ -53,24 +53,19 @@ async def assignment_rounds(desk: Desk) -> None:
 
 async def rounds(lease: Lease, assigner: Assigner, wake: asyncio.Event, every: float) -> None:
     """A round when the desk changes (queue_update, conversation_closed) or every ``every`` seconds."""
-    while True:
+    async def work() -> None:
         wake.clear()
-        try:
-            if await lease.held():
-                assigned, returned = await assigner.round()
-                if assigned or returned:
-                    logger.info("desk assignment: %d assigned, %d back in the queue", assigned, returned)
-        except UNAVAILABLE_ERRORS as error:
-            logger.warning("desk assignment: Redis unavailable: %s", error)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a background loop: log the bug, try again next round
-            logger.exception("desk assignment: round failed")
-            record_unexpected("desk.assignment")
+        assigned, returned = await assigner.round()
+        if assigned or returned:
+            logger.info("desk assignment: %d assigned, %d back in the queue", assigned, returned)
+
+    async def pause() -> None:
         try:
             await asyncio.wait_for(wake.wait(), timeout=every)
         except asyncio.TimeoutError:
             pass
+
+    await led_rounds("assignment", lease, work, pause)
 
 
 def start_assignment(app) -> None:

@@ -24,6 +24,7 @@ from bot.desk.leader import Lease
 from bot.metrics import record_unexpected
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.desk.delivery import CustomerLine, Undeliverable
+from channels.desk.rounds import led_rounds
 
 logger = logging.getLogger(__name__)
 
@@ -36,22 +37,8 @@ class PositionNotices:
         self.lease = Lease(desk.users.redis, desk.keys("leader", "positions"), desk.settings.position_leader_seconds)
         self.notices_key = desk.keys("position_notices")
 
-    async def is_leader(self) -> bool:
-        return await self.lease.held()
-
     async def run(self) -> None:
-        while True:
-            try:
-                if await self.is_leader():
-                    await self.round()
-            except UNAVAILABLE_ERRORS as error:
-                logger.warning("desk positions: Redis unavailable: %s", error)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a background loop: log the bug, try again next round
-                logger.exception("desk positions: round failed")
-                record_unexpected("desk.positions")
-            await asyncio.sleep(self.check_every)
+        await led_rounds("positions", self.lease, self.round, lambda: asyncio.sleep(self.check_every))
 
     async def round(self, now: Optional[float] = None) -> int:
         """Notify whoever moved up; returns how many were told."""
