@@ -88,7 +88,8 @@ def test_admins_manage_departments_and_who_serves_them(rasa_server, redis_settin
     atendente = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
     slug = f"ouvidoria{key_prefix[-4:].lower()}".replace(":", "")
     created = admin.ok("POST", "/departments", status=201, json={"slug": slug, "name": "Ouvidoria"})
-    assert created["department"] == {"slug": slug, "name": "Ouvidoria", "assignment": "manual"}
+    assert created["department"] == {"slug": slug, "name": "Ouvidoria", "assignment": "manual",
+                                     "first_response_seconds": None, "resolution_seconds": None}
     assert admin.api("POST", "/departments", json={"slug": slug, "name": "Outra"}).status_code == 409
     assert admin.ok("PATCH", f"/departments/{slug}", json={"name": "Ouvidoria e SAC"})["department"]["name"] \
         == "Ouvidoria e SAC"
