@@ -54,16 +54,18 @@ async def assignment_rounds(desk: Desk) -> None:
 async def rounds(lease: Lease, assigner: Assigner, wake: asyncio.Event, every: float) -> None:
     """A round when the desk changes (queue_update, conversation_closed) or every ``every`` seconds."""
     async def work() -> None:
-        wake.clear()
         assigned, returned = await assigner.round()
         if assigned or returned:
             logger.info("desk assignment: %d assigned, %d back in the queue", assigned, returned)
 
     async def pause() -> None:
+        # Cleared here, whether or not this replica leads: a follower that left it
+        # set would go round without waiting. Events during a round set it again.
         try:
             await asyncio.wait_for(wake.wait(), timeout=every)
         except asyncio.TimeoutError:
             pass
+        wake.clear()
 
     await led_rounds("assignment", lease, work, pause)
 
