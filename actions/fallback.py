@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Messages longer than this are asked to be summarised rather than guessed at.
 LONG_MESSAGE_CHARS = 1000
-# Fallbacks in a row after which the bot stops guessing and offers a person.
-
 HUMAN = {"title": "Falar com atendente", "payload": "/request_human"}
 MAIN_JOBS = [
     {"title": "2a via / PIX", "payload": "/request_invoice"},
@@ -102,10 +100,11 @@ class ActionLlmFallback(Action):
         channel = tracker.get_latest_input_channel()
         in_a_row = fallbacks_in_a_row(tracker.events or [])
         settings = desk_settings()
-        if in_a_row >= settings.auto_handoff_fallbacks and settings.auto_handoff == "handoff":
+        stuck = in_a_row >= settings.auto_handoff_fallbacks  # what happens then: DESK_AUTO_HANDOFF
+        if stuck and settings.auto_handoff == "handoff":
             await self._record(text, tracker, "handoff", channel)
             return await hand_off(dispatcher, tracker, reason=f"o bot nao entendeu ({in_a_row + 1} vezes seguidas)")
-        if in_a_row >= settings.auto_handoff_fallbacks and settings.auto_handoff == "offer":
+        if stuck and settings.auto_handoff == "offer":
             source = "handoff_offer"
             dispatcher.utter_message(text=OFFER_HUMAN, buttons=[HUMAN] + MAIN_JOBS[:2])
         elif not answerable(text):

@@ -27,6 +27,22 @@ from bot.isp.base import BackendError, Contract, Customer, TicketSubject
 
 REPEATED_OFFER = "Vi que voce ja pediu isso algumas vezes. Se preferir, um atendente resolve com voce."
 INVOICE_BUTTON = {"title": "2a via / PIX", "payload": "/request_invoice"}
+UNLOCK_BUTTON = {"title": "Desbloqueio", "payload": "/request_trust_unlock"}
+VISIT_BUTTON = {"title": "Agendar tecnico", "payload": "/request_technical_visit"}
+
+SUBJECT_WORDS = {
+    TicketSubject.NO_CONNECTION: "sem conexao",
+    TicketSubject.SLOW_CONNECTION: "lentidao",
+    TicketSubject.TECHNICAL_VISIT: "visita tecnica",
+    TicketSubject.PLAN_CHANGE: "mudanca de plano",
+    TicketSubject.ADDRESS_CHANGE: "mudanca de endereco",
+    TicketSubject.CANCELLATION: "cancelamento",
+    TicketSubject.DUE_DATE_CHANGE: "troca de vencimento",
+    TicketSubject.NEW_SERVICE: "nova instalacao",
+    TicketSubject.WIFI_PASSWORD: "senha do wi-fi",
+    TicketSubject.PAYMENT_RECEIPT: "comprovante de pagamento",
+    TicketSubject.HUMAN_CONTACT: "pedido de atendimento humano",
+}
 
 
 def same_request_in_a_row(events: List[Dict[Text, Any]]) -> int:
@@ -47,22 +63,6 @@ def same_request_in_a_row(events: List[Dict[Text, Any]]) -> int:
             break
         count += 1
     return count
-UNLOCK_BUTTON = {"title": "Desbloqueio", "payload": "/request_trust_unlock"}
-VISIT_BUTTON = {"title": "Agendar tecnico", "payload": "/request_technical_visit"}
-
-SUBJECT_WORDS = {
-    TicketSubject.NO_CONNECTION: "sem conexao",
-    TicketSubject.SLOW_CONNECTION: "lentidao",
-    TicketSubject.TECHNICAL_VISIT: "visita tecnica",
-    TicketSubject.PLAN_CHANGE: "mudanca de plano",
-    TicketSubject.ADDRESS_CHANGE: "mudanca de endereco",
-    TicketSubject.CANCELLATION: "cancelamento",
-    TicketSubject.DUE_DATE_CHANGE: "troca de vencimento",
-    TicketSubject.NEW_SERVICE: "nova instalacao",
-    TicketSubject.WIFI_PASSWORD: "senha do wi-fi",
-    TicketSubject.PAYMENT_RECEIPT: "comprovante de pagamento",
-    TicketSubject.HUMAN_CONTACT: "pedido de atendimento humano",
-}
 
 
 class CustomerAction(Action, ABC):

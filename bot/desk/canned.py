@@ -23,12 +23,12 @@ from typing import Any, Dict, List, Optional
 
 from bot.desk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.desk.keys import Keys
+from bot.desk.model import checked_slug
 from bot.desk.users import Agent
 
 PERSONAL, DEPARTMENT, GLOBAL = "personal", "department", "global"
 SCOPES = (PERSONAL, DEPARTMENT, GLOBAL)
 VARIABLES = ("nome", "protocolo", "atendente")
-SHORTCUT = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 TEXT_MAX = 4096
 
 
@@ -47,10 +47,8 @@ class CannedReply:
 
 
 def checked_shortcut(value: Any) -> str:
-    value = value.strip().lower().lstrip("/") if isinstance(value, str) else ""
-    if not SHORTCUT.match(value):
-        raise InvalidInput("shortcut", "2 to 30 characters: lowercase letters, digits, '_' or '-' (typed as /shortcut)")
-    return value
+    value = value.strip().lstrip("/") if isinstance(value, str) else value
+    return checked_slug("shortcut", value, 30, " (typed as /shortcut)")
 
 
 def checked_text(value: Any) -> str:
@@ -105,10 +103,15 @@ class CannedReplies:
             raise Forbidden("department and global replies are written by supervisors and admins")
         reply = CannedReply(uuid.uuid4().hex[:12], checked_shortcut(shortcut), checked_text(text), scope, owner,
                             agent.username, time.time())
-        if any(r.shortcut == reply.shortcut and r.scope == scope and r.owner == owner for r in await self._all()):
-            raise Conflict(f"/{reply.shortcut} already exists there", "shortcut")
+        await self._refuse_taken(reply)
         await self.redis.hset(self.key, reply.id, json.dumps(reply.as_dict()))
         return reply
+
+    async def _refuse_taken(self, reply: CannedReply) -> None:
+        """409 when another reply of the same scope and owner has the shortcut."""
+        if any(r.id != reply.id and r.shortcut == reply.shortcut and r.scope == reply.scope and r.owner == reply.owner
+               for r in await self._all()):
+            raise Conflict(f"/{reply.shortcut} already exists there", "shortcut")
 
     async def _owned(self, agent: Agent, reply_id: str) -> CannedReply:
         raw = await self.redis.hget(self.key, reply_id) if isinstance(reply_id, str) and reply_id else None
@@ -124,10 +127,7 @@ class CannedReplies:
         changed = CannedReply(reply.id, reply.shortcut if shortcut is None else checked_shortcut(shortcut),
                               reply.text if text is None else checked_text(text), reply.scope, reply.owner,
                               agent.username, time.time())
-        if changed.shortcut != reply.shortcut and any(
-                r.shortcut == changed.shortcut and r.scope == reply.scope and r.owner == reply.owner
-                for r in await self._all()):
-            raise Conflict(f"/{changed.shortcut} already exists there", "shortcut")
+        await self._refuse_taken(changed)
         await self.redis.hset(self.key, reply.id, json.dumps(changed.as_dict()))
         return changed
 

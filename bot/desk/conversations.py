@@ -18,7 +18,6 @@ single Redis (or one Cluster hash slot), like Rasa's own Redis stores.
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from typing import Any, Dict, List, Optional, Sequence
@@ -26,20 +25,16 @@ from typing import Any, Dict, List, Optional, Sequence
 from bot.desk.errors import AlreadyClaimed, AtCapacity, Conflict, Forbidden, InvalidInput, NotFound
 from bot.desk.model import (  # noqa: F401  (re-exported: the desk's public names)
     CLOSED, CUSTOMER_CANCELLED, IN_PROGRESS, OPEN, PRIORITY_MAX, PRIORITY_MIN, QUEUE, RESOLVED,
-    STATUSES, Conversation, QueueStatus, can_access, checked_priority, checked_text, estimate_wait,
+    STATUSES, Conversation, QueueStatus, can_access, checked_priority, checked_slug, checked_text, estimate_wait,
     queue_score, require_access)
 from bot.desk.store import RECENT_HANDLING, ConversationStore  # noqa: F401
 from bot.desk.users import Agent
 from bot.phones import whatsapp_number
 
-LABEL = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 
 
 def checked_label(value: Any) -> str:
-    value = value.strip().lower() if isinstance(value, str) else ""
-    if not LABEL.match(value):
-        raise InvalidInput("label", "2 to 30 characters: lowercase letters, digits, '_' or '-'")
-    return value
+    return checked_slug("label", value, 30)
 
 
 class Conversations(ConversationStore):
@@ -81,21 +76,22 @@ class Conversations(ConversationStore):
             await self.index(conversation_id, phone=whatsapp_number(fields["sender_id"]),
                              document=customer_document, protocol=fields["protocol"])
             for label in labels:
-                await self.add_label(conversation_id, None, label)
+                await self._label(conversation_id, checked_label(label))
         conversation = await self.require(found_id)
         if created:
             await self._queue_changed(conversation)
         return conversation, bool(created)
 
-    async def add_label(self, conversation_id: str, actor: Optional[Agent], label: Any) -> Conversation:
-        """Tag a conversation (``actor`` None: the bot); searchable by the label."""
+    async def add_label(self, conversation_id: str, actor: Agent, label: Any) -> Conversation:
+        """Tag a conversation; searchable by the label."""
         label = checked_label(label)
-        conversation = await self.require(conversation_id)
-        if actor is not None:
-            require_access(actor, conversation)
+        require_access(actor, await self.require(conversation_id))
+        await self._label(conversation_id, label)
+        return await self.require(conversation_id)
+
+    async def _label(self, conversation_id: str, label: str) -> None:
         await self.redis.sadd(self._conv(conversation_id, "labels"), label)
         await self.index(conversation_id, label=label)
-        return await self.require(conversation_id)
 
     async def remove_label(self, conversation_id: str, actor: Agent, label: Any) -> Conversation:
         label = checked_label(label)

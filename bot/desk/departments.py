@@ -9,7 +9,6 @@ first) to a department; anything unmapped goes to its ``default``.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,11 +19,12 @@ import yaml
 
 from bot.desk.errors import Conflict, InvalidInput, NotFound
 from bot.desk.keys import Keys
+from bot.desk.model import checked_slug
 from bot.desk.users import clean_name
 from bot.desk.settings import desk_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
+SLUG_LONGEST = 40
 NAME_MAX = 60
 
 
@@ -67,7 +67,7 @@ class Routing:
         data = yaml.safe_load(Path(path).read_text()) or {}
         departments = {str(slug): str(name) for slug, name in (data.get("departments") or {}).items()}
         for slug in departments:
-            if not SLUG.match(slug):
+            if not is_slug(slug):
                 raise ValueError(f"{path}: department {slug!r}: 2 to 40 of a-z, 0-9, '_', '-'")
         default = str(data.get("default") or "")
         by_topic = {str(topic): str(slug) for topic, slug in (data.get("routing") or {}).items()}
@@ -85,9 +85,15 @@ def routing() -> Routing:
 
 
 def clean_slug(value: object, field: str = "slug") -> str:
-    if not isinstance(value, str) or not SLUG.match(value.strip().lower()):
-        raise InvalidInput(field, "2 to 40 characters: lowercase letters, digits, '_' or '-'")
-    return value.strip().lower()
+    return checked_slug(field, value, SLUG_LONGEST)
+
+
+def is_slug(value: str) -> bool:
+    """Written exactly as a slug (the seed file is not folded to lowercase)."""
+    try:
+        return clean_slug(value) == value
+    except InvalidInput:
+        return False
 
 
 def clean_department_name(value: object) -> str:

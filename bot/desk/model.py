@@ -7,6 +7,7 @@ estimate (:func:`estimate_wait`); field checks shared by the store.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -170,6 +171,15 @@ def checked_text(name: str, value: Any, maximum: int, required: bool = False) ->
         raise InvalidInput(name, "is required")
     if len(value) > maximum:
         raise InvalidInput(name, f"at most {maximum} characters")
+    return value
+
+
+def checked_slug(name: str, value: Any, longest: int, hint: str = "") -> str:
+    """A lowercase name made to sit in keys and URLs (a department, a label, a
+    shortcut): 2 to ``longest`` of a-z, 0-9, '_' and '-', starting with a letter or digit."""
+    value = value.strip().lower() if isinstance(value, str) else ""
+    if not re.fullmatch(rf"[a-z0-9][a-z0-9_-]{{1,{longest - 1}}}", value):
+        raise InvalidInput(name, f"2 to {longest} characters: lowercase letters, digits, '_' or '-'{hint}")
     return value
 
 

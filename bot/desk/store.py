@@ -201,6 +201,9 @@ class ConversationStore:
     async def position(self, conversation_id: str) -> Optional[int]:
         """1 for the next conversation its department's agents take; None when not queued."""
         department = await self.redis.hget(self._conv(conversation_id), "department")
+        return await self._position(conversation_id, department)
+
+    async def _position(self, conversation_id: str, department: Optional[str]) -> Optional[int]:
         rank = await self.redis.zrank(self.department_queue_key(department), conversation_id)
         return None if rank is None else rank + 1
 
@@ -215,7 +218,7 @@ class ConversationStore:
                            now: Optional[float] = None) -> Optional[QueueStatus]:
         """Position and estimated wait (:func:`estimate_wait`); None when not queued."""
         department = await self.redis.hget(self._conv(conversation_id), "department") or ""
-        position = await self.position(conversation_id)
+        position = await self._position(conversation_id, department)
         if position is None:
             return None
         online = [agent.username for agent in await self.users.online_agents(now) if agent.serves(department)]
