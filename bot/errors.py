@@ -51,6 +51,12 @@ class PayloadTooLarge(AppError):
     kind = "body"
 
 
+class UnsupportedMediaType(AppError):
+    """A file of a type the route does not take; the message lists those it does."""
+
+    kind = "media_type"
+
+
 class NotFound(AppError):
     kind = "not_found"
 

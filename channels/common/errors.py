@@ -28,6 +28,7 @@ from bot.errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
+    UnsupportedMediaType,
     UpstreamFailed,
 )
 
@@ -51,6 +52,7 @@ STATUS: Dict[type, int] = {
     InvalidInput: 422,
     MalformedRequest: 400,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,

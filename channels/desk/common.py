@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, Optional, Tuple
 
 from sanic import Sanic
 from sanic.request import Request
@@ -22,12 +23,14 @@ from bot.desk.conversations import IN_PROGRESS, Conversation, require_access
 from bot.desk.model import sla_of
 from bot.desk.errors import Conflict, Forbidden, InvalidInput
 from bot.desk.users import Agent
-from bot.errors import DependencyUnavailable, MalformedRequest, PayloadTooLarge, UpstreamFailed
+from bot.errors import AppError, DependencyUnavailable, MalformedRequest, PayloadTooLarge, UpstreamFailed
+from bot.media import MediaFile, MediaStore, media_settings
 from bot.metrics import record_unexpected
 from bot.pii import mask_pii
+from bot.redis_pool import get_redis
 from bot.settings import SettingsError
 from channels.common.errors import UNAVAILABLE_ERRORS
-from channels.desk.transcript import iso
+from channels.desk.transcript import iso, message_of
 from channels.desk.delivery import CustomerLine, Undeliverable, window_closed
 
 logger = logging.getLogger(__name__)
@@ -171,25 +174,49 @@ async def writable_conversation(agent: Agent, conversation_id: str) -> Conversat
     return conversation
 
 
-async def send_agent_message(app: Sanic, agent: Agent, conversation_id: str,
-                             text: Any) -> Dict[str, Any]:
-    """An agent writes to the customer of a conversation they hold (API and /desk/ws)."""
-    text = message_text(text)
+async def open_line(agent: Agent, conversation_id: str) -> Conversation:
+    """A conversation ``agent`` may write in now (theirs, in progress, WhatsApp window open)."""
     conversation = await writable_conversation(agent, conversation_id)
     if await window_closed(conversation.sender_id):
         raise Conflict("the customer's 24-hour WhatsApp window is closed (no message from them in "
                        "24 hours): only an approved template gets through; send one with "
                        f"POST /desk/api/conversations/{conversation.id}/template", "window")
+    return conversation
+
+
+@asynccontextmanager
+async def delivering(conversation: Conversation, what: str) -> AsyncIterator[None]:
+    """Errors of a delivery as the API says them: a channel that cannot write first
+    (409), Redis down (503), the channel's API refusing (502, logged)."""
     try:
-        event = await CustomerLine(app).say(conversation, text, agent=agent.username)
+        yield
     except Undeliverable as error:
         raise Conflict(str(error), "channel") from None
-    except UNAVAILABLE_ERRORS:
+    except (AppError, *UNAVAILABLE_ERRORS):
         raise
-    except Exception as error:  # the channel's API (e.g. Graph API) refused it: 502, logged
-        logger.exception("desk: message to %s not delivered", conversation.id)
-        record_unexpected("desk.send_message")
-        raise UpstreamFailed(f"the customer's channel did not accept the message: "
+    except Exception as error:
+        logger.exception("desk: %s to %s not delivered", what, conversation.id)
+        record_unexpected(f"desk.send_{what}")
+        raise UpstreamFailed(f"the customer's channel did not accept the {what}: "
                              f"{type(error).__name__}", "channel") from None
+
+
+async def send_agent_message(app: Sanic, agent: Agent, conversation_id: str,
+                             text: Any) -> Dict[str, Any]:
+    """An agent writes to the customer of a conversation they hold (API and /desk/ws)."""
+    text = message_text(text)
+    conversation = await open_line(agent, conversation_id)
+    async with delivering(conversation, "message"):
+        event = await CustomerLine(app).say(conversation, text, agent=agent.username)
     return {"author": "agent", "agent": agent.username, "text": text,
             "timestamp": iso(event.timestamp)}
+
+
+async def send_agent_media(app: Sanic, agent: Agent, conversation_id: str, file: MediaFile,
+                           caption: str) -> Dict[str, Any]:
+    """An agent sends a checked file (with an optional caption) to their customer."""
+    conversation = await open_line(agent, conversation_id)
+    stored = await MediaStore(get_redis(), media_settings().ttl_seconds).put(file, origin="agent")
+    async with delivering(conversation, stored.kind):
+        event = await CustomerLine(app).send_media(conversation, stored, file.data, caption, agent.username)
+    return message_of(event.as_dict())

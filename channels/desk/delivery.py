@@ -24,6 +24,7 @@ from sanic.exceptions import SanicException
 
 from bot.desk import handoff as texts
 from bot.desk.conversations import Conversation
+from bot.media import MediaLinks, StoredMedia, media_settings
 from bot.metrics import record_unexpected
 from bot.outreach.settings import outreach_settings
 from bot.outreach.templates import approved_templates
@@ -92,6 +93,26 @@ class CustomerLine:
         await self.append(conversation.sender_id, [event])
         return event
 
+    async def send_media(self, conversation: Conversation, media: StoredMedia, data: bytes,
+                         caption: str, agent: str) -> BotUttered:
+        """Send a kept file the channel's own way, then record it: WhatsApp uploads it
+        to Meta (:meth:`WhatsAppOutput.send_media`); the widget and the WebSocket get
+        a signed link (``MEDIA_LINK_TTL_SECONDS``). Raises :class:`Undeliverable`."""
+        output = self.output_for(conversation.channel)
+        if output is None:
+            raise Undeliverable(f"channel {conversation.channel!r} cannot deliver "
+                                "messages outside a customer's request")
+        send_media = getattr(output, "send_media", None)
+        if send_media is not None:
+            await send_media(conversation.sender_id, media, data, caption)
+        else:
+            settings = media_settings()
+            url = MediaLinks(settings.require_secret(), settings.public_url).url(media.id, settings.link_ttl_seconds)
+            await output.send_response(conversation.sender_id, media_message(media, url, caption))
+        event = BotUttered(caption, metadata={"desk_agent": agent, "media": media.as_dict()})
+        await self.append(conversation.sender_id, [event])
+        return event
+
     async def resume(self, conversation: Conversation, closing_text: str,
                      ask_csat: bool) -> None:
         """Give the conversation back to the bot: ``ConversationResumed``, the
@@ -136,6 +157,17 @@ async def window_closed(sender_id: str) -> bool:
     """A WhatsApp customer whose 24-hour window has closed (other channels have none)."""
     number = whatsapp_number(sender_id)
     return bool(number) and await CustomerWindows(get_redis()).seconds_left(number) == 0
+
+
+def media_message(media: StoredMedia, url: str, caption: str) -> Dict[str, Any]:
+    """A file as a Rasa bot message: an image, or a ``file`` attachment with its name."""
+    message: Dict[str, Any] = {"text": caption} if caption else {}
+    if media.kind == "image":
+        message["image"] = url
+    else:
+        message["attachment"] = {"type": "file", "payload": {
+            "src": url, "name": media.filename, "mime": media.mime, "size": media.size}}
+    return message
 
 
 def csat_template(customer_name: str) -> Dict[str, Any]:

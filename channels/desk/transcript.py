@@ -11,8 +11,10 @@ from typing import Any, Dict, List, Optional, Text
 from sanic import Sanic
 
 from bot.desk.conversations import Conversation
+from bot.media import MediaLinks, media_settings
 
 TRANSCRIPT_MAX = 500
+CONSOLE_LINK_SECONDS = 15 * 60  # a console re-reads the transcript for fresh links
 
 
 def iso(timestamp: Optional[float]) -> str:
@@ -34,8 +36,21 @@ def message_of(event: Dict[Text, Any]) -> Dict[Text, Any]:
             message["buttons"] = data["buttons"]
         if data.get("image"):
             message["image"] = data["image"]
+    media = (event.get("metadata") or {}).get("media")
+    if isinstance(media, dict):
+        message["media"] = media_view(media)
     message["timestamp"] = iso(event.get("timestamp"))
     return message
+
+
+def media_view(media: Dict[Text, Any]) -> Dict[Text, Any]:
+    """A file in a message as the console shows it: kind, type, name, size and a
+    short-lived signed link (none when it could not be downloaded: ``error``)."""
+    view = {key: media[key] for key in ("kind", "mime", "filename", "size", "error") if media.get(key)}
+    settings = media_settings()
+    if media.get("id") and settings.secret:
+        view["url"] = MediaLinks(settings.secret).path(str(media["id"]), CONSOLE_LINK_SECONDS)
+    return view
 
 
 async def transcript(app: Sanic, conversation: Conversation) -> List[Dict[str, Any]]:

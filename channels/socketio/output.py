@@ -73,6 +73,12 @@ class SocketIOOutput(OutputChannel):
     async def send_attachment(  # type: ignore[override]
         self, recipient_id: Text, attachment: Dict[Text, Any], **kwargs: Any
     ) -> None:
+        payload = attachment.get("payload") or {} if isinstance(attachment, dict) else {}
+        if isinstance(attachment, dict) and attachment.get("type") == "file" and payload.get("src"):
+            # rasa-webchat shows images and videos, not files: a link in a text bubble
+            name = str(payload.get("name") or "arquivo").replace("[", "(").replace("]", ")")
+            await self._send_message(recipient_id, {"text": f"Arquivo: [{name}]({payload['src']})"})
+            return
         await self._send_message(recipient_id, {"attachment": attachment})
 
     async def send_custom_json(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -36,6 +37,10 @@ class Sent:
     @property
     def window_closed(self) -> bool:
         return self.error_code == WINDOW_CLOSED
+
+
+class MediaUnavailable(Exception):
+    """The Graph API did not take or give a file; the message says why (no customer data)."""
 
 
 class GraphClient:
@@ -87,6 +92,58 @@ class GraphClient:
         """Blue ticks on the customer's message (a failure is logged, never raised)."""
         await self._post(read_receipt(message_id), phone_number_id)
 
+    def _base(self) -> str:
+        return f"{self.settings.api_url}/{self.settings.api_version}"
+
+    async def upload_media(self, data: bytes, mime: str, filename: str, phone_number_id: str = "") -> str:
+        """``POST /{phone_number_id}/media`` (multipart, as Meta documents it): the media id
+        to send the file by, so Meta never has to reach our server for it."""
+        number = phone_number_id or self.settings.phone_number_id
+        try:
+            response = await self.client.post(
+                f"{self._base()}/{number}/media",
+                data={"messaging_product": "whatsapp", "type": mime},
+                files={"file": (filename, data, mime)})
+        except httpx.HTTPError as error:
+            raise MediaUnavailable(f"upload failed: {type(error).__name__}") from None
+        result = _json(response)
+        if response.status_code >= 400 or not result.get("id"):
+            error = result.get("error") or {}
+            logger.warning("WhatsApp Graph API: media upload refused: HTTP %d, code %s, fbtrace_id %s",
+                           response.status_code, error.get("code"), error.get("fbtrace_id"))
+            raise MediaUnavailable(f"upload refused (HTTP {response.status_code}, code {error.get('code')})")
+        return str(result["id"])
+
+    async def download_media(self, media_id: str, max_bytes: int) -> Tuple[bytes, str]:
+        """A customer's file: ``GET /{media-id}`` gives a short-lived ``url``, fetched with
+        the token. The token goes only to an https URL or to the Graph API's own origin;
+        a file over ``max_bytes`` (by Meta's ``file_size`` or while reading) is refused."""
+        try:
+            answer = await self.client.get(f"{self._base()}/{media_id}")
+            info = _json(answer)
+            url, size = str(info.get("url") or ""), int(info.get("file_size") or 0)
+            if answer.status_code >= 400 or not url:
+                raise MediaUnavailable(f"media lookup failed (HTTP {answer.status_code}, "
+                                       f"code {(info.get('error') or {}).get('code')})")
+            if size > max_bytes:
+                raise MediaUnavailable(f"file of {size} bytes is over the limit of {max_bytes}")
+            if not _may_carry_token(url, self.settings.api_url):
+                raise MediaUnavailable("media URL is neither https nor on the Graph API's origin")
+            chunks, total = [], 0
+            async with self.client.stream("GET", url) as download:
+                if download.status_code >= 400:
+                    raise MediaUnavailable(f"download failed (HTTP {download.status_code})")
+                async for chunk in download.aiter_bytes():
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise MediaUnavailable(f"file is over the limit of {max_bytes} bytes")
+                    chunks.append(chunk)
+        except httpx.HTTPError as error:
+            raise MediaUnavailable(f"download failed: {type(error).__name__}") from None
+        except ValueError:
+            raise MediaUnavailable("media lookup answer not understood") from None
+        return b"".join(chunks), str(info.get("mime_type") or "")
+
     async def _post(self, payload: Dict[str, Any], phone_number_id: str) -> Dict[str, Any]:
         """The Graph answer as JSON (``{"error": {...}}`` on failure), retrying what may pass later."""
         what = payload.get("type") or payload.get("status") or "message"
@@ -130,6 +187,11 @@ def _json(response: httpx.Response) -> Dict[str, Any]:
     if isinstance(data, dict):
         return data
     return {} if response.status_code < 400 else {"error": {"code": None, "type": "non-JSON answer"}}
+
+
+def _may_carry_token(url: str, api_url: str) -> bool:
+    target, api = urlsplit(url), urlsplit(api_url)
+    return target.scheme == "https" or (target.scheme, target.netloc) == (api.scheme, api.netloc)
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:

@@ -11,9 +11,11 @@ from typing import Any, Dict, List, Text
 from rasa.core.channels.channel import OutputChannel
 
 from bot import senders
-from channels.whatsapp.graph import GraphClient
+from bot.media import StoredMedia
+from channels.whatsapp.graph import GraphClient, MediaUnavailable
 from channels.whatsapp.menus import remember_menu
-from channels.whatsapp.wire import document_body, image_body, split_text, text_body, with_buttons
+from channels.whatsapp.wire import (document_body, image_body, split_text, text_body, uploaded_media_body,
+                                   with_buttons)
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,16 @@ class WhatsAppOutput(OutputChannel):
             await self._send(recipient_id, document_body(url))
         else:
             await self.send_text_message(recipient_id, str(attachment))
+
+    async def send_media(self, recipient_id: Text, media: StoredMedia, data: bytes, caption: Text = "") -> None:
+        """A file from the desk, uploaded to Meta and sent by its media id (Meta never
+        has to reach our server); raises :class:`MediaUnavailable` when Meta refuses it."""
+        media_id = await self.graph.upload_media(data, media.mime, media.filename, self.phone_number_id)
+        sent = await self.graph.send(wa_id_of(recipient_id),
+                                     uploaded_media_body(media.kind, media_id, caption, media.filename),
+                                     self.phone_number_id)
+        if sent.error_code is not None or not sent.message_id:
+            raise MediaUnavailable(f"the {media.kind} was not sent (code {sent.error_code})")
 
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
         """A Cloud API message body (``{"type": "template", ...}``), sent as is.

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Set, Text
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -25,6 +26,7 @@ from channels.common.conversation import append_events
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
 from channels.whatsapp.inbound import RECEIPT_TYPES, Inbound, Status
+from channels.whatsapp.media import keep_customer_media
 from channels.whatsapp.menus import take_menu
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.wire import menu_choice
@@ -103,10 +105,13 @@ class Turns:
             "message_type": message.type,
         }
         text = message.text
+        state = await tracker_state(agent, sender_id) if message.media.get("id") else TrackerState()
         if message.readable:
             if message.type == "text":
                 text = menu_choice(text, await take_menu(message.wa_id)) or text
-        elif message.type in RECEIPT_TYPES and await awaiting_receipt(agent, sender_id):
+        elif state.paused:  # an atendente has the conversation: the file is for them
+            text, metadata["media"] = await keep_customer_media(self.graph, message)
+        elif message.type in RECEIPT_TYPES and state.latest_intent == RECEIPT_INTENT:
             logger.info("WhatsApp: payment receipt (%s) received", message.type)
             text = "/" + RECEIPT_INTENT
             metadata["receipt"] = dict(message.media, type=message.type)
@@ -147,14 +152,22 @@ def proactive_events(pending: List[Dict[str, Any]]) -> List[Event]:
     return events + [ActionExecuted(ACTION_LISTEN_NAME)]
 
 
-async def awaiting_receipt(agent: Any, sender_id: Text) -> bool:
-    """The customer's latest intent was "ja paguei": media now is the receipt."""
+@dataclass(frozen=True)
+class TrackerState:
+    paused: bool = False  # an atendente has the conversation (or it waits in their queue)
+    latest_intent: Optional[Text] = None  # "ja paguei" before: media now is the receipt
+
+
+async def tracker_state(agent: Any, sender_id: Text) -> TrackerState:
+    """What decides where a customer's file goes, from one tracker read."""
     if agent is None or agent.tracker_store is None:
-        return False
+        return TrackerState()
     try:
         tracker = await agent.tracker_store.retrieve(sender_id)
-    except UNAVAILABLE_ERRORS as error:  # the store does not answer: only the shortcut is lost
+    except UNAVAILABLE_ERRORS as error:  # the store does not answer: the turn itself will say so
         logger.error("WhatsApp: tracker not read (%s)", type(error).__name__)
-        return False
-    intent = (tracker.latest_message.intent or {}).get("name") if tracker and tracker.latest_message else None
-    return intent == RECEIPT_INTENT
+        return TrackerState()
+    if tracker is None:
+        return TrackerState()
+    latest = tracker.latest_message
+    return TrackerState(tracker.is_paused(), (latest.intent or {}).get("name") if latest else None)

@@ -68,6 +68,16 @@ def document_body(url: str, filename: str = "") -> Body:
     return {"type": "document", "document": document}
 
 
+def uploaded_media_body(kind: str, media_id: str, caption: str = "", filename: str = "") -> Body:
+    """An image or document uploaded to Meta (``POST /media``), sent by its id."""
+    media: Dict[str, str] = {"id": media_id}
+    if caption:
+        media["caption"] = caption[:1024]  # Meta's caption limit
+    if filename and kind == "document":
+        media["filename"] = filename
+    return {"type": kind, kind: media}
+
+
 def template_body(name: str, language: str) -> Body:
     return {"type": "template", "template": {"name": name, "language": {"code": language}}}
 

@@ -4,14 +4,23 @@ Answers like Meta: ``{"messaging_product": "whatsapp", "contacts": [...],
 "messages": [{"id": "wamid...."}]}``; a read receipt gets ``{"success": true}``.
 ``fail_next(n, status)`` answers the next ``n`` sends with HTTP 429/500 and
 ``error_next(n, code)`` with a Graph error body (e.g. 131047).
+
+Media as Meta serves it: ``POST /{phone_number_id}/media`` (multipart
+``file``, ``type``, ``messaging_product``) keeps an upload and answers its
+``id`` (:attr:`uploads`); ``GET /{media-id}`` answers ``url``, ``mime_type``,
+``sha256`` and ``file_size``, and that URL gives the bytes to the same bearer
+token. :meth:`add_media` places a customer's file for a webhook to name.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional
 
@@ -56,6 +65,8 @@ class FakeGraphApi:
         self.requests: List[Recorded] = []
         self._lock = threading.Lock()
         self._faults: List[Dict[str, Any]] = []
+        self.media: Dict[str, Dict[str, Any]] = {}  # id -> data, mime, filename
+        self.uploads: List[str] = []  # ids of the files the bot uploaded, in order
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -70,6 +81,18 @@ class FakeGraphApi:
         """The next ``count`` message sends answer a Graph error body with ``code``."""
         with self._lock:
             self._faults += [{"status": status, "code": code}] * count
+
+    def add_media(self, data: bytes, mime: str, filename: str = "") -> str:
+        """Keep a customer's file as Meta would; its media id for a webhook."""
+        media_id = str(uuid.uuid4().int)[:16]
+        with self._lock:
+            self.media[media_id] = {"data": data, "mime": mime, "filename": filename}
+        return media_id
+
+    def uploaded(self, media_id: str) -> Dict[str, Any]:
+        """A file the bot uploaded (data, mime, filename)."""
+        with self._lock:
+            return dict(self.media[media_id])
 
     def reset(self) -> None:
         with self._lock:
@@ -104,6 +127,10 @@ class FakeGraphApi:
     def _answer(self, method: str, path: str, headers: Dict[str, str], body: Any) -> tuple:
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, _error(190, "OAuthException")
+        if method == "POST" and path.endswith("/media"):
+            return self._upload(body)
+        if method == "GET":
+            return self._media_info(path.rstrip("/").rsplit("/", 1)[-1])
         if method != "POST" or not path.endswith("/messages") or not isinstance(body, dict):
             return 400, _error(100, "OAuthException")
         if body.get("messaging_product") != "whatsapp":
@@ -122,16 +149,51 @@ class FakeGraphApi:
             "messages": [{"id": "wamid.HBgN" + uuid.uuid4().hex.upper()}],
         }
 
+    def _upload(self, form: Any) -> tuple:
+        if not isinstance(form, dict) or form.get("messaging_product") != "whatsapp" or "file" not in form:
+            return 400, _error(100, "OAuthException")
+        data, filename, mime = form["file"]
+        if form.get("type") != mime:
+            return 400, _error(100, "OAuthException")
+        media_id = self.add_media(data, mime, filename)
+        with self._lock:
+            self.uploads.append(media_id)
+        return 200, {"id": media_id}
+
+    def _media_info(self, media_id: str) -> tuple:
+        with self._lock:
+            media = self.media.get(media_id)
+        if media is None:
+            return 400, _error(100, "GraphMethodException")
+        return 200, {"messaging_product": "whatsapp", "url": f"{self.url}/download/{media_id}",
+                     "mime_type": media["mime"], "sha256": hashlib.sha256(media["data"]).hexdigest(),
+                     "file_size": len(media["data"]), "id": media_id}
+
+    def _download(self, handler: BaseHTTPRequestHandler) -> bool:
+        """The file behind a media URL (to the bearer token only), as Meta's CDN serves it."""
+        if not handler.path.startswith("/download/"):
+            return False
+        with self._lock:
+            media = self.media.get(handler.path.rsplit("/", 1)[-1])
+        authorized = handler.headers.get("Authorization") == f"Bearer {self.token}"
+        status = 401 if not authorized else 404 if media is None else 200
+        data = media["data"] if status == 200 else b""
+        handler.send_response(status)
+        handler.send_header("Content-Type", media["mime"] if status == 200 else "text/plain")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+        return True
+
     def _handler(self):
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
+                if self.command == "GET" and fake._download(self):
+                    return
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
+                body = _form(self.headers.get("Content-Type", ""), raw)
                 headers = dict(self.headers.items())
                 status, answer = fake._answer(self.command, self.path, headers, body)
                 with fake._lock:
@@ -149,6 +211,23 @@ class FakeGraphApi:
                 pass
 
         return Handler
+
+
+def _form(content_type: str, raw: bytes) -> Any:
+    """A JSON body, or a multipart form as ``{name: value}`` (a file as (data, filename, type))."""
+    if not content_type.startswith("multipart/form-data"):
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    form: Dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        form[name] = (data, filename, part.get_content_type()) if filename else data.decode()
+    return form
 
 
 def _error(code: int, kind: str) -> Dict[str, Any]:

@@ -146,11 +146,12 @@
 
   function api(method, path, body) {
     var headers = { "Accept": "application/json" };
-    if (body !== undefined) { headers["Content-Type"] = "application/json"; }
+    var form = typeof FormData !== "undefined" && body instanceof FormData;  // a file: the browser sets the type
+    if (body !== undefined && !form) { headers["Content-Type"] = "application/json"; }
     if (state.token) { headers["Authorization"] = "Bearer " + state.token; }
     return fetch(API + path, {
       method: method, headers: headers, cache: "no-store",
-      body: body === undefined ? undefined : JSON.stringify(body)
+      body: body === undefined ? undefined : form ? body : JSON.stringify(body)
     }).then(function (response) {
       return response.text().then(function (text) {
         var data = null;
@@ -991,6 +992,7 @@
     if (image) {
       parts.push(el("a", { href: image, target: "_blank", rel: "noopener noreferrer", text: "Imagem" }));
     }
+    if (message.media) { parts.push(mediaNode(message.media)); }
     if (Array.isArray(message.buttons) && message.buttons.length) {
       parts.push(el("ul", { className: "buttons", "aria-label": "Botões oferecidos" },
         message.buttons.map(function (button) {
@@ -999,6 +1001,34 @@
     }
     parts.push(el("time", { className: "time", text: clock(message.timestamp) }));
     return el("li", { className: "msg msg-" + author, "data-testid": "msg-" + author }, parts);
+  }
+
+  var MEDIA_NAMES = { image: "Imagem", sticker: "Figurinha", document: "Documento", audio: "Áudio", video: "Vídeo" };
+
+  function fileSize(bytes) {
+    if (!bytes) { return ""; }
+    return bytes < 1024 * 1024 ? Math.max(1, Math.round(bytes / 1024)) + " KB" : (bytes / 1048576).toFixed(1) + " MB";
+  }
+
+  /** A file in a message: a preview of images, a player for audio and video, a link to documents. */
+  function mediaNode(media) {
+    var name = MEDIA_NAMES[media.kind] || "Arquivo";
+    var url = media.url && safeUrl(media.url);
+    if (!url) {
+      return el("p", { className: "muted media-missing", "data-testid": "msg-media-missing",
+                       text: name + " não disponível" + (media.error ? ": " + media.error : "") });
+    }
+    var label = name + (media.filename ? ": " + media.filename : "") + (media.size ? " (" + fileSize(media.size) + ")" : "");
+    var preview = null;
+    if (media.kind === "image" || media.kind === "sticker") {
+      preview = el("img", { src: url, alt: label, className: "media-preview", loading: "lazy", "data-testid": "msg-image" });
+    } else if (media.kind === "audio" || media.kind === "video") {
+      preview = el(media.kind, { src: url, controls: true, preload: "none", className: "media-player",
+                                 "data-testid": "msg-" + media.kind });
+    }
+    var link = el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: label,
+                         "data-testid": "msg-media-link" });
+    return el("div", { className: "media", "data-testid": "msg-media" }, [preview, link]);
   }
 
   function appendMessage(message) {
@@ -1013,7 +1043,7 @@
     if (message.author === "agent" && state.me && message.agent === state.me.username) {
       for (var i = 0; i < state.outbox.length; i += 1) {
         var entry = state.outbox[i];
-        if (entry.text === message.text && entry.by !== "ws") {
+        if (entry.text === message.text && !entry.media === !message.media && entry.by !== "ws") {
           if (entry.by === "http") { state.outbox.splice(i, 1); return; }
           entry.by = "ws";
           break;
@@ -1042,16 +1072,38 @@
     var text = box.value.trim();
     if (!text || !state.current) { return; }
     if (text.length > 4096) { setError($("conv-error"), "A mensagem pode ter no máximo 4096 caracteres."); return; }
-    var id = state.current.id;
-    var entry = { text: text, by: null };
-    state.outbox.push(entry);
     var button = $("reply-form").querySelector("button[type=submit]");
+    deliver("/messages", { text: text }, { text: text, by: null }, button, function () {
+      if (box.value.trim() === text) { box.value = ""; }
+    });
+  }
+
+  /** An attachment, with the reply box's text as its caption. */
+  function sendAttachment() {
+    var input = $("attach-file");
+    var file = input.files && input.files[0];
+    if (!file || !state.current) { return; }
+    var box = $("reply-text");
+    var caption = box.value.trim();
+    var form = new FormData();
+    form.append("file", file, file.name);
+    if (caption) { form.append("caption", caption); }
+    deliver("/attachments", form, { text: caption || "", media: true, by: null }, $("attach-button"), function () {
+      if (box.value.trim() === caption) { box.value = ""; }
+      input.value = "";
+    }, function () { input.value = ""; });
+  }
+
+  /** POST an agent's message or file; shown once whether HTTP or /desk/ws answers first. */
+  function deliver(path, body, entry, button, done, failed) {
+    var id = state.current.id;
+    state.outbox.push(entry);
     button.disabled = true;
     stopTyping();
-    api("POST", "/conversations/" + encodeURIComponent(id) + "/messages", { text: text }).then(function (data) {
+    api("POST", "/conversations/" + encodeURIComponent(id) + path, body).then(function (data) {
       button.disabled = false;
       setError($("conv-error"), "");
-      if (box.value.trim() === text) { box.value = ""; }
+      done();
       var index = state.outbox.indexOf(entry);
       if (entry.by === "ws") { state.outbox.splice(index, 1); return; }
       entry.by = "http";
@@ -1060,13 +1112,16 @@
         if (at >= 0) { state.outbox.splice(at, 1); }
       }, 15000);
       if (state.current && state.current.id === id) {
-        appendMessage((data && data.message) || { author: "agent", agent: state.me.username, text: text,
+        appendMessage((data && data.message) || { author: "agent", agent: state.me.username, text: entry.text,
                                                   timestamp: new Date().toISOString() });
       }
     }, function (error) {
       button.disabled = false;
       state.outbox.splice(state.outbox.indexOf(entry), 1);
-      if (error.status === 409 && error.field === "window") {
+      if (failed) { failed(); }
+      if (error.status === 413 || error.status === 415) {
+        setError($("conv-error"), "Arquivo não enviado: " + error.detail);
+      } else if (error.status === 409 && error.field === "window") {
         setError($("conv-error"), "A mensagem não foi enviada: a janela de 24 horas do WhatsApp fechou. Envie um modelo.");
         if (state.current && state.current.whatsapp_window) { state.current.whatsapp_window.seconds_left = 0; }
         openConversation(id, true);
@@ -1343,6 +1398,8 @@
     $("logout").addEventListener("click", onLogout);
     $("my-status").addEventListener("change", onPresenceChange);
     $("reply-form").addEventListener("submit", sendReply);
+    $("attach-button").addEventListener("click", function () { $("attach-file").click(); });
+    $("attach-file").addEventListener("change", sendAttachment);
     $("template-form").addEventListener("submit", sendTemplate);
     $("label-form").addEventListener("submit", onAddLabel);
     $("suggest").addEventListener("click", suggestReply);

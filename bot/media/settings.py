@@ -1,0 +1,48 @@
+"""The media settings (``MEDIA_*``), read once per process."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.settings import SECRET_MIN_CHARS, SettingsError, env_int, env_secret, env_str
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    max_image_bytes: int  # MEDIA_MAX_IMAGE_BYTES: Meta's own limit for images is 5 MB
+    max_file_bytes: int  # MEDIA_MAX_FILE_BYTES: documents, audio, video (Meta: audio/video 16 MB)
+    ttl_seconds: int  # MEDIA_TTL_SECONDS a file is kept (the transcript's previews live as long)
+    link_ttl_seconds: int  # MEDIA_LINK_TTL_SECONDS a link given to a customer works
+    public_url: str  # MEDIA_PUBLIC_URL: base of links for customers (https://bot.example.com); "" = relative
+    secret: str  # MEDIA_URL_SECRET, else derived from DESK_JWT_SECRET; "" = no links
+
+    @classmethod
+    def from_env(cls) -> "MediaSettings":
+        secret = env_secret("MEDIA_URL_SECRET")
+        if not secret:
+            desk_secret = env_str("DESK_JWT_SECRET")
+            if len(desk_secret) >= SECRET_MIN_CHARS:  # one secret less to manage; a separate key
+                secret = hmac.new(desk_secret.encode(), b"media-links", hashlib.sha256).hexdigest()
+        return cls(
+            max_image_bytes=env_int("MEDIA_MAX_IMAGE_BYTES", 5 * 1024 * 1024, 1024),
+            max_file_bytes=env_int("MEDIA_MAX_FILE_BYTES", 16 * 1024 * 1024, 1024),
+            ttl_seconds=env_int("MEDIA_TTL_SECONDS", 7 * 24 * 3600, 60),
+            link_ttl_seconds=env_int("MEDIA_LINK_TTL_SECONDS", 24 * 3600, 60),
+            public_url=env_str("MEDIA_PUBLIC_URL").rstrip("/"),
+            secret=secret,
+        )
+
+    def require_secret(self) -> str:
+        if not self.secret:
+            raise SettingsError("MEDIA_URL_SECRET (or DESK_JWT_SECRET) must be set to sign media links")
+        return self.secret
+
+    def max_bytes(self, kind: str) -> int:
+        return self.max_image_bytes if kind == "image" else self.max_file_bytes
+
+
+@lru_cache(maxsize=1)
+def media_settings() -> MediaSettings:
+    return MediaSettings.from_env()
