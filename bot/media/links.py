@@ -36,7 +36,7 @@ class MediaLinks:
 
     def check(self, media_id: str, expires: str, signature: str, now: Optional[float] = None) -> None:
         """Raise :class:`Forbidden` unless the link is genuine and not expired."""
-        if not expires.isdigit() or not signature:
+        if not (expires.isascii() and expires.isdigit()) or not (signature and signature.isascii()):
             raise Forbidden("media link: expires and signature are required", "signature")
         if not hmac.compare_digest(self._signature(media_id, int(expires)), signature):
             raise Forbidden("media link: the signature does not match", "signature")

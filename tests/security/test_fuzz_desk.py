@@ -21,6 +21,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from testing.desk_client import DeskAgent, create_agent
+from tests.conftest import CHAT_API_KEY
 from tests.security.conftest import (DEEP, JUNK, LONE_SURROGATES, LogWindow, Outcomes, dumps,
                                      fuzz_settings, junk_value, url_text)
 
@@ -41,7 +42,7 @@ ROUTES = [
     ("DELETE", f"/canned-replies/{ID}"),
     ("POST", f"/conversations/{ID}/labels"), ("DELETE", f"/conversations/{ID}/labels/{ID}"),
     ("POST", f"/conversations/{ID}/notes"), ("GET", "/search"), ("POST", f"/conversations/{ID}/suggestion"),
-    ("GET", "/reports"),
+    ("GET", "/reports"), ("POST", f"/conversations/{ID}/attachments"),
 ]
 FIELDS = ["username", "password", "name", "role", "status", "text", "to", "reason", "resolution", "disabled",
           "type", "content", "url", "caption", "template_name", "language", "components", "area", "description",
@@ -145,3 +146,54 @@ def test_fuzz_desk_api(rasa_server, action_server, redis_settings, redis_client,
     assert after.api("GET", "/queue").status_code == 200
     assert [a["username"] for a in after.ok("GET", "/agents")["agents"] if a.get("status") == "online"
             and a["username"] in {agent.username for agent in agents.values()}] == []
+
+
+FILE_HEADS = st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"%PDF-1.4", b"PK\x03\x04", b"OggS",
+                              b"<svg onload=alert(1)>", b"GIF89a"])
+FILE_NAMES = st.one_of(st.text(max_size=60), LONE_SURROGATES, st.just("../../etc/passwd"), st.just("a" * 5000))
+
+
+def test_fuzz_media_uploads_and_links(rasa_server, redis_settings, key_prefix, figures):
+    """Junk files (real and fake magic numbers, odd names and types) to a held
+    conversation and to junk ids, and junk /media links: never a 5xx; a file that
+    got through is a real JPEG, PNG, PDF or Office file."""
+    outcomes = Outcomes("desk media (attachments, /media links)")
+    window = LogWindow(rasa_server)
+    agent = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    session_id = f"fuzz-media-{key_prefix[-6:]}"
+    requests.post(f"{rasa_server.url}/api/v1/chat", json={"session_id": session_id, "message": "quero um atendente"},
+                  headers={"Authorization": f"Bearer {CHAT_API_KEY}"}, timeout=60)
+    queued = agent.find_queued(f"api:{session_id}")
+    agent.ok("POST", f"/conversations/{queued['id']}/claim")
+
+    @fuzz_settings(60)
+    @given(head=FILE_HEADS, tail=st.binary(max_size=300), name=FILE_NAMES, mime=st.text(max_size=40),
+           caption=st.one_of(st.none(), st.text(max_size=50), LONE_SURROGATES), item=st.one_of(st.just(queued["id"]), IDS))
+    def upload(head, tail, name, mime, caption, item) -> None:
+        fields = {"caption": caption.encode("utf-8", "surrogatepass")} if caption is not None else {}
+        answer = agent.api("POST", f"/conversations/{url_text(item)}/attachments", data=fields,
+                           files={"file": (name.encode("utf-8", "surrogatepass").decode("latin-1"), head + tail,
+                                           mime.encode("ascii", "replace").decode())})
+        outcomes.record("POST /desk/api/conversations/<id>/attachments", answer.status_code, f"{head!r} {name[:40]!r}")
+        if answer.status_code == 201:  # the REST channel keeps it in the outbox: accepted only if it is a real file
+            assert answer.json()["message"]["media"]["mime"] in ("image/png", "image/jpeg", "application/pdf",
+                                                                 "application/vnd.openxmlformats-officedocument"
+                                                                 ".wordprocessingml.document",
+                                                                 "application/vnd.openxmlformats-officedocument"
+                                                                 ".spreadsheetml.sheet")
+
+    @fuzz_settings(60)
+    @given(item=IDS, expires=st.text(max_size=20), signature=st.one_of(st.text(max_size=80), LONE_SURROGATES))
+    def link(item, expires, signature) -> None:
+        answer = requests.get(f"{rasa_server.url}/media/{url_text(item)}?expires={url_text(expires)}"
+                              f"&signature={url_text(signature)}", timeout=30)
+        outcomes.record("GET /media/<id>", answer.status_code, f"{item[:40]!r} {expires!r}",
+                        allowed=lambda status: status in (400, 403, 404))
+
+    upload()
+    link()
+    agent.ok("POST", f"/conversations/{queued['id']}/close", json={"resolution": "fuzz"})
+    tracebacks = window.tracebacks()
+    figures.add(outcomes.summary() + f", {len(tracebacks)} tracebacks in the logs")
+    problems = outcomes.distinct_failures() + tracebacks[:5]
+    assert not problems, "\n".join(problems)

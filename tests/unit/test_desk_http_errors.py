@@ -30,4 +30,4 @@ def test_socket_error_codes():
 def test_every_route_is_registered_once():
     uris = sorted((route.uri, tuple(sorted(route.methods or ())))
                   for route in DeskInput().blueprint(None)._future_routes)
-    assert len(uris) == len(set(uris)) == 42  # 19 + refresh, departments (3), canned (4), labels, notes, search, assist, reports, outreach
+    assert len(uris) == len(set(uris)) == 44  # 19 + refresh, departments (3), canned (4), labels, notes, search, assist, reports, outreach, attachments, /media

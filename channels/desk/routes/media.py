@@ -10,13 +10,15 @@ customer's images use it.
 from __future__ import annotations
 
 import time
+from typing import Tuple
 
 from sanic import Blueprint
-from sanic.request import Request
+from sanic.headers import parse_content_header
+from sanic.request import Request, RequestParameters, parse_multipart_form
 from sanic.response import HTTPResponse, json as json_response, raw
 
 from bot.desk.errors import InvalidInput
-from bot.errors import DependencyUnavailable, NotFound, UnsupportedMediaType
+from bot.errors import DependencyUnavailable, MalformedRequest, NotFound, UnsupportedMediaType
 from bot.media import MediaLinks, MediaStore, inspect_file, media_settings
 from bot.redis_pool import get_redis
 from channels.desk.common import current_agent, message_text, send_agent_media
@@ -28,15 +30,14 @@ INLINE_KINDS = ("image", "sticker", "audio", "video")
 
 async def post_attachment(request: Request, conversation_id: str) -> HTTPResponse:
     agent = await current_agent(request)
-    if not (request.content_type or "").startswith("multipart/form-data"):
-        raise UnsupportedMediaType("body: send multipart/form-data with a file field", "body")
-    unknown = sorted((set(request.form) | set(request.files)) - set(FORM_FIELDS))
+    form, files = multipart_form(request)
+    unknown = sorted((set(form) | set(files)) - set(FORM_FIELDS))
     if unknown:
         raise InvalidInput(unknown[0], f"unknown field (allowed: {', '.join(FORM_FIELDS)})")
-    uploads = request.files.getlist("file") or []
+    uploads = files.getlist("file") or []
     if len(uploads) != 1:
         raise InvalidInput("file", "send exactly one file per message")
-    captions = request.form.getlist("caption") or []
+    captions = form.getlist("caption") or []
     caption = message_text(captions[0], "caption") if captions and captions[0].strip() else ""
     if len(caption) > MAX_CAPTION:
         raise InvalidInput("caption", f"at most {MAX_CAPTION} characters")
@@ -45,6 +46,19 @@ async def post_attachment(request: Request, conversation_id: str) -> HTTPRespons
                         max_bytes={"image": settings.max_image_bytes, "document": settings.max_file_bytes})
     message = await send_agent_media(request.app, agent, conversation_id, file, caption)
     return json_response({"message": message}, status=201)
+
+
+def multipart_form(request: Request) -> Tuple[RequestParameters, RequestParameters]:
+    """The form's fields and files; a body that is not a readable form is refused here
+    (Sanic's own ``request.form`` would log a traceback and give an empty form)."""
+    content_type, parameters = parse_content_header(request.headers.get("content-type", ""))
+    if content_type != "multipart/form-data" or not parameters.get("boundary"):
+        raise UnsupportedMediaType("body: send multipart/form-data with a file field", "body")
+    try:
+        form, files = parse_multipart_form(request.body, str(parameters["boundary"]).encode("utf-8"))
+    except (ValueError, KeyError, IndexError):  # UnicodeDecodeError is a ValueError
+        raise MalformedRequest("body: not a readable multipart form (text fields must be UTF-8)", "body") from None
+    return form, files
 
 
 async def get_media(request: Request, media_id: str) -> HTTPResponse:
