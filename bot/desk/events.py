@@ -33,8 +33,9 @@ CONVERSATION_ASSIGNED = "conversation_assigned"
 CONVERSATION_CLOSED = "conversation_closed"
 QUEUE_UPDATE = "queue_update"
 AGENT_TYPING = "agent_typing"
+CUSTOMER_TYPING = "customer_typing"
 EVENT_TYPES = (NEW_MESSAGE, CONVERSATION_ASSIGNED, CONVERSATION_CLOSED, QUEUE_UPDATE,
-               AGENT_TYPING)
+               AGENT_TYPING, CUSTOMER_TYPING)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ works: ``session_request`` -> ``session_confirm`` (the session id),
 ``user_uttered`` -> ``bot_uttered`` (text, ``quick_replies`` for buttons,
 ``attachment`` for images, custom payloads as they are), plus a ``typing``
 event (``{"typing": true}`` / ``false``) around each turn and an ``error``
-event (``{"code", "field", "detail"}``) for a request we cannot use.
+event (``{"code", "field", "detail"}``) for a request we cannot use. A custom
+widget may send ``user_typing`` (``{"typing": bool}``), shown to the atendente
+who has the conversation (rasa-webchat sends none).
 
 It fixes what stock Rasa's ``socketio`` channel gets wrong with the
 python-socketio we run (5.18):
@@ -47,6 +49,8 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
 from bot import chat_input, metrics
+from bot.desk import Desk
+from bot.desk.typing import TypingReports, report_customer_typing
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis
 from bot.security import InvalidToken, session_from_token
@@ -57,6 +61,8 @@ from channels.socketio.outbound import REDIS_PUBLISH_CONNECTIONS, publisher, red
 from channels.socketio.output import SocketIOOutput
 from channels.socketio.server import QuietAsyncServer
 from channels.socketio.widget import WEBCHAT_JS, WidgetPage
+
+USER_TYPING_EVENT = "user_typing"
 
 logger = logging.getLogger(__name__)
 
@@ -212,12 +218,14 @@ class SessionEvents:
         self.ns = channel.namespace
         self.on_new_message = on_new_message
         self.app: Any = None
+        self.typing: Dict[Text, TypingReports] = {}  # per socket
 
     def register(self) -> None:
         self.sio.on("connect", namespace=self.ns)(self.connect)
         self.sio.on("disconnect", namespace=self.ns)(self.disconnect)
         self.sio.on("session_request", namespace=self.ns)(self.session_request)
         self.sio.on(self.channel.user_message_evt, namespace=self.ns)(self.user_uttered)
+        self.sio.on(USER_TYPING_EVENT, namespace=self.ns)(self.user_typing)
 
     async def keep_app(self, app: Any, _: Any) -> None:
         self.app = app  # run_turn needs the agent; socket.io events carry no request
@@ -263,6 +271,7 @@ class SessionEvents:
         logger.debug("socketio: %s connected", sid)
 
     async def disconnect(self, sid: Text, *_: Any) -> None:
+        self.typing.pop(sid, None)
         metrics.CONNECTIONS.labels(channel=self.channel.name()).dec()
         logger.debug("socketio: %s disconnected", sid)
 
@@ -275,6 +284,21 @@ class SessionEvents:
             await self.emit_error(sid, error)
             return
         await self.sio.emit("session_confirm", session_id, to=sid, namespace=self.ns)
+
+    async def user_typing(self, sid: Text, data: Any = None) -> None:
+        """``user_typing {typing: bool}`` from a custom widget (rasa-webchat sends none):
+        shown to the atendente who has the conversation."""
+        active = data.get("typing") if isinstance(data, dict) else None
+        state = await self.sio.get_session(sid, namespace=self.ns)
+        if not isinstance(active, bool) or not state.get("session_id"):
+            await self.emit_error(sid, BadRequest("typing", "user_typing takes {typing: true|false} "
+                                                            "after session_request"))
+            return
+        if self.typing.setdefault(sid, TypingReports()).worth_sending(active):
+            try:
+                await report_customer_typing(Desk.shared(), room_of(state["session_id"]), active)
+            except (RedisError, OSError) as error:  # cosmetic: the chat goes on
+                logger.warning("socketio: typing not shown: %s", type(error).__name__)
 
     async def user_uttered(self, sid: Text, data: Any = None) -> None:
         channel, sio, ns = self.channel, self.sio, self.ns

@@ -4,7 +4,8 @@ Loaded from ``credentials.yml`` as ``channels.websocket.WebSocketInput:``;
 ``url_prefix()`` is ``/`` so the path is absolute. Every frame is JSON
 ``{type, data, timestamp, id}``:
 
-- client: ``chat`` (``data.message``, ``data.metadata``?), ``ping``;
+- client: ``chat`` (``data.message``, ``data.metadata``?), ``typing``
+  (``data.active``: shown to the atendente who has the conversation), ``ping``;
 - server: ``connection`` on open, ``chat`` (one bot message: ``text``,
   ``buttons``, ``image``, ``custom``), ``typing`` (``data.active``) while a
   turn runs, ``pong``, ``error`` (``data.code``, ``data.message``).
@@ -36,6 +37,8 @@ from sanic.request import Request
 
 from bot import chat_input, errors, metrics, senders
 from bot.chat_input import InvalidInput, MalformedJson
+from bot.desk import Desk
+from bot.desk.typing import TypingReports, report_customer_typing
 from bot.outbox import MESSAGE_ID, Outbox, live_channel
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis, get_subscriber_redis
@@ -81,6 +84,7 @@ class Connection:
         self.channel = channel
         self._send_lock = asyncio.Lock()
         self._turn_lock = asyncio.Lock()  # one turn at a time, in arrival order
+        self.typing = TypingReports()
         self.closed = False
 
     async def send(self, kind: str, data: Dict[str, Any], frame_id: Optional[str] = None) -> None:
@@ -325,8 +329,22 @@ class WebSocketInput(InputChannel):
                 task = asyncio.ensure_future(self._chat(request, conn, incoming, on_new_message))
                 turns.add(task)
                 task.add_done_callback(turns.discard)
+            elif kind == "typing":
+                await self._typing(conn, incoming.get("data"))
             else:
-                await conn.error("unknown_type", f"type: unknown frame type {kind[:40]!r} (chat, ping)")
+                await conn.error("unknown_type", f"type: unknown frame type {kind[:40]!r} (chat, typing, ping)")
+
+    async def _typing(self, conn: Connection, data: Any) -> None:
+        """The customer typing: shown to the atendente who has the conversation, if any."""
+        active = data.get("active") if isinstance(data, dict) else None
+        if not isinstance(active, bool):
+            await conn.error("invalid_frame", "data.active: true or false", field="data.active")
+            return
+        if conn.typing.worth_sending(active):
+            try:
+                await report_customer_typing(Desk.shared(), conn.sender_id, active)
+            except (RedisError, OSError) as error:  # cosmetic: never close the socket for it
+                logger.warning("websocket: typing of %s not shown: %s", conn.sender_id, type(error).__name__)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("isp_websocket", __name__)

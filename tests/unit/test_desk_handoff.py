@@ -53,3 +53,13 @@ def test_csat_buttons_and_score_parsing():
     assert handoff.csat_score(None, "dou nota 3 pra voces") == 3
     assert handoff.csat_score(None, "nota 10") is None
     assert handoff.csat_score(None, "otimo") is None
+
+
+def test_typing_reports_send_changes_and_a_still_typing_every_few_seconds():
+    from bot.desk.typing import REPEAT_SECONDS, TypingReports
+
+    reports = TypingReports()
+    sent = [reports.worth_sending(active, now) for active, now in [
+        (True, 0.0), (True, 1.0), (True, REPEAT_SECONDS + 0.1), (False, REPEAT_SECONDS + 0.2),
+        (False, 10.0), (True, 10.5)]]
+    assert sent == [True, False, True, True, False, True]

@@ -426,6 +426,8 @@
       else { scheduleRefresh(); }
     } else if (type === "agent_typing") {
       if (isCurrent && state.me && data.agent !== state.me.username) { othersTyping(data.agent, data.typing); }
+    } else if (type === "customer_typing") {
+      if (isCurrent) { othersTyping(null, data.typing, "O cliente está digitando..."); }
     } else if (type === "error") {
       setError($("conv-error"), data.message || "Erro na conexão ao vivo.");
     }
@@ -1248,10 +1250,10 @@
     state.typingSent = false;
   }
 
-  function othersTyping(agent, typing) {
+  function othersTyping(agent, typing, wording) {
     var node = $("typing");
     clearTimeout(state.othersTypingTimer);
-    node.textContent = (agent || "Outro atendente") + " está digitando...";
+    node.textContent = wording || (agent || "Outro atendente") + " está digitando...";
     show(node, Boolean(typing));
     if (typing) { state.othersTypingTimer = setTimeout(function () { show(node, false); }, 10000); }
   }
