@@ -16,6 +16,7 @@ through bot.desk, as `python -m bot.desk create-user` would.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 from redis import asyncio as aioredis
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -37,7 +39,7 @@ from bot.desk import Desk
 from bot.desk.conversations import Conversations
 from testing.desk_client import PASSWORD as AGENT_PASSWORD
 from testing.desk_client import DeskAgent, create_agent
-from tests.e2e.test_whatsapp_channel import (bodies, list_reply, new_wa_id, say, shown, text,
+from tests.e2e.test_whatsapp_channel import (bodies, list_reply, message, new_wa_id, say, shown, text,
                                              wait_text)
 
 pytestmark = pytest.mark.e2e
@@ -111,6 +113,14 @@ def by_testid(driver, testid: str):
 def bubbles(driver, author: str):
     return [el.text for el in driver.find_elements(
         By.CSS_SELECTOR, f"[data-testid=transcript] [data-testid=msg-{author}] [data-testid=msg-text]")]
+
+
+def ask_for_a_person(rasa_server, graph_api, redis_settings, key_prefix, name: str = "Cliente Teste"):
+    """A new WhatsApp customer asks for an atendente: (wa_id, their queued desk conversation)."""
+    wa_id = new_wa_id()
+    say(rasa_server, text(wa_id, "quero falar com um atendente"), name=name)
+    return wa_id, graph_api.wait_for(lambda: desk_call(
+        redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")))
 
 
 def test_atendente_claims_replies_and_hands_back_to_the_bot(
@@ -200,10 +210,8 @@ def test_atendente_claims_replies_and_hands_back_to_the_bot(
 def test_a_closed_whatsapp_window_offers_only_templates_until_the_customer_answers(
         browser, rasa_server, graph_api, redis_settings, redis_client, key_prefix, atendente):
     wait = waiter(browser)
-    wa_id = new_wa_id()
-    say(rasa_server, text(wa_id, "quero falar com um atendente"), name="Bia Nunes")
-    conversation_id = graph_api.wait_for(lambda: desk_call(
-        redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}"))).id
+    wa_id, queued = ask_for_a_person(rasa_server, graph_api, redis_settings, key_prefix, "Bia Nunes")
+    conversation_id = queued.id
     browser.get(f"{rasa_server.url}/desk/")
     log_in(browser, atendente)
     item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
@@ -248,10 +256,7 @@ def test_a_closed_whatsapp_window_offers_only_templates_until_the_customer_answe
 def test_the_queue_shows_departments_and_a_conversation_moves_to_another_with_a_note(
         browser, rasa_server, graph_api, redis_settings, key_prefix, atendente):
     wait = waiter(browser)
-    wa_id = new_wa_id()
-    say(rasa_server, text(wa_id, "quero falar com um atendente"), name="Caio Reis")
-    queued = graph_api.wait_for(lambda: desk_call(
-        redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")))
+    wa_id, queued = ask_for_a_person(rasa_server, graph_api, redis_settings, key_prefix, "Caio Reis")
     conversation_id = queued.id
     assert queued.department == "suporte"  # nothing else said: the default department
     browser.get(f"{rasa_server.url}/desk/")
@@ -291,10 +296,8 @@ def test_a_canned_reply_expands_with_the_customers_name_and_goes_out_as_typed(
     bad = me.api("POST", "/canned-replies", json={"shortcut": "vars", "text": "Seu CPF {cpf}"})
     assert bad.status_code == 422 and bad.json()["field"] == "text"
 
-    wa_id = new_wa_id()
-    say(rasa_server, text(wa_id, "quero falar com um atendente"), name="Dora Lima")
-    conversation_id = graph_api.wait_for(lambda: desk_call(
-        redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}"))).id
+    wa_id, queued = ask_for_a_person(rasa_server, graph_api, redis_settings, key_prefix, "Dora Lima")
+    conversation_id = queued.id
     browser.get(f"{rasa_server.url}/desk/")
     log_in(browser, atendente)
     click(wait, f"[data-testid=queue-item][data-conversation-id='{conversation_id}'] [data-testid=claim]")
@@ -407,11 +410,8 @@ def test_live_claims_and_transfers_typing_and_a_transfer_from_the_console(
         log_in(browser, atendente)
         wait.until(lambda d: by_testid(d, "connection").text == "Ao vivo")
 
-        wa_id = new_wa_id()
-        say(rasa_server, text(wa_id, "quero falar com um atendente"))
-        conversation_id = graph_api.wait_for(lambda: desk_call(
-            redis_settings, key_prefix, lambda desk: desk.conversations.find_open(f"wa:{wa_id}")
-        )).id
+        wa_id, queued = ask_for_a_person(rasa_server, graph_api, redis_settings, key_prefix)
+        conversation_id = queued.id
         item_css = f"[data-testid=queue-item][data-conversation-id='{conversation_id}']"
         click(wait, f"{item_css} [data-testid=queue-open]")
         wait.until(lambda d: by_testid(d, "claim-open").is_displayed())
@@ -462,3 +462,41 @@ def test_the_console_loads_nothing_from_other_sites():
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", source), name
         assert not re.search(r"@import|url\(\s*[\"']?(https?:)?//", source), name
         assert "innerHTML" not in source.replace("never innerHTML", ""), name
+
+
+def test_a_customers_photo_shows_in_the_console_and_the_atendente_sends_a_file(
+        browser, rasa_server, graph_api, redis_settings, key_prefix, atendente, tmp_path):
+    wait = waiter(browser)
+    wa_id, queued = ask_for_a_person(rasa_server, graph_api, redis_settings, key_prefix, "Eva Prado")
+    browser.get(f"{rasa_server.url}/desk/")
+    log_in(browser, atendente)
+    click(wait, f"[data-testid=queue-item][data-conversation-id='{queued.id}'] [data-testid=claim]")
+    wait.until(lambda d: by_testid(d, "reply-text").is_displayed())
+
+    photo = io.BytesIO()
+    Image.new("RGB", (120, 80), (250, 0, 0)).save(photo, "PNG")
+    say(rasa_server, message(wa_id, "image", {"id": graph_api.add_media(photo.getvalue(), "image/png"),
+                                              "mime_type": "image/png", "caption": "olha a luz do modem"}))
+    preview = wait.until(lambda d: next(iter(d.find_elements(
+        By.CSS_SELECTOR, "[data-testid=msg-customer] [data-testid=msg-image]")), None))
+    wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", preview) == 120)
+    assert "olha a luz do modem" in bubbles(browser, "customer")
+
+    upload = tmp_path / "passo a passo.png"
+    Image.new("RGB", (40, 40), (0, 0, 250)).save(upload, "PNG")
+    by_testid(browser, "reply-text").send_keys("Reinicie assim")
+    by_testid(browser, "attach-file").send_keys(str(upload))
+    sent = graph_api.wait_for(lambda: bodies(graph_api, wa_id, "image"))[-1]["image"]
+    assert sent["caption"] == "Reinicie assim"
+    assert graph_api.uploaded(sent["id"])["data"] == upload.read_bytes()
+    mine = wait.until(lambda d: next(iter(d.find_elements(
+        By.CSS_SELECTOR, "[data-testid=msg-agent] [data-testid=msg-image]")), None))
+    wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", mine) == 40)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "[data-testid=msg-agent] [data-testid=msg-media]")) == 1
+    assert by_testid(browser, "reply-text").get_attribute("value") == ""  # the caption went with it
+
+    bad = tmp_path / "virus.png"
+    bad.write_bytes(b"MZ\x90\x00 not an image")
+    by_testid(browser, "attach-file").send_keys(str(bad))
+    wait.until(lambda d: "Arquivo não enviado" in by_testid(d, "conv-error").text)
+    assert len(bodies(graph_api, wa_id, "image")) == 1
