@@ -146,7 +146,7 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker,
             dispatcher.utter_message(text=texts.ALREADY_QUEUED_TEXT, buttons=[texts.LEAVE_BUTTON])
             return [ConversationPaused()]
         await _count_handoff(conversation.channel)
-        hours = desk_settings().hours
+        hours = department.business_hours(desk_settings().hours) if department else desk_settings().hours
         moment = now or datetime.now(TIMEZONE)
         online = [a for a in await store.users.online_agents() if a.serves(conversation.department)]
         if hours.is_open(moment) and online:

@@ -10,7 +10,7 @@ first) to a department; anything unmapped goes to its ``default``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
@@ -18,10 +18,12 @@ from typing import Dict, Iterable, List, Optional
 import yaml
 
 from bot.desk.errors import Conflict, InvalidInput, NotFound
+from bot.desk.hours import BusinessHours
 from bot.desk.keys import Keys
 from bot.desk.model import checked_slug
 from bot.desk.users import clean_name
 from bot.desk.settings import desk_settings
+from bot.settings import SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 SLUG_LONGEST = 40
@@ -29,7 +31,8 @@ NAME_MAX = 60
 
 
 MANUAL, AUTO = "manual", "auto"
-FIELDS = ("name", "assignment", "first_response_seconds", "resolution_seconds")
+FIELDS = ("name", "assignment", "first_response_seconds", "resolution_seconds", "hours")
+HOURS_LONGEST = 200
 ASSIGNMENTS = (MANUAL, AUTO)
 
 
@@ -40,11 +43,18 @@ class Department:
     assignment: str = MANUAL  # manual: agents claim; auto: the desk hands conversations out
     first_response_seconds: int = 0  # SLA targets; 0 = the desk's defaults
     resolution_seconds: int = 0
+    hours: str = ""  # its own opening hours (DESK_HOURS' format); "" = the desk's
+
+    def business_hours(self, desk: BusinessHours) -> BusinessHours:
+        """When this department answers: its own hours, the desk's holidays."""
+        if not self.hours:
+            return desk
+        return replace(BusinessHours.parse(self.hours), holidays=desk.holidays, yearly_holidays=desk.yearly_holidays)
 
     def as_dict(self) -> Dict[str, object]:
         return {"slug": self.slug, "name": self.name, "assignment": self.assignment,
                 "first_response_seconds": self.first_response_seconds or None,
-                "resolution_seconds": self.resolution_seconds or None}
+                "resolution_seconds": self.resolution_seconds or None, "hours": self.hours or None}
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,22 @@ def is_slug(value: str) -> bool:
         return False
 
 
+def checked_hours(value: object) -> str:
+    """Opening hours as DESK_HOURS writes them (``mon-fri 08:00-18:00; sat 08:00-12:00``),
+    or "" for the desk's; 422 naming ``hours`` with what is wrong."""
+    if not isinstance(value, str) or len(value) > HOURS_LONGEST:
+        raise InvalidInput("hours", f"text of at most {HOURS_LONGEST} characters, e.g. 'mon-fri 08:00-18:00'")
+    value = " ".join(value.split())
+    if value:
+        try:
+            parsed = BusinessHours.parse(value)
+        except SettingsError as error:
+            raise InvalidInput("hours", str(error).replace("DESK_HOURS: ", "")) from None
+        if not parsed.schedule:
+            raise InvalidInput("hours", "no day is open; leave it empty for the desk's hours")
+    return value
+
+
 def clean_department_name(value: object) -> str:
     return clean_name(value, NAME_MAX)
 
@@ -132,8 +158,9 @@ class Departments:
 
     @staticmethod
     def _from(slug: str, values) -> Optional[Department]:
-        name, assignment, first, resolution = values
-        return Department(slug, name, assignment or MANUAL, int(first or 0), int(resolution or 0)) if name else None
+        name, assignment, first, resolution, hours = values
+        return Department(slug, name, assignment or MANUAL, int(first or 0), int(resolution or 0),
+                          hours or "") if name else None
 
     async def get(self, slug: str) -> Optional[Department]:
         await self.seed(routing().departments)
@@ -157,10 +184,13 @@ class Departments:
         return Department(slug, name)
 
     async def update(self, slug: str, name: object = None, assignment: object = None,
-                     first_response_seconds: object = None, resolution_seconds: object = None) -> Department:
+                     first_response_seconds: object = None, resolution_seconds: object = None,
+                     hours: object = None) -> Department:
         """Rename, switch between manual claims and automatic assignment (at run
-        time), or set the SLA targets."""
+        time), set the SLA targets or the department's own hours ("" = the desk's)."""
         fields = {}
+        if hours is not None:
+            fields["hours"] = checked_hours(hours)
         for field, value in (("first_response_seconds", first_response_seconds),
                              ("resolution_seconds", resolution_seconds)):
             if value is not None:

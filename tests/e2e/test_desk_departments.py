@@ -89,7 +89,7 @@ def test_admins_manage_departments_and_who_serves_them(rasa_server, redis_settin
     slug = f"ouvidoria{key_prefix[-4:].lower()}".replace(":", "")
     created = admin.ok("POST", "/departments", status=201, json={"slug": slug, "name": "Ouvidoria"})
     assert created["department"] == {"slug": slug, "name": "Ouvidoria", "assignment": "manual",
-                                     "first_response_seconds": None, "resolution_seconds": None}
+                                     "first_response_seconds": None, "resolution_seconds": None, "hours": None}
     assert admin.api("POST", "/departments", json={"slug": slug, "name": "Outra"}).status_code == 409
     assert admin.ok("PATCH", f"/departments/{slug}", json={"name": "Ouvidoria e SAC"})["department"]["name"] \
         == "Ouvidoria e SAC"
@@ -222,3 +222,34 @@ def test_sla_targets_breaches_in_the_queue_and_metrics_and_the_report_as_csv(ras
     assert atendente.api("GET", "/reports").status_code == 403
     for cid in (late, fresh):
         admin.ok("POST", f"/conversations/{cid}/close", json={"resolution": "fim do teste"})
+
+
+def test_a_department_with_its_own_hours_says_so_while_the_desk_is_open(
+        rasa_server, graph_api, redis_settings, key_prefix):
+    """Comercial answers only tomorrow morning: a plan change handed off now gets
+    its hours, the next opening and a protocol, and waits in its queue."""
+    from tests.e2e.test_desk_hours import tomorrow
+
+    admin = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix, role="admin"))
+    seller = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))
+    admin.ok("PATCH", f"/users/{seller.username}", json={"departments": ["comercial"]})
+    seller.online()  # someone is online: only the department's hours close it
+    for hours in ("seg-sex 25:00-26:00", "ontem 08:00-12:00", 8, "x" * 201, "mon 12:00-08:00"):
+        answer = admin.api("PATCH", "/departments/comercial", json={"hours": hours})
+        assert answer.status_code == 422 and answer.json()["field"] == "hours", answer.text
+    assert seller.api("PATCH", "/departments/comercial", json={"hours": ""}).status_code == 403
+    try:
+        changed = admin.ok("PATCH", "/departments/comercial", json={"hours": f"{tomorrow()}   08:00-12:00"})
+        assert changed["department"]["hours"] == f"{tomorrow()} 08:00-12:00"
+        wa_id = hand_off(rasa_server, graph_api, "/request_plan_change", "Noa Lima")
+        told = wait_text(graph_api, wa_id, "fechado")
+        said = told["interactive"]["body"]["text"] if told["type"] == "interactive" else told["text"]["body"]
+        assert "das 8h as 12h" in said and "protocolo" in said, said
+        queued = seller.find_queued(f"wa:{wa_id}")
+        assert queued["department"] == "comercial" and queued["protocol"]
+        seller.ok("POST", f"/conversations/{queued['id']}/claim")
+        seller.ok("POST", f"/conversations/{queued['id']}/close", json={"resolution": "teste"})
+    finally:
+        cleared = admin.ok("PATCH", "/departments/comercial", json={"hours": ""})
+        assert cleared["department"]["hours"] is None
+        seller.api("POST", "/me/status", json={"status": "offline"})

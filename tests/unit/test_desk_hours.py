@@ -91,3 +91,24 @@ def test_day_bounds_follow_sao_paulo_not_utc():
     start, end = day_bounds(late)
     assert datetime.fromtimestamp(start, SP) == sp(2026, 11, 25)
     assert end - start == timedelta(days=1).total_seconds()
+
+
+def test_a_department_keeps_its_own_hours_and_the_desks_holidays():
+    from datetime import datetime
+
+    import pytest
+
+    from bot.desk.departments import Department, checked_hours
+    from bot.desk.errors import InvalidInput
+    from bot.desk.hours import BusinessHours
+
+    desk = BusinessHours.parse("mon-fri 08:00-20:00", "12-25")
+    assert Department("x", "X").business_hours(desk) is desk
+    own = Department("x", "X", hours=checked_hours("  sab  09:00-13:00 ")).business_hours(desk)
+    assert own.is_open(datetime(2026, 12, 5, 10, 0)) and not own.is_open(datetime(2026, 12, 4, 10, 0))
+    assert own.yearly_holidays == desk.yearly_holidays
+    assert checked_hours("") == ""
+    for bad in ("sab", "sab 13:00-09:00", None, "x" * 201):
+        with pytest.raises(InvalidInput) as refused:
+            checked_hours(bad)
+        assert refused.value.field == "hours"

@@ -28,10 +28,10 @@ async def create_department(request: Request) -> HTTPResponse:
 
 async def update_department(request: Request, slug: str) -> HTTPResponse:
     await admin(request)
-    data = json_body(request, ("name", "assignment", "first_response_seconds", "resolution_seconds"))
+    data = json_body(request, ("name", "assignment", "first_response_seconds", "resolution_seconds", "hours"))
     department = await Desk.shared().departments.update(slug, data.get("name"), data.get("assignment"),
                                                         data.get("first_response_seconds"),
-                                                        data.get("resolution_seconds"))
+                                                        data.get("resolution_seconds"), data.get("hours"))
     return response.json({"department": department.as_dict()})
 
 
