@@ -389,6 +389,7 @@ def test_locked_login_claim_race_and_the_supervisors_dashboard(
     wait.until(lambda d: any(f"Agente {other.username}" in row.text and row.text.endswith("1")
                              for row in d.find_elements(By.CSS_SELECTOR, "[data-testid=agent-row]")))
     assert "Em atendimento" in by_testid(browser, "metrics").text
+    assert not by_testid(browser, "admin-box").is_displayed()  # administration is the admins'
     # ... and can open any conversation in progress (and write in it, if needed).
     active_css = f"[data-testid=active-item][data-conversation-id='{conversation_id}']"
     wait.until(lambda d: f"com {other.username}" in d.find_element(By.CSS_SELECTOR, active_css).text)
@@ -500,3 +501,58 @@ def test_a_customers_photo_shows_in_the_console_and_the_atendente_sends_a_file(
     by_testid(browser, "attach-file").send_keys(str(bad))
     wait.until(lambda d: "Arquivo não enviado" in by_testid(d, "conv-error").text)
     assert len(bodies(graph_api, wa_id, "image")) == 1
+
+
+def test_an_admin_manages_departments_and_users_from_the_console(browser, rasa_server, redis_settings, key_prefix):
+    wait = waiter(browser)
+    admin = create_agent(redis_settings.url, key_prefix, role="admin")
+    api = DeskAgent(rasa_server, admin)
+    browser.get(f"{rasa_server.url}/desk/")
+    log_in(browser, admin, AGENT_PASSWORD)
+    wait.until(lambda d: by_testid(d, "admin-box").is_displayed())
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=admin-box] summary").click()
+
+    slug = f"ouv{uuid.uuid4().hex[:5]}"
+    form = by_testid(browser, "department-form")
+    form.find_element(By.NAME, "slug").send_keys(slug)
+    form.find_element(By.NAME, "name").send_keys("Ouvidoria", Keys.ENTER)
+    row_css = f"[data-testid=dept-row][data-slug='{slug}']"
+    row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, row_css))
+    row.find_element(By.CSS_SELECTOR, "[data-testid=dept-hours]").send_keys("sab 13:00-09:00")
+    row.find_element(By.CSS_SELECTOR, "[data-testid=dept-save]").click()
+    wait.until(lambda d: "hours" in by_testid(d, "admin-error").text)  # the API's reason, on screen
+    hours = browser.find_element(By.CSS_SELECTOR, f"{row_css} [data-testid=dept-hours]")
+    hours.clear()
+    hours.send_keys("sab 09:00-12:00")
+    Select(browser.find_element(By.CSS_SELECTOR, f"{row_css} [data-testid=dept-assignment]")).select_by_value("auto")
+    browser.find_element(By.CSS_SELECTOR, f"{row_css} [data-testid=dept-save]").click()
+    wait.until(lambda d: not by_testid(d, "admin-error").is_displayed())
+    saved = next(d for d in api.ok("GET", "/departments")["departments"] if d["slug"] == slug)
+    assert (saved["name"], saved["assignment"], saved["hours"]) == ("Ouvidoria", "auto", "sab 09:00-12:00")
+
+    username = f"bia{uuid.uuid4().hex[:5]}"
+    form = by_testid(browser, "user-form")
+    form.find_element(By.NAME, "username").send_keys(username)
+    form.find_element(By.NAME, "name").send_keys("Bia Teles")
+    form.find_element(By.NAME, "password").send_keys("semmaiuscula1", Keys.ENTER)
+    wait.until(lambda d: "password" in by_testid(d, "admin-error").text)
+    form.find_element(By.NAME, "password").clear()
+    form.find_element(By.NAME, "password").send_keys("Senha-Forte-7", Keys.ENTER)
+    user_css = f"[data-testid=user-row][data-username='{username}']"
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, user_css))
+    departments = browser.find_element(By.CSS_SELECTOR, f"{user_css} [data-testid=user-departments]")
+    departments.send_keys(f"{slug}, financeiro")
+    capacity = browser.find_element(By.CSS_SELECTOR, f"{user_css} [data-testid=user-capacity]")
+    capacity.clear()
+    capacity.send_keys("3")
+    browser.find_element(By.CSS_SELECTOR, f"{user_css} [data-testid=user-active]").click()
+    browser.find_element(By.CSS_SELECTOR, f"{user_css} [data-testid=user-save]").click()
+
+    def stored():
+        users = api.ok("GET", f"/users?limit=200&is_active=false")["users"]
+        return next((u for u in users if u["username"] == username), None)
+
+    user = wait.until(lambda d: stored())
+    assert (user["departments"], user["capacity"], user["disabled"]) == (sorted([slug, "financeiro"]), 3, True)
+    assert requests.post(f"{rasa_server.url}/desk/api/auth/login", timeout=10,
+                         json={"username": username, "password": "Senha-Forte-7"}).status_code == 401

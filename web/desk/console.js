@@ -234,12 +234,18 @@
     show($("login-view"), false);
     show($("app-view"), true);
     show($("dashboard"), seesEverything());
+    show($("admin-box"), user.role === "admin");
     heartbeat();
     state.heartbeatTimer = setInterval(heartbeat, HEARTBEAT_MS);
     state.tickTimer = setInterval(tick, 1000);
     if (seesEverything()) {
       refreshDashboard();
       state.dashboardTimer = setInterval(refreshDashboard, DASHBOARD_MS);
+    }
+    if (user.role === "admin" && window.DeskAdmin && !state.adminReady) {
+      state.adminReady = true;  // once per page: its handlers stay bound across logins
+      window.DeskAdmin({ api: api, el: el, clear: clear, show: show, setError: setError, banner: banner,
+                         errorText: errorText, departmentsChanged: loadDepartments });
     }
     refreshLists();
     loadDepartments();
