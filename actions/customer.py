@@ -67,6 +67,14 @@ def contract_label(contract: Contract) -> Text:
     return label
 
 
+def echo_if_heard(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """A CPF or code taken from a voice note is said back first ("Ouvi: ..."), so a
+    wrong transcription is seen and corrected before it is used."""
+    latest = tracker.latest_message or {}
+    if (latest.get("metadata") or {}).get("transcribed") and latest.get("text"):
+        dispatcher.utter_message(text=f'Ouvi: "{latest["text"]}"')
+
+
 def first_text(value: Any) -> Text:
     """Slot candidates can arrive as a list when two extractors agree."""
     if isinstance(value, list):
@@ -130,6 +138,7 @@ class ValidateCustomerIdForm(FormValidationAction):
         """A valid CPF/CNPJ, as digits; whether it is a customer's is said only
         after the step-up check, where it applies."""
         text = first_text(slot_value)
+        echo_if_heard(dispatcher, tracker)
         document = parse_document(text)
         if document:
             return await self._identify(document, dispatcher, tracker)
@@ -215,6 +224,7 @@ class ValidateCustomerIdForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         """The one-time code: right (welcome), wrong (tries left), expired (a new one), or locked."""
         text = first_text(slot_value)
+        echo_if_heard(dispatcher, tracker)
         answer = only_digits(text)
         if len(answer) != CODE_DIGITS:
             if not parse_document(text):  # a CPF typed again is validate_customer_document's

@@ -31,8 +31,9 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import redis
 import requests
@@ -52,6 +53,11 @@ PREFIX = "benchwa"
 def delivery(n: int) -> bytes:
     wa_id = f"5521990{n % CUSTOMERS:06d}"
     body = "quero a segunda via do boleto" if n % 2 else "oi, boa noite"
+    return envelope(wa_id, {"type": "text", "text": {"body": body}})
+
+
+def envelope(wa_id: str, content: dict) -> bytes:
+    """Meta's webhook notification of one message (``content``: type and its object) from ``wa_id``."""
     return json.dumps({
         "object": "whatsapp_business_account",
         "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
@@ -59,7 +65,7 @@ def delivery(n: int) -> bytes:
             "metadata": {"display_phone_number": "551140040000", "phone_number_id": graph_fake.PHONE_NUMBER_ID},
             "contacts": [{"profile": {"name": "Cliente"}, "wa_id": wa_id}],
             "messages": [{"from": wa_id, "id": f"wamid.bench{uuid.uuid4().hex}",
-                          "timestamp": str(int(time.time())), "type": "text", "text": {"body": body}}],
+                          "timestamp": str(int(time.time())), **content}],
         }}]}],
     }).encode()
 
@@ -141,6 +147,40 @@ def run(base: str, secret: str, deliveries: int, rate: float, rest_rate: float,
               f"({replies} bot messages at the Graph API)")
 
 
+@contextmanager
+def whatsapp_stack(model: str, graph: FakeGraphApi, workers: int = 1, **extra_env: str) -> Iterator[str]:
+    """The action server and ``rasa run`` (Redis db 14, keys deleted afterwards) with
+    WhatsApp pointed at ``graph``; yields the Rasa server's base URL."""
+    work = Path(tempfile.mkdtemp())
+    action_port, rasa_port = free_port(), free_port()
+    env = project_env(
+        REDIS_URL="redis://127.0.0.1:6379/14", REDIS_HOST="127.0.0.1", REDIS_PORT="6379", REDIS_DB="14",
+        REDIS_PASSWORD="", REDIS_KEY_PREFIX=PREFIX, TRACKER_TTL_SECONDS="600",
+        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+        ISP_BACKEND="demo", ISP_DEMO_DB=str(work / "demo.sqlite3"),
+        WHATSAPP_API_URL=graph.url, WHATSAPP_APP_SECRET=graph_fake.APP_SECRET,
+        WHATSAPP_ACCESS_TOKEN=graph_fake.ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID=graph_fake.PHONE_NUMBER_ID,
+        SANIC_WORKERS=str(workers), **fresh_credentials(), **extra_env,
+    )
+    actions = Service("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port),
+                                  "--logging-config-file", "logging.yml"], env, work)
+    rasa = Service("rasa", [str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(rasa_port),
+                            "--model", str(Path(model).resolve()), "--endpoints", "endpoints.yml",
+                            "--credentials", "credentials.yml", "--logging-config-file", "logging.yml",
+                            "--auth-token", env["RASA_API_TOKEN"]],
+                   env, work)
+    try:
+        actions.start(f"http://127.0.0.1:{action_port}/health")
+        rasa.start(f"http://127.0.0.1:{rasa_port}/status?token={env['RASA_API_TOKEN']}")
+        yield f"http://127.0.0.1:{rasa_port}"
+    finally:
+        rasa.stop()
+        actions.stop()
+        client = redis.Redis(db=14)
+        for key in client.scan_iter(f"{PREFIX}:*"):
+            client.delete(key)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", help="model .tar.gz (starts its own servers)")
@@ -159,40 +199,15 @@ def main() -> None:
     if not args.model:
         parser.error("give a model file or --url")
 
-    work = Path(tempfile.mkdtemp())
     graph = FakeGraphApi(graph_fake.ACCESS_TOKEN).start()
-    action_port, rasa_port = free_port(), free_port()
-    env = project_env(
-        REDIS_URL="redis://127.0.0.1:6379/14", REDIS_HOST="127.0.0.1", REDIS_PORT="6379", REDIS_DB="14",
-        REDIS_PASSWORD="", REDIS_KEY_PREFIX=PREFIX, TRACKER_TTL_SECONDS="600",
-        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        ISP_BACKEND="demo", ISP_DEMO_DB=str(work / "demo.sqlite3"),
-        WHATSAPP_API_URL=graph.url, WHATSAPP_APP_SECRET=graph_fake.APP_SECRET,
-        WHATSAPP_ACCESS_TOKEN=graph_fake.ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID=graph_fake.PHONE_NUMBER_ID,
-        SANIC_WORKERS=str(args.workers), **fresh_credentials(),
-    )
     print(f"rasa run with SANIC_WORKERS={args.workers}")
-    actions = Service("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port),
-                                  "--logging-config-file", "logging.yml"], env, work)
-    rasa = Service("rasa", [str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(rasa_port),
-                            "--model", str(Path(args.model).resolve()), "--endpoints", "endpoints.yml",
-                            "--credentials", "credentials.yml", "--logging-config-file", "logging.yml",
-                            "--auth-token", env["RASA_API_TOKEN"]],
-                   env, work)
     try:
-        actions.start(f"http://127.0.0.1:{action_port}/health")
-        rasa.start(f"http://127.0.0.1:{rasa_port}/status?token={env['RASA_API_TOKEN']}")
-        for rest_rate in args.rest_rate:
-            graph.requests.clear()
-            run(f"http://127.0.0.1:{rasa_port}", graph_fake.APP_SECRET, args.deliveries, args.rate,
-                rest_rate, graph)
+        with whatsapp_stack(args.model, graph, args.workers) as base:
+            for rest_rate in args.rest_rate:
+                graph.requests.clear()
+                run(base, graph_fake.APP_SECRET, args.deliveries, args.rate, rest_rate, graph)
     finally:
-        rasa.stop()
-        actions.stop()
         graph.stop()
-        client = redis.Redis(db=14)
-        for key in client.scan_iter(f"{PREFIX}:*"):
-            client.delete(key)
 
 
 if __name__ == "__main__":

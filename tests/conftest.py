@@ -15,6 +15,7 @@ import requests
 from bot.settings import RedisSettings, Settings
 from testing.fakes import graph_api as graph_fake
 from testing.fakes.graph_api import FakeGraphApi
+from testing.fakes.openai_server import FakeOpenAI
 from testing.fakes.smtp_server import FakeSmtpServer
 from testing.processes import ROOT, VENV_BIN, Service, free_port, project_env
 from testing.rasa_server import RasaServer
@@ -122,6 +123,15 @@ def graph_api():
 
 
 @pytest.fixture(scope="session")
+def transcription_api():
+    """A local OpenAI-compatible transcription API for voice notes (the LLM stays off:
+    TRANSCRIPTION_* point here, OPENAI_API_KEY is not set for the shared servers)."""
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
 def smtp_server():
     """A local mail relay: step-up codes sent by e-mail land here."""
     fake = FakeSmtpServer().start()
@@ -130,7 +140,7 @@ def smtp_server():
 
 
 @pytest.fixture(scope="session")
-def server_env(redis_settings, key_prefix, demo_db, graph_api, smtp_server) -> Dict[str, str]:
+def server_env(redis_settings, key_prefix, demo_db, graph_api, smtp_server, transcription_api) -> Dict[str, str]:
     action_port = free_port()
     return project_env(
         WHATSAPP_API_URL=graph_api.url,
@@ -154,6 +164,11 @@ def server_env(redis_settings, key_prefix, demo_db, graph_api, smtp_server) -> D
         # socket.io widget page (tests/e2e/test_widget_browser.py)
         WIDGET_PROVIDER="Fibra Teste",
         WIDGET_COLOR="#123abc",
+        # Voice notes (tests/e2e/test_voice_notes.py): a short limit so "too long" is quick to make.
+        TRANSCRIPTION_BASE_URL=transcription_api.url,
+        TRANSCRIPTION_API_KEY=transcription_api.api_key,
+        TRANSCRIPTION_MAX_SECONDS="20",
+        TRANSCRIPTION_TIMEOUT_SECONDS="3",
         # Human desk (tests/e2e/test_desk_*.py): always open unless a test says otherwise.
         DESK_JWT_SECRET=DESK_JWT_SECRET,
         DESK_HOURS="mon-sun 00:00-24:00",

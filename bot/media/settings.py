@@ -6,7 +6,7 @@ import hmac
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.settings import SECRET_MIN_CHARS, SettingsError, env_int, env_secret, env_str
+from bot.settings import SECRET_MIN_CHARS, SettingsError, env_float, env_int, env_secret, env_str
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,36 @@ class MediaSettings:
 @lru_cache(maxsize=1)
 def media_settings() -> MediaSettings:
     return MediaSettings.from_env()
+
+
+@dataclass(frozen=True)
+class TranscriptionSettings:
+    """Voice notes to text through an OpenAI-compatible ``/audio/transcriptions``."""
+
+    api_key: str  # TRANSCRIPTION_API_KEY, else OPENAI_API_KEY; "" = voice notes not transcribed
+    base_url: str  # TRANSCRIPTION_BASE_URL, else OPENAI_BASE_URL
+    model: str  # TRANSCRIPTION_MODEL
+    language: str  # TRANSCRIPTION_LANGUAGE (ISO-639-1)
+    timeout_seconds: float  # TRANSCRIPTION_TIMEOUT_SECONDS for one transcription
+    max_seconds: int  # TRANSCRIPTION_MAX_SECONDS of audio (longer: the customer is asked to write)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.api_key)
+
+    @classmethod
+    def from_env(cls) -> "TranscriptionSettings":
+        return cls(
+            api_key=env_str("TRANSCRIPTION_API_KEY") or env_str("OPENAI_API_KEY"),
+            base_url=(env_str("TRANSCRIPTION_BASE_URL") or env_str("OPENAI_BASE_URL", "https://api.openai.com/v1")
+                      ).rstrip("/"),
+            model=env_str("TRANSCRIPTION_MODEL", "whisper-1"),
+            language=env_str("TRANSCRIPTION_LANGUAGE", "pt"),
+            timeout_seconds=env_float("TRANSCRIPTION_TIMEOUT_SECONDS", 20.0, 0.5),
+            max_seconds=env_int("TRANSCRIPTION_MAX_SECONDS", 120, 1),
+        )
+
+
+@lru_cache(maxsize=1)
+def transcription_settings() -> TranscriptionSettings:
+    return TranscriptionSettings.from_env()

@@ -44,9 +44,10 @@ def message_of(event: Dict[Text, Any]) -> Dict[Text, Any]:
 
 
 def media_view(media: Dict[Text, Any]) -> Dict[Text, Any]:
-    """A file in a message as the console shows it: kind, type, name, size and a
-    short-lived signed link (none when it could not be downloaded: ``error``)."""
-    view = {key: media[key] for key in ("kind", "mime", "filename", "size", "error") if media.get(key)}
+    """A file in a message as the console shows it: kind, type, name, size, a voice
+    note's ``transcript`` and a short-lived signed link (none when it could not be
+    downloaded: ``error``)."""
+    view = {key: media[key] for key in ("kind", "mime", "filename", "size", "error", "transcript") if media.get(key)}
     settings = media_settings()
     if media.get("id") and settings.secret:
         view["url"] = MediaLinks(settings.secret).path(str(media["id"]), CONSOLE_LINK_SECONDS)

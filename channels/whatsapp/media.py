@@ -1,4 +1,4 @@
-"""A customer's WhatsApp file, fetched from Meta and kept for the desk.
+"""A customer's WhatsApp file: fetched from Meta, checked, kept for the desk, heard.
 
 While an atendente has the conversation (the bot is paused), a photo, a PDF,
 a voice note or a video is the customer talking to them: it is downloaded
@@ -7,15 +7,22 @@ goes into the conversation as the customer's message (the caption, or a
 label such as ``[imagem]``) with the file in its metadata, which the desk
 shows with a preview. A file that cannot be fetched still goes in, marked,
 so nothing the customer sent is lost.
+
+A voice note is also transcribed (``bot.media.transcription``), for the bot
+and the desk alike: its words are the customer's message, as if typed. When
+it cannot be heard (no key, too long, the service failing) the bot asks the
+customer to write instead; the desk still gets the audio.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
 
 from bot.errors import AppError
-from bot.media import MediaStore, inspect_file, media_settings
-from bot.media.files import RECEIVABLE
+from bot.media import MediaFile, MediaStore, inspect_file, media_settings
+from bot.media.files import AUDIO_TYPES, RECEIVABLE
+from bot.media.transcription import Transcriber, TranscriptionFailed
 from bot.redis_pool import get_redis
 from channels.whatsapp.graph import GraphClient, MediaUnavailable
 from channels.whatsapp.inbound import Inbound
@@ -25,6 +32,20 @@ logger = logging.getLogger(__name__)
 LABELS = {"image": "[imagem]", "document": "[documento]", "audio": "[audio]", "video": "[video]",
           "sticker": "[figurinha]"}
 NOT_FETCHED = "o arquivo nao pode ser baixado do WhatsApp"
+NOT_HEARD = "Nao consegui ouvir seu audio agora, desculpa. Pode me escrever o que voce precisa?"
+TOO_LONG = ("Seu audio passou de {minutes} de duracao e nao consegui ouvir. Pode me mandar um audio mais "
+            "curto ou escrever o que voce precisa?")
+_transcriber: Optional[Transcriber] = None
+
+
+@dataclass
+class CustomerFile:
+    """What a customer's file puts into the conversation."""
+
+    text: str  # the words of a voice note, else the caption or a label
+    media: Dict[str, Any] = field(default_factory=dict)  # kept file (or kind + error)
+    transcribed: bool = False
+    problem: Optional[str] = None  # for the customer when the bot cannot use the file
 
 
 def label_of(message: Inbound) -> str:
@@ -37,15 +58,41 @@ def label_of(message: Inbound) -> str:
     return f"{label[:-1]}: {filename[:80]}]" if filename else label
 
 
-async def keep_customer_media(graph: GraphClient, message: Inbound) -> Tuple[str, Dict[str, Any]]:
-    """(text, media metadata) of a customer's file for the conversation."""
+def transcriber() -> Transcriber:
+    global _transcriber
+    if _transcriber is None:
+        _transcriber = Transcriber()
+    return _transcriber
+
+
+async def take_customer_file(graph: GraphClient, message: Inbound, keep: bool) -> CustomerFile:
+    """Fetch and check the file; keep it for the desk (``keep``); hear a voice note."""
     settings = media_settings()
+    allowed = AUDIO_TYPES if message.type == "audio" else RECEIVABLE
     limits = {kind: settings.max_bytes(kind) for kind in ("image", "document", "audio", "video", "sticker")}
+    taken = CustomerFile(label_of(message))
     try:
         data, _ = await graph.download_media(str(message.media["id"]), max(limits.values()))
-        file = inspect_file(data, str(message.media.get("filename") or ""), "media", RECEIVABLE, limits)
-        stored = await MediaStore(get_redis(), settings.ttl_seconds).put(file, origin="customer")
+        file = inspect_file(data, str(message.media.get("filename") or ""), "media", allowed, limits)
     except (MediaUnavailable, AppError) as error:
-        logger.warning("WhatsApp: a customer's %s was not kept: %s", message.type, error)
-        return label_of(message), {"kind": message.type, "error": NOT_FETCHED}
-    return label_of(message), stored.as_dict()
+        logger.warning("WhatsApp: a customer's %s was not fetched: %s", message.type, error)
+        taken.media, taken.problem = {"kind": message.type, "error": NOT_FETCHED}, NOT_HEARD
+        return taken
+    if keep:
+        taken.media = (await MediaStore(get_redis(), settings.ttl_seconds).put(file, origin="customer")).as_dict()
+    if file.kind == "audio":
+        await _hear(file, taken)
+    return taken
+
+
+async def _hear(audio: MediaFile, taken: CustomerFile) -> None:
+    try:
+        transcript = await transcriber().transcribe(audio)
+    except TranscriptionFailed as failure:
+        limit = transcriber().settings.max_seconds
+        minutes = f"{limit // 60} minutos" if limit % 60 == 0 and limit >= 120 else f"{limit} segundos"
+        taken.problem = TOO_LONG.format(minutes=minutes) if failure.outcome == "too_long" else NOT_HEARD
+        return
+    taken.text, taken.transcribed = transcript.text, True
+    if taken.media:
+        taken.media["transcript"] = transcript.text

@@ -26,7 +26,7 @@ from channels.common.conversation import append_events
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
 from channels.whatsapp.inbound import RECEIPT_TYPES, Inbound, Status
-from channels.whatsapp.media import keep_customer_media
+from channels.whatsapp.media import take_customer_file
 from channels.whatsapp.menus import take_menu
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.wire import menu_choice
@@ -109,8 +109,16 @@ class Turns:
         if message.readable:
             if message.type == "text":
                 text = menu_choice(text, await take_menu(message.wa_id)) or text
-        elif state.paused:  # an atendente has the conversation: the file is for them
-            text, metadata["media"] = await keep_customer_media(self.graph, message)
+        elif state.paused or (message.type == "audio" and message.media.get("id")):  # for the desk; heard
+            taken = await take_customer_file(self.graph, message, keep=state.paused)
+            if taken.problem and not state.paused:  # the bot cannot use it: ask to write instead
+                await output.send_text_message(sender_id, taken.problem)
+                return
+            text = taken.text
+            if state.paused:
+                metadata["media"] = taken.media
+            if taken.transcribed:
+                metadata["transcribed"] = True  # actions echo what was heard before using a CPF
         elif message.type in RECEIPT_TYPES and state.latest_intent == RECEIPT_INTENT:
             logger.info("WhatsApp: payment receipt (%s) received", message.type)
             text = "/" + RECEIPT_INTENT

@@ -18,11 +18,11 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from email.parser import BytesParser
-from email.policy import HTTP
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional
+
+from testing.fakes.multipart import parse_body
 
 # What the tests configure the connector with (WHATSAPP_* in server_env).
 APP_SECRET = "test-app-secret"
@@ -47,6 +47,7 @@ class Recorded:
     json: Any
     status: int
     answer: Any = None  # what the stand-in answered (the wamid of a sent message)
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benches time replies)
 
     @property
     def to(self) -> str:
@@ -193,7 +194,7 @@ class FakeGraphApi:
                 if self.command == "GET" and fake._download(self):
                     return
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = _form(self.headers.get("Content-Type", ""), raw)
+                body = parse_body(self.headers.get("Content-Type", ""), raw)
                 headers = dict(self.headers.items())
                 status, answer = fake._answer(self.command, self.path, headers, body)
                 with fake._lock:
@@ -211,23 +212,6 @@ class FakeGraphApi:
                 pass
 
         return Handler
-
-
-def _form(content_type: str, raw: bytes) -> Any:
-    """A JSON body, or a multipart form as ``{name: value}`` (a file as (data, filename, type))."""
-    if not content_type.startswith("multipart/form-data"):
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return None
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
-    form: Dict[str, Any] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        data = part.get_payload(decode=True) or b""
-        filename = part.get_filename()
-        form[name] = (data, filename, part.get_content_type()) if filename else data.decode()
-    return form
 
 
 def _error(code: int, kind: str) -> Dict[str, Any]:

@@ -9,11 +9,19 @@ ending with ``data: [DONE]`` (a usage chunk first when
 ``delay`` seconds before answering), ``slow_stream`` (chunks ``delay`` apart).
 :func:`obedient` is a ``reply`` for the worst model: it follows whatever
 instructions it finds in its input. Every answer given is kept in ``answers``.
+
+``POST /v1/audio/transcriptions`` takes OpenAI's multipart form (``file``,
+``model``, ``language``, ``response_format``), checks it is a real audio file
+(Ogg, MP3 or MP4 bytes) and answers ``{"text": ...}``: what :meth:`hear` was
+told that audio says (the tests make the audio from that text), with its own
+switches (:meth:`set_audio`: ``answer``, ``error``, ``timeout``, and a
+``latency`` for benches).
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import threading
@@ -22,6 +30,8 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Union
+
+from testing.fakes.multipart import parse_body
 
 API_KEY = "sk-test-fake-openai-key"
 
@@ -97,6 +107,9 @@ class FakeOpenAI:
         self.status = 500
         self.delay = 30.0
         self.usage = (120, 25)
+        self.heard: Dict[str, str] = {}  # sha256 of an audio file -> its words
+        self.transcriptions: List[Dict[str, Any]] = []  # the forms received (file as its sha256 and size)
+        self.audio_mode, self.audio_status, self.audio_latency = "answer", 500, 0.0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -108,6 +121,15 @@ class FakeOpenAI:
             self.mode, self.status, self.delay = mode, status, delay
             if reply is not None:
                 self.reply = reply
+
+    def hear(self, audio: bytes, text: str) -> None:
+        """What ``audio`` says, for the transcription endpoint."""
+        with self._lock:
+            self.heard[hashlib.sha256(audio).hexdigest()] = text
+
+    def set_audio(self, mode: str = "answer", status: int = 500, latency: float = 0.0) -> None:
+        with self._lock:
+            self.audio_mode, self.audio_status, self.audio_latency = mode, status, latency
 
     def clear(self) -> None:
         with self._lock:
@@ -149,6 +171,8 @@ class FakeOpenAI:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if self.path.rstrip("/") == "/v1/audio/transcriptions":
+                    return self._transcription(raw)
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
@@ -182,6 +206,33 @@ class FakeOpenAI:
                     "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                               "total_tokens": prompt + completion},
                 })
+
+            def _transcription(self, raw: bytes) -> None:
+                if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                    return self._json(401, {"error": {"message": "Incorrect API key provided",
+                                                      "type": "invalid_request_error", "code": "invalid_api_key"}})
+                form = parse_body(self.headers.get("Content-Type", ""), raw)
+                audio = form.get("file") if isinstance(form, dict) else None
+                if not isinstance(audio, tuple) or not form.get("model"):
+                    return self._json(400, {"error": {"message": "file and model are required",
+                                                      "type": "invalid_request_error"}})
+                data, filename, mime = audio
+                digest = hashlib.sha256(data).hexdigest()
+                with fake._lock:
+                    fake.transcriptions.append({"model": form.get("model"), "language": form.get("language"),
+                                                "response_format": form.get("response_format"),
+                                                "filename": filename, "mime": mime, "sha256": digest,
+                                                "size": len(data)})
+                    mode, status, latency = fake.audio_mode, fake.audio_status, fake.audio_latency
+                    text = fake.heard.get(digest, "")
+                if not data.startswith((b"OggS", b"ID3", b"\xff\xfb")) and data[4:8] != b"ftyp":
+                    return self._json(400, {"error": {"message": "Invalid file format.",
+                                                      "type": "invalid_request_error"}})
+                if mode == "error":
+                    return self._json(status, {"error": {"message": "The server had an error",
+                                                          "type": "server_error", "code": None}})
+                time.sleep(fake.delay if mode == "timeout" else latency)
+                self._json(200, {"text": text})
 
             def _stream(self, body: Dict[str, Any], text: str, gap: float) -> None:
                 self.send_response(200)

@@ -39,6 +39,7 @@ from bot.desk import Desk
 from bot.desk.conversations import Conversations
 from testing.desk_client import PASSWORD as AGENT_PASSWORD
 from testing.desk_client import DeskAgent, create_agent
+from testing.speech import voice_note
 from tests.e2e.test_whatsapp_channel import (bodies, list_reply, message, new_wa_id, say, shown, text,
                                              wait_text)
 
@@ -466,7 +467,7 @@ def test_the_console_loads_nothing_from_other_sites():
 
 
 def test_a_customers_photo_shows_in_the_console_and_the_atendente_sends_a_file(
-        browser, rasa_server, graph_api, redis_settings, key_prefix, atendente, tmp_path):
+        browser, rasa_server, graph_api, transcription_api, redis_settings, key_prefix, atendente, tmp_path):
     wait = waiter(browser)
     wa_id, queued = ask_for_a_person(rasa_server, graph_api, redis_settings, key_prefix, "Eva Prado")
     browser.get(f"{rasa_server.url}/desk/")
@@ -482,6 +483,18 @@ def test_a_customers_photo_shows_in_the_console_and_the_atendente_sends_a_file(
         By.CSS_SELECTOR, "[data-testid=msg-customer] [data-testid=msg-image]")), None))
     wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", preview) == 120)
     assert "olha a luz do modem" in bubbles(browser, "customer")
+
+    note = voice_note("a luz ficou vermelha de novo")
+    transcription_api.hear(note, "a luz ficou vermelha de novo")
+    say(rasa_server, message(wa_id, "audio", {"id": graph_api.add_media(note, "audio/ogg"),
+                                              "mime_type": "audio/ogg; codecs=opus", "voice": True}))
+    player = wait.until(lambda d: next(iter(d.find_elements(
+        By.CSS_SELECTOR, "[data-testid=msg-customer] [data-testid=msg-audio]")), None))
+    assert player.get_attribute("controls") is not None
+    browser.execute_script("arguments[0].preload = 'metadata'; arguments[0].load();", player)
+    wait.until(lambda d: d.execute_script(  # the player can load it: Chromium reads its length
+        "return arguments[0].readyState >= 1 && arguments[0].duration > 0.5", player))
+    assert by_testid(browser, "msg-transcript").text == "Transcrição: a luz ficou vermelha de novo"
 
     upload = tmp_path / "passo a passo.png"
     Image.new("RGB", (40, 40), (0, 0, 250)).save(upload, "PNG")

@@ -230,8 +230,9 @@ def test_button_list_and_template_replies_are_taken_as_payloads(rasa_server, gra
 
 
 MEDIA = [
+    # a voice note Meta cannot give us (unknown id): heard voice notes are in test_voice_notes.py
     ("audio", {"mime_type": "audio/ogg; codecs=opus", "sha256": "2yWl", "id": "1003383421387256", "voice": True},
-     "nao consigo ouvir audios"),
+     "Nao consegui ouvir seu audio"),
     ("image", {"mime_type": "image/jpeg", "sha256": "3hYr", "id": "1479537139650973"}, "nao consigo ver fotos"),
     ("document", {"filename": "boleto.pdf", "mime_type": "application/pdf", "sha256": "Kc2H",
                   "id": "1376223850470843"}, "nao consigo abrir documentos"),

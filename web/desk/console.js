@@ -994,7 +994,8 @@
     var author = ["customer", "bot", "agent"].indexOf(message.author) >= 0 ? message.author : "bot";
     var parts = [
       el("span", { className: "author", text: authorLabel(message) }),
-      message.text ? el("p", { className: "text", text: message.text, "data-testid": "msg-text" }) : null
+      message.text && !(message.media && message.media.transcript === message.text)  // a voice note: under it
+        ? el("p", { className: "text", text: message.text, "data-testid": "msg-text" }) : null
     ];
     var image = message.image && safeUrl(message.image);
     if (image) {
@@ -1036,7 +1037,9 @@
     }
     var link = el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: label,
                          "data-testid": "msg-media-link" });
-    return el("div", { className: "media", "data-testid": "msg-media" }, [preview, link]);
+    var heard = media.transcript ? el("p", { className: "muted transcript-text", "data-testid": "msg-transcript",
+                                             text: "Transcrição: " + media.transcript }) : null;
+    return el("div", { className: "media", "data-testid": "msg-media" }, [preview, heard, link]);
   }
 
   function appendMessage(message) {
