@@ -74,6 +74,12 @@ class Transcriber:
                                     timeout=self.settings.timeout_seconds, max_retries=0)
         return self._sdk
 
+    def warm_up(self) -> None:
+        """The SDK client and its audio resource, and mutagen's format readers, loaded now."""
+        audio_seconds(b"OggS")
+        if self.settings.enabled:
+            _ = self.sdk.audio.transcriptions
+
     async def transcribe(self, audio: MediaFile) -> Transcript:
         """The audio's words; :class:`TranscriptionFailed` otherwise (counted)."""
         try:

@@ -32,6 +32,7 @@ from channels.whatsapp.graph import GraphClient
 from channels.whatsapp.inbound import Inbound, Notification, Status, parse_notification
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.settings import WhatsAppSettings
+from channels.whatsapp.media import transcriber
 from channels.whatsapp.turns import CHANNEL, CustomerQueue, Turns
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class WhatsAppInput(InputChannel):
         blueprint.add_route(as_handler(webhook.verify), "/webhook", methods=["GET"])
         blueprint.add_route(as_handler(webhook.receive), "/webhook", methods=["POST"])
         blueprint.listener("before_server_stop")(as_handler(webhook.drain))
+        blueprint.listener("after_server_start")(as_handler(warm_up_transcription))
         install_error_handlers(blueprint)
         return blueprint
 
@@ -150,3 +152,9 @@ async def claim(messages: Sequence[Inbound], failures: Sequence[Status]) -> Tupl
         [m for m, first in zip(messages, fresh) if first],
         [s for s, first in zip(failures, fresh[len(messages):]) if first],
     )
+
+
+async def warm_up_transcription(*_: Any) -> None:
+    """Import and build what the first voice note needs before any arrives: done
+    lazily, it blocked this process's event loop (every webhook ack) ~0.4 s."""
+    transcriber().warm_up()
