@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend import TALK_TO_HUMAN_BUTTON, backend
 from actions.services import INVOICE_BUTTON, UNLOCK_BUTTON, CustomerAction
+from bot.boleto import barcode_digits
 from bot.formatting import br_date, brl, intent_payload
 from bot.isp.base import ContractStatus, InvoiceStatus
 
@@ -31,10 +32,18 @@ class ActionInvoice(CustomerAction):
 
     async def serve(self, dispatcher, tracker, customer, contract):
         invoices = await backend().list_open_invoices(contract.id)
+        photographed = tracker.get_slot("boleto_barcode")
+        done = [SlotSet("invoice_id", None), SlotSet("boleto_barcode", None)]
+        wanted = tracker.get_slot("invoice_id")
+        if photographed:  # a photo of a boleto: that invoice, if it is one of theirs still open
+            wanted = next((i.id for i in invoices if barcode_digits(i.barcode) == photographed), None)
+            dispatcher.utter_message(text=(
+                "Li o codigo de barras do boleto da sua foto." if wanted else
+                "Li o codigo de barras da sua foto, mas esse boleto nao esta entre as faturas em aberto deste "
+                "contrato: pode ja ter sido pago ou ser de outro contrato."))
         if not invoices:
             dispatcher.utter_message(text="Voce nao tem nenhuma fatura em aberto neste contrato. Tudo em dia!")
-            return [SlotSet("invoice_id", None)]
-        wanted = tracker.get_slot("invoice_id")
+            return done
         chosen = next((i for i in invoices if i.id == wanted), invoices[0])
         if len(invoices) > 1:
             lines = "\n".join(
@@ -54,7 +63,7 @@ class ActionInvoice(CustomerAction):
                     for i in others
                 ],
             )
-        return [SlotSet("invoice_id", None)]
+        return done
 
 
 class ActionPaymentDone(CustomerAction):

@@ -9,6 +9,8 @@ import random
 import sqlite3
 from datetime import date, datetime, timedelta
 
+from bot.boleto import barcode, line_from_barcode
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, document TEXT NOT NULL UNIQUE,
@@ -75,10 +77,11 @@ def cpf_with_check_digits(nine: str) -> str:
 
 
 def _barcode(contract_id: int, invoice_id: int, amount: str, due: date) -> str:
+    """A valid Itau-shaped linha digitavel (check digits hold: a photo of it reads back)."""
     cents = amount.replace(".", "").zfill(10)
     factor = (due - date(2022, 5, 29)).days + 1000
-    return (f"34191.09008 {invoice_id:05d}.{contract_id:05d} 71234.560005 "
-            f"{invoice_id % 10} {factor:04d}{cents}")
+    free = f"109{invoice_id:08d}{contract_id:08d}000000"
+    return line_from_barcode(barcode("341", f"{factor:04d}", cents, free))
 
 
 def _generated(rng: random.Random):

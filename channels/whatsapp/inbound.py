@@ -19,7 +19,8 @@ RECEIPT_TYPES = {"image", "document"}
 MEDIA_REPLIES = {
     "audio": "Ainda nao consigo ouvir audios. Pode me escrever o que voce precisa?",
     "voice": "Ainda nao consigo ouvir audios. Pode me escrever o que voce precisa?",
-    "image": "Recebi sua imagem, mas ainda nao consigo ver fotos. Me conta por escrito o que voce precisa?",
+    "image": ("Recebi sua imagem, mas ainda nao consigo ver fotos. Me conta por escrito o que voce precisa? "
+              "Se for um boleto, manda uma foto nitida do codigo de barras, de frente."),
     "document": "Recebi seu arquivo, mas ainda nao consigo abrir documentos. Me conta por escrito o que voce precisa?",
     "video": "Ainda nao consigo assistir videos. Pode me escrever o que voce precisa?",
     "sticker": "Adorei a figurinha! Me conta por escrito como posso te ajudar.",

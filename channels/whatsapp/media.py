@@ -11,17 +11,21 @@ so nothing the customer sent is lost.
 A voice note is also transcribed (``bot.media.transcription``), for the bot
 and the desk alike: its words are the customer's message, as if typed. When
 it cannot be heard (no key, too long, the service failing) the bot asks the
-customer to write instead; the desk still gets the audio.
+customer to write instead; the desk still gets the audio. A photo of a boleto
+is read for its barcode (``bot.media.barcodes``): the bot answers about that
+invoice.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from bot.errors import AppError
 from bot.media import MediaFile, MediaStore, inspect_file, media_settings
-from bot.media.files import AUDIO_TYPES, RECEIVABLE
+from bot.media.barcodes import read_boleto
+from bot.media.files import AUDIO_TYPES, IMAGE_TYPES, RECEIVABLE
 from bot.media.transcription import Transcriber, TranscriptionFailed
 from bot.redis_pool import get_redis
 from channels.whatsapp.graph import GraphClient, MediaUnavailable
@@ -96,3 +100,15 @@ async def _hear(audio: MediaFile, taken: CustomerFile) -> None:
     taken.text, taken.transcribed = transcript.text, True
     if taken.media:
         taken.media["transcript"] = transcript.text
+
+
+async def read_customer_boleto(graph: GraphClient, message: Inbound) -> Optional[str]:
+    """The barcode of the boleto in a customer's photo, if it is one (else None)."""
+    settings = media_settings()
+    try:
+        data, _ = await graph.download_media(str(message.media["id"]), settings.max_image_bytes)
+        inspect_file(data, "", "media", IMAGE_TYPES, {"image": settings.max_image_bytes})
+    except (MediaUnavailable, AppError) as error:
+        logger.info("WhatsApp: a customer's image was not read: %s", error)
+        return None
+    return await asyncio.to_thread(read_boleto, data)

@@ -16,6 +16,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet
 
 from bot import senders
+from bot.formatting import intent_payload
 from bot.metrics import record_unexpected
 from bot.outreach.consent import RESUMED_REPLY, STOP, STOPPED_REPLY, Consent, consent_command
 from bot.outreach.context import take_pending
@@ -26,7 +27,7 @@ from channels.common.conversation import append_events
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
 from channels.whatsapp.inbound import RECEIPT_TYPES, Inbound, Status
-from channels.whatsapp.media import take_customer_file
+from channels.whatsapp.media import read_customer_boleto, take_customer_file
 from channels.whatsapp.menus import take_menu
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.wire import menu_choice
@@ -123,6 +124,9 @@ class Turns:
             logger.info("WhatsApp: payment receipt (%s) received", message.type)
             text = "/" + RECEIPT_INTENT
             metadata["receipt"] = dict(message.media, type=message.type)
+        elif message.type == "image" and message.media.get("id") and (code := await read_customer_boleto(self.graph, message)):
+            logger.info("WhatsApp: a boleto's barcode read from a photo")
+            text = intent_payload("request_invoice", boleto_barcode=code)  # that invoice, after identification
         elif message.is_reaction_removal:
             logger.debug("WhatsApp: reaction removed, nothing to answer")
             return
