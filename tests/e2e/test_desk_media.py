@@ -17,14 +17,13 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-import jwt
 import pytest
 import requests
 import websockets
 from PIL import Image
 
-from tests.conftest import WEBSOCKET_JWT_SECRET
 from testing.desk_client import DeskAgent, create_agent
+from tests.e2e.test_websocket_channel import ws_url
 from tests.e2e.test_whatsapp_channel import bodies, message, new_wa_id, say, shown, text
 from testing.widget_client import WidgetClient
 
@@ -222,8 +221,7 @@ def test_an_atendente_sends_files_to_a_widget_and_a_websocket_customer(rasa_serv
         widget.close()
 
     session_id = f"wsm-{uuid.uuid4().hex[:10]}"
-    token = jwt.encode({"session_id": session_id}, WEBSOCKET_JWT_SECRET, algorithm="HS256")
-    url = f"{rasa_server.url.replace('http', 'ws')}/ws/chat/{session_id}?token={token}"
+    url = ws_url(rasa_server, session_id)
 
     async def chat_frame(ws, check):
         while True:

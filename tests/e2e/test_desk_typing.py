@@ -11,12 +11,11 @@ import json
 import queue
 import uuid
 
-import jwt
 import pytest
 import websockets
 
-from tests.conftest import WEBSOCKET_JWT_SECRET
 from testing.desk_client import DeskAgent, create_agent
+from tests.e2e.test_websocket_channel import ws_url
 from testing.widget_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
@@ -42,8 +41,7 @@ def typing_events(agent, conversation_id: str, timeout: float = 2.0) -> list:
 
 def test_a_websocket_customer_typing_is_shown_to_their_atendente(rasa_server, agent):
     session_id = f"wst-{uuid.uuid4().hex[:10]}"
-    token = jwt.encode({"session_id": session_id}, WEBSOCKET_JWT_SECRET, algorithm="HS256")
-    url = f"{rasa_server.url.replace('http', 'ws')}/ws/chat/{session_id}?token={token}"
+    url = ws_url(rasa_server, session_id)
 
     async def frame(ws, kind):
         while True:
