@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
 from bot.errors import MalformedRequest
+from bot.phones import whatsapp_e164
 
 # Types whose content Rasa can read: their text (or button payload).
 READABLE = {"text", "interactive", "button"}
@@ -49,6 +50,12 @@ class Inbound:
     profile_name: str = ""
     text: str = ""  # text body, or the payload of a button / list row / template button
     media: Dict[str, Any] = field(default_factory=dict)  # id, mime_type, filename, caption
+
+    @property
+    def number(self) -> str:
+        """The sender as ``+`` E.164: Meta's ``wa_id`` always has the country code, so
+        a foreign 11-digit id is not read as a Brazilian number typed without one."""
+        return "+" + self.wa_id
 
     @property
     def readable(self) -> bool:
@@ -164,6 +171,11 @@ def parse_notification(payload: Any) -> Notification:
                 wa_id, message_id = str(message.get("from") or ""), str(message.get("id") or "")
                 if not wa_id or not message_id:
                     raise InvalidNotification(f"{where}.messages[{m}] needs 'from' and 'id'")
+                try:
+                    whatsapp_e164("+" + wa_id)
+                except ValueError as error:  # nobody to answer: Meta's ids are phone numbers
+                    result.dropped.append(f"{where}.messages[{m}].from {error} (message dropped)")
+                    continue
                 try:
                     kind, text, media = _content(message, f"{where}.messages[{m}]")
                 except InvalidNotification as error:

@@ -90,11 +90,11 @@ class Turns:
         output = WhatsAppOutput(self.graph, phone_number_id)
         sender_id = senders.sender_id(senders.WHATSAPP, message.wa_id)
         redis = get_redis()
-        await CustomerWindows(redis).opened(message.wa_id)  # any message opens Meta's 24-hour window
+        await CustomerWindows(redis).opened(message.number)  # any message opens Meta's 24-hour window
         await self.graph.mark_read(message.message_id, phone_number_id)  # blue ticks while the bot thinks
         command = consent_command(message.text) if message.type == "text" else None
         if command:  # "SAIR" / "VOLTAR": proactive messages off or on, no NLU turn
-            await Consent(redis).apply(message.wa_id, command, source=CHANNEL)
+            await Consent(redis).apply(message.number, command, source=CHANNEL)
             logger.info("WhatsApp: proactive messages %s by the customer", "stopped" if command == STOP else "resumed")
             await output.send_text_message(sender_id, STOPPED_REPLY if command == STOP else RESUMED_REPLY)
             return
@@ -133,7 +133,7 @@ class Turns:
         else:
             await output.send_text_message(sender_id, message.reply())
             return
-        pending = await take_pending(redis, message.wa_id)
+        pending = await take_pending(redis, message.number)
         if pending:  # the customer answers what the provider wrote first: into the conversation before it
             await append_events(agent, sender_id, proactive_events(pending))
         await on_new_message(

@@ -66,7 +66,8 @@ def test_a_photo_of_a_boleto_gets_that_invoice(rasa_server, graph_api, demo_db):
     wait_text(graph_api, phone, "Li o codigo de barras do boleto da sua foto.")
     graph_api.wait_for(lambda: any(shown(b) == newest for b in bodies(graph_api, phone)))
     wait_text(graph_api, phone, "PIX copia e cola")
-    said = [e for e in user_events(rasa_server, phone) if e["parse_data"]["intent"]["name"] == "request_invoice"]
+    said = graph_api.wait_for(lambda: [e for e in user_events(rasa_server, phone)  # saved after the replies
+                                       if e["parse_data"]["intent"]["name"] == "request_invoice"], timeout=30)
     assert said[-1]["parse_data"]["entities"][0]["value"] == barcode_digits(newest)
 
 

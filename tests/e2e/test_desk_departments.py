@@ -118,8 +118,12 @@ def open_in(redis_settings, key_prefix, department: str, count: int) -> list:
         client = aioredis.Redis.from_url(redis_settings.url, decode_responses=True)
         try:
             desk = Desk.create(client, key_prefix)
-            return [(await desk.conversations.open("rest", f"rest:auto-{uuid.uuid4().hex[:8]}", "teste",
-                                                   department=department))[0].id for _ in range(count)]
+            ids = []
+            for _ in range(count):
+                ids.append((await desk.conversations.open("rest", f"rest:auto-{uuid.uuid4().hex[:8]}", "teste",
+                                                          department=department))[0].id)
+                await asyncio.sleep(0.002)  # the queue orders by the millisecond of arrival: one each
+            return ids
         finally:
             await client.close()
 

@@ -18,7 +18,7 @@ from tests.conftest import CODE_SENT, METRICS_AUTH, step_up_codes
 from testing.desk_client import DeskAgent, create_agent
 from testing.speech import silence, voice_note
 from tests.e2e.test_whatsapp_channel import (bodies, message, new_wa_id, say, shown, text, user_events,
-                                             wait_text)
+                                             wait_saved, wait_text)
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +58,7 @@ def test_a_spoken_cpf_and_code_get_the_invoice(rasa_server, graph_api, transcrip
     request = transcription_api.transcriptions[-1]
     assert (request["model"], request["language"], request["mime"]) == ("whisper-1", "pt", "audio/ogg")
     assert request["size"] == len(audio) and request["filename"].endswith(".ogg")
+    wait_saved(rasa_server, graph_api, wa_id, 2)
     last = user_events(rasa_server, wa_id)[-1]
     assert last["text"] == f"Meu CPF é {formatted}." and last["metadata"]["transcribed"] is True
 
@@ -76,6 +77,7 @@ def test_a_voice_note_is_taken_as_typed_words(rasa_server, graph_api, transcript
     send_voice(rasa_server, graph_api, wa_id, audio)
     wait_text(graph_api, wa_id, "CPF ou CNPJ")  # the slow-connection check starts by finding the contract
     assert not any(shown(b).startswith("Ouvi:") for b in bodies(graph_api, wa_id))  # nothing sensitive: no echo
+    wait_saved(rasa_server, graph_api, wa_id, 1)
     assert user_events(rasa_server, wa_id)[-1]["parse_data"]["intent"]["name"] == "report_slow_connection"
 
 

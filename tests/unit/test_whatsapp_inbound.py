@@ -1,6 +1,7 @@
 """Meta's webhook notifications flattened into messages and statuses (channels/whatsapp/inbound.py)."""
 import pytest
 
+from bot.phones import whatsapp_e164
 from channels.whatsapp.inbound import (
     MEDIA_REPLIES,
     UNSUPPORTED_REPLY,
@@ -123,3 +124,17 @@ def test_string_metadata_or_profile_is_ignored_and_the_message_kept():
     assert (inbound.text, inbound.phone_number_id, inbound.profile_name) == ("oi", "", "")
     assert len(parsed.dropped) == 3
     assert all("ignored" in reason for reason in parsed.dropped)
+
+
+@pytest.mark.parametrize("sender", ["oi", "5500987654321", "123", "55 21 98765 4321x"])
+def test_a_message_from_something_that_is_no_phone_number_is_dropped_with_a_reason(sender):
+    good = message("text", {"body": "segue"}, wamid="wamid.OK")
+    parsed = parse_notification(notification(value([dict(message("text", {"body": "oi"}), **{"from": sender}), good])))
+    assert [m.message_id for m in parsed.messages] == ["wamid.OK"]
+    [reason] = parsed.dropped
+    assert "messages[0].from" in reason and "message dropped" in reason
+
+
+def test_a_foreign_sender_is_an_international_number_not_a_brazilian_one_typed_without_55():
+    [inbound] = parse_notification(notification(value([message("text", {"body": "hi"})]))).messages
+    assert whatsapp_e164(inbound.number) == "16315551234"
