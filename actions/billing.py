@@ -1,16 +1,33 @@
-"""Billing jobs: the invoice (boleto, PDF, PIX), "ja paguei", and the trust unlock."""
+"""Billing jobs: the invoice (boleto, PDF, PIX), "ja paguei" (with or without a
+receipt), and the trust unlock."""
 from __future__ import annotations
 
-from typing import Text
+import logging
+from datetime import datetime
+from typing import Any, Dict, List, Text
 
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend import TALK_TO_HUMAN_BUTTON, backend
+from actions.handoff import hand_off
 from actions.services import INVOICE_BUTTON, UNLOCK_BUTTON, CustomerAction
 from bot.boleto import barcode_digits
+from bot.desk.hours import TIMEZONE
 from bot.formatting import br_date, brl, intent_payload
-from bot.isp.base import ContractStatus, InvoiceStatus
+from bot.isp.base import BackendError, ContractStatus, InvoiceStatus, TicketSubject
+from bot.media import MediaLinks, MediaStore, media_settings
+from bot.documents import mask_document
+from bot.receipts import AMOUNT, DATE, NO_INVOICE, check_receipt, reading_of, receipt_settings
+from bot.redis_pool import get_redis
+
+logger = logging.getLogger(__name__)
+
+RECEIPT_PROBLEMS = {
+    AMOUNT: "o valor nao confere com nenhuma fatura em aberto",
+    DATE: "a data do pagamento nao e recente",
+    NO_INVOICE: "nao ha fatura em aberto neste contrato",
+}
 
 
 async def send_invoice(dispatcher: CollectingDispatcher, invoice) -> None:
@@ -72,6 +89,9 @@ class ActionPaymentDone(CustomerAction):
 
     async def serve(self, dispatcher, tracker, customer, contract):
         open_invoices = await backend().list_open_invoices(contract.id)
+        receipt_id = tracker.get_slot("payment_receipt")
+        if receipt_id:
+            return await self.receipt(dispatcher, tracker, customer, contract, open_invoices, receipt_id)
         reminded = tracker.get_slot("invoice_id")  # set when the customer answers a billing reminder
         if reminded and all(i.id != reminded for i in open_invoices):
             dispatcher.utter_message(text="Confirmado: o pagamento da fatura que lembramos ja consta aqui. Obrigado!")
@@ -93,6 +113,61 @@ class ActionPaymentDone(CustomerAction):
             buttons.insert(0, UNLOCK_BUTTON)
         dispatcher.utter_message(text="Se quiser, um atendente confere seu comprovante.", buttons=buttons)
         return []
+
+    async def receipt(self, dispatcher, tracker, customer, contract, open_invoices,
+                      receipt_id: str) -> List[Dict[Text, Any]]:
+        """A receipt the customer sent: matched with an open invoice, a ticket for
+        Financeiro to check it, the unlock offered when blocked; else a person.
+        Never marks anything paid."""
+        done = [SlotSet("payment_receipt", None)]
+        reading = await reading_of(get_redis(), receipt_id)
+        receipt = reading.receipt if reading else None
+        today = datetime.now(TIMEZONE).date()
+        check = check_receipt(receipt, open_invoices, today, receipt_settings())
+        if check.invoice is None:
+            said = (f"Li no comprovante {brl(receipt.amount)} pago em {br_date(receipt.paid_on)}, mas "
+                    f"{RECEIPT_PROBLEMS[check.problem]}." if receipt and receipt.readable
+                    else "Recebi seu comprovante, mas nao consegui ler os dados dele.")
+            dispatcher.utter_message(text=f"{said} Vou passar para o Financeiro conferir.")
+            return done + await hand_off(dispatcher, tracker, reason=f"comprovante a conferir: {said}")
+        invoice = check.invoice
+        protocol = await self.ticket_for_financeiro(customer, contract, invoice, receipt, receipt_id)
+        dispatcher.utter_message(text=(
+            f"Recebi seu comprovante: {brl(receipt.amount)} pago em {br_date(receipt.paid_on)}, confere com a "
+            f"fatura de {br_date(invoice.due_date)}. O pagamento sera reconhecido assim que o banco compensar "
+            "(PIX em minutos, boleto em ate 3 dias uteis)."
+            + (f" O Financeiro vai conferir pelo protocolo {protocol}." if protocol else "")))
+        if contract.status is ContractStatus.BLOCKED_DEBT:
+            dispatcher.utter_message(text="Enquanto compensa, posso liberar sua conexao em confianca.",
+                                     buttons=[UNLOCK_BUTTON, TALK_TO_HUMAN_BUTTON])
+        return done + ([SlotSet("protocol", protocol)] if protocol else [])
+
+    @staticmethod
+    async def ticket_for_financeiro(customer, contract, invoice, receipt, receipt_id: str) -> str:
+        """The ticket with the receipt attached (or linked, where the ERP takes no files); "" if it failed."""
+        settings = media_settings()
+        kept = await MediaStore(get_redis(), settings.ttl_seconds).read(receipt_id)
+        link = (MediaLinks(settings.secret, settings.public_url).url(receipt_id, settings.ttl_seconds)
+                if kept and settings.secret else "")
+        description = "\n".join(line for line in (
+            "Comprovante de pagamento enviado pelo cliente ao assistente virtual (lido por modelo: conferir).",
+            f"Fatura: vencimento {br_date(invoice.due_date)}, {brl(invoice.amount)} (id {invoice.id})",
+            f"Comprovante: {brl(receipt.amount)} em {br_date(receipt.paid_on)}",
+            f"Banco: {receipt.bank}" if receipt.bank else "",
+            f"Pagador: {receipt.payer}" if receipt.payer else "",
+            f"Documento do pagador: {mask_document(receipt.payer_document)}" if receipt.payer_document else "",
+            f"Autenticacao / ID da transacao: {receipt.transaction_id}" if receipt.transaction_id else "",
+            f"Arquivo: {link}" if link else "",
+        ) if line)
+        try:
+            ticket = await backend().open_ticket(customer.id, contract.id, TicketSubject.PAYMENT_RECEIPT, description)
+            if kept:
+                stored, data = kept
+                await backend().attach_to_ticket(ticket.protocol, stored.filename, stored.mime, data)
+        except BackendError as error:
+            logger.warning("payment receipt: the Financeiro ticket failed: %s", error)
+            return ""
+        return ticket.protocol
 
 
 class ActionTrustUnlock(CustomerAction):

@@ -53,6 +53,13 @@ def fallback_reply(text: Text) -> Text:
     return "Desculpa, nao entendi. Pode escrever de outro jeito ou escolher uma opcao:"
 
 
+def question_about_image(image: Dict[Text, Any]) -> Text:
+    """A photo (``bot.media.understanding``): the customer's caption and what the vision
+    model saw, asked like any question (knowledge base, grounded model)."""
+    caption = str(image.get("caption") or "").strip()
+    return f"{caption} [foto enviada pelo cliente: {str(image.get('description') or '').strip()}]".strip()
+
+
 def answerable(text: Text) -> bool:
     """Worth looking up: words, and short enough to be one question."""
     stripped = (text or "").strip()
@@ -97,6 +104,9 @@ class ActionLlmFallback(Action):
         domain: Dict[Text, Any],
     ) -> List[Dict[Text, Any]]:
         text = tracker.latest_message.get("text") or ""
+        image = (tracker.latest_message.get("metadata") or {}).get("image")
+        if isinstance(image, dict) and image.get("description"):
+            text = question_about_image(image)
         channel = tracker.get_latest_input_channel()
         in_a_row = fallbacks_in_a_row(tracker.events or [])
         settings = desk_settings()

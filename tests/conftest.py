@@ -124,8 +124,9 @@ def graph_api():
 
 @pytest.fixture(scope="session")
 def transcription_api():
-    """A local OpenAI-compatible transcription API for voice notes (the LLM stays off:
-    TRANSCRIPTION_* point here, OPENAI_API_KEY is not set for the shared servers)."""
+    """A local OpenAI-compatible transcription and vision API for voice notes and photos
+    (the LLM stays off: TRANSCRIPTION_* and VISION_* point here, OPENAI_API_KEY is not
+    set for the shared servers)."""
     fake = FakeOpenAI().start()
     yield fake
     fake.stop()
@@ -169,6 +170,10 @@ def server_env(redis_settings, key_prefix, demo_db, graph_api, smtp_server, tran
         TRANSCRIPTION_API_KEY=transcription_api.api_key,
         TRANSCRIPTION_MAX_SECONDS="20",
         TRANSCRIPTION_TIMEOUT_SECONDS="3",
+        # Photos and PDFs (tests/e2e/test_receipts.py): the same stand-in reads them.
+        VISION_BASE_URL=transcription_api.url,
+        VISION_API_KEY=transcription_api.api_key,
+        VISION_TIMEOUT_SECONDS="3",
         # Human desk (tests/e2e/test_desk_*.py): always open unless a test says otherwise.
         DESK_JWT_SECRET=DESK_JWT_SECRET,
         DESK_HOURS="mon-sun 00:00-24:00",

@@ -243,6 +243,11 @@ class IspBackend(ABC):
     ) -> Ticket:
         """Open a ticket / service order; the result carries its protocol."""
 
+    async def attach_to_ticket(self, protocol: str, filename: str, mime: str, data: bytes) -> bool:
+        """Attach a file (a payment receipt) to a ticket; False when this ERP's API
+        takes none: the ticket's description carries a link to the file instead."""
+        return False
+
     @abstractmethod
     async def ticket_by_protocol(self, protocol: str) -> Optional[Ticket]:
         """A ticket by its protocol number."""

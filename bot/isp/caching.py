@@ -82,6 +82,9 @@ class CachingBackend(IspBackend):
     ) -> Ticket:
         return await self.inner.open_ticket(customer_id, contract_id, subject, description)
 
+    async def attach_to_ticket(self, protocol: str, filename: str, mime: str, data: bytes) -> bool:
+        return await self.inner.attach_to_ticket(protocol, filename, mime, data)
+
     async def ticket_by_protocol(self, protocol: str) -> Optional[Ticket]:
         return await self.inner.ticket_by_protocol(protocol)
 

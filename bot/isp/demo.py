@@ -274,6 +274,17 @@ class DemoBackend(IspBackend):
         protocol = await self._run(insert)
         return Ticket(protocol, customer_id, contract_id, subject, TicketStatus.OPEN, description, now)
 
+    async def attach_to_ticket(self, protocol: str, filename: str, mime: str, data: bytes) -> bool:
+        def insert(db: sqlite3.Connection) -> bool:
+            if not db.execute("SELECT 1 FROM tickets WHERE protocol = ?", (protocol,)).fetchone():
+                raise BackendRejected(f"no ticket {protocol}")
+            db.execute("INSERT INTO ticket_files (protocol, filename, mime, data, created_at) VALUES (?, ?, ?, ?, ?)",
+                       (protocol, filename, mime, data, datetime.now().replace(microsecond=0).isoformat()))
+            db.commit()
+            return True
+
+        return await self._run(insert)
+
     async def ticket_by_protocol(self, protocol: str) -> Optional[Ticket]:
         rows = await self._rows("SELECT * FROM tickets WHERE protocol = ?", protocol)
         return self._ticket(rows[0]) if rows else None

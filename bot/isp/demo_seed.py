@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS tickets (
     contract_id INTEGER, subject TEXT NOT NULL, status TEXT NOT NULL, description TEXT,
     created_at TEXT NOT NULL, updated_at TEXT, scheduled_for TEXT);
 CREATE INDEX IF NOT EXISTS tickets_protocol ON tickets(protocol);
+CREATE TABLE IF NOT EXISTS ticket_files (
+    id INTEGER PRIMARY KEY, protocol TEXT NOT NULL, filename TEXT NOT NULL, mime TEXT NOT NULL,
+    data BLOB NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leads (
     id INTEGER PRIMARY KEY, protocol TEXT, name TEXT NOT NULL, phone TEXT NOT NULL,
     address TEXT NOT NULL, plan TEXT, notes TEXT, created_at TEXT NOT NULL);

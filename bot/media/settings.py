@@ -79,3 +79,32 @@ class TranscriptionSettings:
 @lru_cache(maxsize=1)
 def transcription_settings() -> TranscriptionSettings:
     return TranscriptionSettings.from_env()
+
+
+@dataclass(frozen=True)
+class VisionSettings:
+    """Photos and PDFs read by an OpenAI-compatible vision model (chat completions)."""
+
+    api_key: str  # VISION_API_KEY, else OPENAI_API_KEY; "" = images not read by a model
+    base_url: str  # VISION_BASE_URL, else OPENAI_BASE_URL
+    model: str  # VISION_MODEL
+    timeout_seconds: float  # VISION_TIMEOUT_SECONDS for one reading
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.api_key)
+
+    @classmethod
+    def from_env(cls) -> "VisionSettings":
+        return cls(
+            api_key=env_str("VISION_API_KEY") or env_str("OPENAI_API_KEY"),
+            base_url=(env_str("VISION_BASE_URL") or env_str("OPENAI_BASE_URL", "https://api.openai.com/v1")
+                      ).rstrip("/"),
+            model=env_str("VISION_MODEL", "gpt-4o-mini"),
+            timeout_seconds=env_float("VISION_TIMEOUT_SECONDS", 20.0, 0.5),
+        )
+
+
+@lru_cache(maxsize=1)
+def vision_settings() -> VisionSettings:
+    return VisionSettings.from_env()

@@ -39,15 +39,18 @@ def message_of(event: Dict[Text, Any]) -> Dict[Text, Any]:
     media = (event.get("metadata") or {}).get("media")
     if isinstance(media, dict):
         message["media"] = media_view(media)
+        if message["author"] == "customer" and message["text"].startswith("/"):  # a file the bot took as a request
+            message["text"] = str(media.get("caption") or "")
     message["timestamp"] = iso(event.get("timestamp"))
     return message
 
 
 def media_view(media: Dict[Text, Any]) -> Dict[Text, Any]:
     """A file in a message as the console shows it: kind, type, name, size, a voice
-    note's ``transcript`` and a short-lived signed link (none when it could not be
+    note's ``transcript``, what the vision model saw in a photo (``description``) and a short-lived signed link (none when it could not be
     downloaded: ``error``)."""
-    view = {key: media[key] for key in ("kind", "mime", "filename", "size", "error", "transcript") if media.get(key)}
+    view = {key: media[key] for key in ("kind", "mime", "filename", "size", "error", "transcript", "description")
+            if media.get(key)}
     settings = media_settings()
     if media.get("id") and settings.secret:
         view["url"] = MediaLinks(settings.secret).path(str(media["id"]), CONSOLE_LINK_SECONDS)

@@ -32,6 +32,7 @@ from channels.whatsapp.graph import GraphClient
 from channels.whatsapp.inbound import Inbound, Notification, Status, parse_notification
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.settings import WhatsAppSettings
+from bot.media.understanding import vision_reader
 from channels.whatsapp.media import transcriber
 from channels.whatsapp.turns import CHANNEL, CustomerQueue, Turns
 
@@ -155,6 +156,7 @@ async def claim(messages: Sequence[Inbound], failures: Sequence[Status]) -> Tupl
 
 
 async def warm_up_transcription(*_: Any) -> None:
-    """Import and build what the first voice note needs before any arrives: done
-    lazily, it blocked this process's event loop (every webhook ack) ~0.4 s."""
+    """Import and build what the first voice note (and photo) needs before any arrives:
+    done lazily, it blocked this process's event loop (every webhook ack) ~0.4 s."""
     transcriber().warm_up()
+    vision_reader().warm_up()

@@ -13,16 +13,16 @@ from bot.phones import whatsapp_e164
 
 # Types whose content Rasa can read: their text (or button payload).
 READABLE = {"text", "interactive", "button"}
-# Media a customer may send as a payment receipt.
-RECEIPT_TYPES = {"image", "document"}
+# Media the bot looks at (a boleto, a payment receipt, a photo of the router).
+LOOKABLE_TYPES = {"image", "document"}
 
 # Replies to what the bot cannot read, sent without bothering NLU.
 MEDIA_REPLIES = {
     "audio": "Ainda nao consigo ouvir audios. Pode me escrever o que voce precisa?",
     "voice": "Ainda nao consigo ouvir audios. Pode me escrever o que voce precisa?",
-    "image": ("Recebi sua imagem, mas ainda nao consigo ver fotos. Me conta por escrito o que voce precisa? "
-              "Se for um boleto, manda uma foto nitida do codigo de barras, de frente."),
-    "document": "Recebi seu arquivo, mas ainda nao consigo abrir documentos. Me conta por escrito o que voce precisa?",
+    "image": ("Recebi sua imagem, mas nao consegui abrir esse formato. Pode mandar como foto normal ou me "
+              "escrever o que voce precisa?"),
+    "document": "Recebi seu arquivo, mas so consigo abrir PDF e fotos. Me conta por escrito o que voce precisa?",
     "video": "Ainda nao consigo assistir videos. Pode me escrever o que voce precisa?",
     "sticker": "Adorei a figurinha! Me conta por escrito como posso te ajudar.",
     "location": (

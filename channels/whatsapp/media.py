@@ -12,19 +12,18 @@ A voice note is also transcribed (``bot.media.transcription``), for the bot
 and the desk alike: its words are the customer's message, as if typed. When
 it cannot be heard (no key, too long, the service failing) the bot asks the
 customer to write instead; the desk still gets the audio. A photo of a boleto
-is read for its barcode (``bot.media.barcodes``): the bot answers about that
-invoice.
+or a PDF outside a conversation with an atendente goes to
+``bot.media.understanding``: a boleto, a payment receipt, or something to
+describe or show a person.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 from bot.errors import AppError
 from bot.media import MediaFile, MediaStore, inspect_file, media_settings
-from bot.media.barcodes import read_boleto
 from bot.media.files import AUDIO_TYPES, IMAGE_TYPES, RECEIVABLE
 from bot.media.transcription import Transcriber, TranscriptionFailed
 from bot.redis_pool import get_redis
@@ -36,9 +35,11 @@ logger = logging.getLogger(__name__)
 LABELS = {"image": "[imagem]", "document": "[documento]", "audio": "[audio]", "video": "[video]",
           "sticker": "[figurinha]"}
 NOT_FETCHED = "o arquivo nao pode ser baixado do WhatsApp"
+NOT_OPENED = "Nao consegui abrir seu arquivo agora, desculpa. Pode me enviar de novo?"
 NOT_HEARD = "Nao consegui ouvir seu audio agora, desculpa. Pode me escrever o que voce precisa?"
 TOO_LONG = ("Seu audio passou de {minutes} de duracao e nao consegui ouvir. Pode me mandar um audio mais "
             "curto ou escrever o que voce precisa?")
+LOOKABLE = {**IMAGE_TYPES, "application/pdf": RECEIVABLE["application/pdf"]}
 _transcriber: Optional[Transcriber] = None
 
 
@@ -102,13 +103,18 @@ async def _hear(audio: MediaFile, taken: CustomerFile) -> None:
         taken.media["transcript"] = transcript.text
 
 
-async def read_customer_boleto(graph: GraphClient, message: Inbound) -> Optional[str]:
-    """The barcode of the boleto in a customer's photo, if it is one (else None)."""
+async def fetch_customer_file(graph: GraphClient, message: Inbound) -> Union[MediaFile, str]:
+    """A customer's photo or PDF for the bot to look at, or the reply when it cannot:
+    not fetched from Meta (send it again), or not a JPEG, PNG or PDF within the limits."""
     settings = media_settings()
     try:
-        data, _ = await graph.download_media(str(message.media["id"]), settings.max_image_bytes)
-        inspect_file(data, "", "media", IMAGE_TYPES, {"image": settings.max_image_bytes})
-    except (MediaUnavailable, AppError) as error:
-        logger.info("WhatsApp: a customer's image was not read: %s", error)
-        return None
-    return await asyncio.to_thread(read_boleto, data)
+        data, _ = await graph.download_media(str(message.media["id"]), settings.max_file_bytes)
+    except MediaUnavailable as error:
+        logger.warning("WhatsApp: a customer's %s was not fetched: %s", message.type, error)
+        return NOT_OPENED
+    try:
+        return inspect_file(data, str(message.media.get("filename") or ""), "media", LOOKABLE,
+                            {"image": settings.max_image_bytes, "document": settings.max_file_bytes})
+    except AppError as error:
+        logger.info("WhatsApp: a customer's %s is not one the bot reads: %s", message.type, error)
+        return message.reply()

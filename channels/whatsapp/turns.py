@@ -16,7 +16,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet
 
 from bot import senders
-from bot.formatting import intent_payload
+from bot.media.understanding import Understood, understand_file
 from bot.metrics import record_unexpected
 from bot.outreach.consent import RESUMED_REPLY, STOP, STOPPED_REPLY, Consent, consent_command
 from bot.outreach.context import take_pending
@@ -26,8 +26,8 @@ from bot.redis_pool import get_redis
 from channels.common.conversation import append_events
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
-from channels.whatsapp.inbound import RECEIPT_TYPES, Inbound, Status
-from channels.whatsapp.media import read_customer_boleto, take_customer_file
+from channels.whatsapp.inbound import LOOKABLE_TYPES, Inbound, Status
+from channels.whatsapp.media import fetch_customer_file, take_customer_file
 from channels.whatsapp.menus import take_menu
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.wire import menu_choice
@@ -35,7 +35,6 @@ from channels.whatsapp.wire import menu_choice
 logger = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
-RECEIPT_INTENT = "inform_payment_done"
 
 
 class CustomerQueue:
@@ -120,13 +119,16 @@ class Turns:
                 metadata["media"] = taken.media
             if taken.transcribed:
                 metadata["transcribed"] = True  # actions echo what was heard before using a CPF
-        elif message.type in RECEIPT_TYPES and state.latest_intent == RECEIPT_INTENT:
-            logger.info("WhatsApp: payment receipt (%s) received", message.type)
-            text = "/" + RECEIPT_INTENT
-            metadata["receipt"] = dict(message.media, type=message.type)
-        elif message.type == "image" and message.media.get("id") and (code := await read_customer_boleto(self.graph, message)):
-            logger.info("WhatsApp: a boleto's barcode read from a photo")
-            text = intent_payload("request_invoice", boleto_barcode=code)  # that invoice, after identification
+        elif message.type in LOOKABLE_TYPES and message.media.get("id"):
+            file = await fetch_customer_file(self.graph, message)
+            understood = (Understood(reply=file) if isinstance(file, str) else await understand_file(
+                file, str(message.media.get("caption") or "").strip(), state.latest_intent))
+            if understood.reply:
+                await output.send_text_message(sender_id, understood.reply)
+                return
+            logger.info("WhatsApp: a customer's %s taken as %s", message.type, understood.text.split("{")[0])
+            text = understood.text
+            metadata.update(understood.metadata)
         elif message.is_reaction_removal:
             logger.debug("WhatsApp: reaction removed, nothing to answer")
             return

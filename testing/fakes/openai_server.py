@@ -16,6 +16,13 @@ instructions it finds in its input. Every answer given is kept in ``answers``.
 told that audio says (the tests make the audio from that text), with its own
 switches (:meth:`set_audio`: ``answer``, ``error``, ``timeout``, and a
 ``latency`` for benches).
+
+A chat completion whose user content carries a file (an ``image_url`` data
+URL or a ``file`` part with base64 ``file_data``) is a vision request: the
+file must decode to real image or PDF bytes, and the answer is the JSON
+reading :meth:`see` was told for that file (``{"kind": "other", ...}`` for
+any other), with :meth:`set_vision` switches (``answer``, ``error``,
+``timeout``, ``prose``: an answer that is not JSON).
 """
 from __future__ import annotations
 
@@ -97,6 +104,27 @@ def obedient(body: Dict[str, Any]) -> str:
     return " ".join(parts) or "Claro! Posso te ajudar com isso."
 
 
+def _text_of(content: Any) -> str:
+    """A message's text: the string, or the text parts of a list of parts."""
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text") or "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content or "")
+
+
+def _file_part(body: Dict[str, Any]) -> Optional[tuple]:
+    """(part type, data URL) of the first image or file part of a chat request, else None."""
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "image_url":
+                return "image_url", str((part.get("image_url") or {}).get("url") or "")
+            if part.get("type") == "file":
+                return "file", str((part.get("file") or {}).get("file_data") or "")
+    return None
+
+
 class FakeOpenAI:
     def __init__(self, api_key: str = API_KEY) -> None:
         self.api_key = api_key
@@ -110,6 +138,9 @@ class FakeOpenAI:
         self.heard: Dict[str, str] = {}  # sha256 of an audio file -> its words
         self.transcriptions: List[Dict[str, Any]] = []  # the forms received (file as its sha256 and size)
         self.audio_mode, self.audio_status, self.audio_latency = "answer", 500, 0.0
+        self.seen: Dict[str, Dict[str, Any]] = {}  # sha256 of an image or PDF -> the model's reading
+        self.vision_requests: List[Dict[str, Any]] = []  # model, part type, mime, sha256, size, format
+        self.vision_mode, self.vision_status, self.vision_latency = "answer", 500, 0.0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -127,6 +158,15 @@ class FakeOpenAI:
         with self._lock:
             self.heard[hashlib.sha256(audio).hexdigest()] = text
 
+    def see(self, data: bytes, reading: Dict[str, Any]) -> None:
+        """What the vision model reads in the file ``data`` (an image or a PDF)."""
+        with self._lock:
+            self.seen[hashlib.sha256(data).hexdigest()] = reading
+
+    def set_vision(self, mode: str = "answer", status: int = 500, latency: float = 0.0) -> None:
+        with self._lock:
+            self.vision_mode, self.vision_status, self.vision_latency = mode, status, latency
+
     def set_audio(self, mode: str = "answer", status: int = 500, latency: float = 0.0) -> None:
         with self._lock:
             self.audio_mode, self.audio_status, self.audio_latency = mode, status, latency
@@ -139,7 +179,7 @@ class FakeOpenAI:
     def prompts(self) -> List[str]:
         """All message contents of every recorded request, joined per request."""
         with self._lock:
-            return ["\n".join(m.get("content") or "" for m in r["body"].get("messages", []))
+            return ["\n".join(_text_of(m.get("content")) for m in r["body"].get("messages", []))
                     for r in self.requests]
 
     def start(self) -> "FakeOpenAI":
@@ -187,6 +227,8 @@ class FakeOpenAI:
                     return self._json(401, {"error": {"message": "Incorrect API key provided",
                                                       "type": "invalid_request_error",
                                                       "code": "invalid_api_key"}})
+                if _file_part(body) is not None:
+                    return self._vision(body)
                 if mode == "error":
                     return self._json(status, {"error": {"message": "The server had an error",
                                                           "type": "server_error", "code": None}})
@@ -197,6 +239,9 @@ class FakeOpenAI:
                     fake.answers.append(text)
                 if body.get("stream"):
                     return self._stream(body, text, delay if mode == "slow_stream" else 0)
+                self._completion(body, text)
+
+            def _completion(self, body: Dict[str, Any], text: str) -> None:
                 prompt, completion = fake.usage
                 self._json(200, {
                     "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
@@ -206,6 +251,28 @@ class FakeOpenAI:
                     "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                               "total_tokens": prompt + completion},
                 })
+
+            def _vision(self, body: Dict[str, Any]) -> None:
+                kind, url = _file_part(body)
+                match = re.match(r"data:([\w/.+-]+);base64,(.*)$", url, re.S)
+                try:
+                    data = base64.b64decode(match.group(2), validate=True) if match else b""
+                except (binascii.Error, ValueError):
+                    data = b""
+                digest = hashlib.sha256(data).hexdigest()
+                with fake._lock:
+                    fake.vision_requests.append({
+                        "model": body.get("model"), "part": kind, "mime": match.group(1) if match else "",
+                        "sha256": digest, "size": len(data), "response_format": body.get("response_format")})
+                    mode, status, latency = fake.vision_mode, fake.vision_status, fake.vision_latency
+                    reading = fake.seen.get(digest, {"kind": "other", "description": "uma foto sem texto"})
+                if not data.startswith((b"\xff\xd8\xff", b"\x89PNG", b"%PDF")):
+                    return self._json(400, {"error": {"message": "Invalid image.", "type": "invalid_request_error"}})
+                if mode == "error":
+                    return self._json(status, {"error": {"message": "The server had an error",
+                                                          "type": "server_error", "code": None}})
+                time.sleep(fake.delay if mode == "timeout" else latency)
+                self._completion(body, "Claro! Vejo um comprovante." if mode == "prose" else json.dumps(reading))
 
             def _transcription(self, raw: bytes) -> None:
                 if self.headers.get("Authorization") != f"Bearer {fake.api_key}":

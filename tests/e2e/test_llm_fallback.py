@@ -177,3 +177,25 @@ def test_in_handoff_mode_the_third_unclear_message_queues_the_customer_with_the_
     conversation = asyncio.run(queued())
     assert conversation is not None and conversation.reason == "o bot nao entendeu (3 vezes seguidas)"
     assert "o bot nao entendeu" in conversation.summary
+
+
+def test_a_photo_is_described_to_the_model_with_the_customers_question(llm_server, llm, graph_api,
+                                                                        transcription_api):
+    """WhatsApp: a photo that is no boleto nor receipt: the vision model's description and
+    the caption go to the grounded answer (with the LLM on; off, an atendente: test_receipts.py)."""
+    import io
+
+    from PIL import Image
+
+    from tests.e2e.test_whatsapp_channel import message, new_wa_id, say, wait_text
+
+    wa_id = new_wa_id()
+    photo = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 20, 20)).save(photo, "JPEG")
+    transcription_api.see(photo.getvalue(), {"kind": "other", "description": "ONU com a luz LOS vermelha piscando"})
+    say(llm_server, message(wa_id, "image", {"id": graph_api.add_media(photo.getvalue(), "image/jpeg"),
+                                             "mime_type": "image/jpeg", "caption": "que luz e essa?"}))
+    wait_text(graph_api, wa_id, "Sim! Nosso roteador e dual band")
+    [prompt] = llm.prompts()
+    assert "que luz e essa? [foto enviada pelo cliente: ONU com a luz LOS vermelha piscando]" in prompt
+    assert "Luzes da ONU" in prompt or "sinal da fibra" in prompt  # the passage it is grounded on

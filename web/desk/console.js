@@ -1039,7 +1039,9 @@
                          "data-testid": "msg-media-link" });
     var heard = media.transcript ? el("p", { className: "muted transcript-text", "data-testid": "msg-transcript",
                                              text: "Transcrição: " + media.transcript }) : null;
-    return el("div", { className: "media", "data-testid": "msg-media" }, [preview, heard, link]);
+    var seen = media.description ? el("p", { className: "muted transcript-text", "data-testid": "msg-description",
+                                             text: "O bot leu: " + media.description }) : null;
+    return el("div", { className: "media", "data-testid": "msg-media" }, [preview, heard, seen, link]);
   }
 
   function appendMessage(message) {
