@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from bot import errors
+from bot.media.attachments import Attachment, base64_chars, parse_attachment
+from bot.media.settings import media_settings
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 4096
@@ -22,6 +24,8 @@ MAX_JSON_DEPTH = 32  # levels of nested objects/arrays a client may send
 _SURROGATE = re.compile("[\ud800-\udfff]")  # after decoding, any surrogate is a lone one
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 SESSION_ID_RULE = "1 to 128 characters among A-Z a-z 0-9 _ . : -"
+# Metadata keys the server sets from a customer's file (bot.media.understanding): never the client's.
+RESERVED_METADATA = ("media", "transcribed", "image")
 
 
 class InvalidInput(errors.InvalidInput, ValueError):
@@ -118,6 +122,9 @@ def metadata(value: Any, field: str = "metadata") -> Optional[Dict[str, Any]]:
         return None
     if not isinstance(value, dict):
         raise InvalidInput(field, f"must be an object, got {type(value).__name__}")
+    reserved = [key for key in RESERVED_METADATA if key in value]
+    if reserved:
+        raise InvalidInput(f"{field}.{reserved[0]}", "is set by the server from an attachment")
     try:
         return clean_value(value, field)
     except TooDeep as error:
@@ -133,17 +140,38 @@ def no_unknown_fields(data: Dict[str, Any], allowed: tuple, where: str = "") -> 
 @dataclass(frozen=True)
 class ChatRequest:
     session_id: str
-    message: str
+    message: str  # with an attachment: its caption, maybe ""
     metadata: Optional[Dict[str, Any]] = None
+    attachment: Optional[Attachment] = None
+
+    def fingerprint_parts(self) -> tuple:
+        """What makes two requests with one idempotency key the same request."""
+        return (self.message, self.metadata) + ((self.attachment.identity(),) if self.attachment else ())
 
 
-def chat_request(body: Any) -> ChatRequest:
-    """``{"session_id", "message", "metadata"?}`` as decoded JSON."""
+def attachment_body_bytes() -> int:
+    """The largest body of a request that may carry an attachment as base64."""
+    return base64_chars(media_settings().max_file_bytes) + MAX_BODY_BYTES
+
+
+def chat_request(body: Any, attachments: bool = False, body_bytes: int = 0) -> ChatRequest:
+    """``{"session_id", "message", "metadata"?, "attachment"?}`` as decoded JSON.
+
+    With ``attachments`` a request may carry a file (``message`` is then its
+    optional caption); everything but ``attachment.data`` still fits in
+    ``MAX_BODY_BYTES`` (``body_bytes``: the raw body's size).
+    """
     if not isinstance(body, dict):
         raise InvalidInput("body", f"must be a JSON object, got {type(body).__name__}")
-    no_unknown_fields(body, ("session_id", "message", "metadata"))
+    no_unknown_fields(body, ("session_id", "message", "metadata") + (("attachment",) if attachments else ()))
+    attachment = parse_attachment(body.get("attachment")) if attachments else None
+    data = body["attachment"].get("data") if attachment and attachment.data is not None else ""
+    if body_bytes - len(data) > MAX_BODY_BYTES:
+        raise TooLarge(f"body: larger than {MAX_BODY_BYTES} bytes (besides attachment.data)")
+    given = body.get("message")
     return ChatRequest(
         session_id=session_id(body.get("session_id")),
-        message=message_text(body.get("message")),
+        message=message_text(given) if attachment is None or given not in (None, "") else "",
         metadata=metadata(body.get("metadata")),
+        attachment=attachment,
     )

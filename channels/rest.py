@@ -4,8 +4,11 @@ Loaded from ``credentials.yml`` as ``channels.rest.RestApiInput:``. Its
 ``url_prefix()`` is ``/`` so Rasa mounts the blueprint at the server root
 (``urljoin("/webhooks/", "/") == "/"``) and the paths below are absolute.
 
-- ``POST /api/v1/chat`` ``{session_id, message, metadata?}`` ->
+- ``POST /api/v1/chat`` ``{session_id, message, metadata?, attachment?}`` ->
   ``{session_id, messages: [...], timestamp}``; sender id ``api:<session_id>``.
+  ``attachment`` is ``{url}`` or ``{data: base64}`` (+ ``filename``): a voice
+  note, a photo or a PDF taken like a WhatsApp file (``message`` is then its
+  optional caption; ``channels/common/attachment.py``).
 - ``GET /api/v1/chat/stream?session_id=&message=``: Server-Sent Events,
   ``message`` events as the bot produces them, then ``done`` (or ``error``).
 - ``GET /api/v1/chat/<session_id>/messages?after=<id>``: messages delivered
@@ -31,10 +34,12 @@ from bot import chat_input, metrics, senders
 from bot.chat_input import InvalidInput
 from bot.errors import AppError, DependencyUnavailable
 from bot.outbox import MESSAGE_ID, Outbox
+from bot.media.understanding import Understood
 from channels.common import health
+from channels.common.attachment import understand_attachment
 from channels.common.errors import REDIS_DOWN, status_of
 from channels.common.http import (
-    api_turn, as_handler, authorize, failed, idempotency_key, json_body, metric_kind, rate_limit,
+    api_turn, as_handler, authorize, failed, idempotency_key, metric_kind, rate_limit,
     refuse_other_methods, replay_headers, request_id,
 )
 from channels.common.idempotency import Claim, fingerprint, idempotency
@@ -109,10 +114,14 @@ class RestApiInput(InputChannel):
 
     # -- the turn ------------------------------------------------------------
 
-    def _user_message(self, chat: chat_input.ChatRequest, output, message_id: Optional[str] = None) -> UserMessage:
+    def _user_message(self, chat: chat_input.ChatRequest, output, message_id: Optional[str] = None,
+                      understood: Optional[Understood] = None) -> UserMessage:
+        text, metadata = chat.message, chat.metadata
+        if understood is not None:  # an attachment: its words, intent or label, and what the bot saw
+            text, metadata = understood.text, {**(metadata or {}), **understood.metadata}
         return UserMessage(
-            chat.message, output, sender_id(chat.session_id),
-            input_channel=self.name(), metadata=chat.metadata, message_id=message_id,
+            text, output, sender_id(chat.session_id),
+            input_channel=self.name(), metadata=metadata, message_id=message_id,
         )
 
     # -- routes (each answers its errors through channels.common) -------------
@@ -133,17 +142,27 @@ class RestApiInput(InputChannel):
         try:
             self._authorize(request)
             key = idempotency_key(request)
-            chat = chat_input.chat_request(json_body(request))
+            raw = request.body or b""
+            chat = chat_input.chat_request(chat_input.parse_json(raw, max_bytes=chat_input.attachment_body_bytes()),
+                                           attachments=True, body_bytes=len(raw))
 
             async def turn(claim: Claim) -> Dict[str, Any]:
                 await self._rate_limit(chat.session_id)
                 output = CollectingApiOutput(self.name())
-                await api_turn(request, on_new_message, self._user_message(chat, output, claim.message_id),
-                               self.name(), recover=claim.recover)
+                understood = None
+                if chat.attachment is not None:
+                    understood = await understand_attachment(request.app.ctx.agent, sender_id(chat.session_id),
+                                                             chat.attachment, chat.message)
+                if understood is not None and understood.reply:  # the bot cannot use the file: no turn
+                    await output.send_text_message(sender_id(chat.session_id), understood.reply)
+                else:
+                    await api_turn(request, on_new_message,
+                                   self._user_message(chat, output, claim.message_id, understood),
+                                   self.name(), recover=claim.recover)
                 return {"session_id": chat.session_id, "messages": output.messages, "timestamp": now_iso()}
 
             outcome = await idempotency().run(
-                sender_id(chat.session_id), key, fingerprint(chat.message, chat.metadata), turn)
+                sender_id(chat.session_id), key, fingerprint(*chat.fingerprint_parts()), turn)
         except AppError as error:
             return failed(self.name(), error)
         return response.json(outcome.body, headers=replay_headers(outcome))

@@ -14,6 +14,7 @@ import requests
 
 from bot.settings import RedisSettings, Settings
 from testing.fakes import graph_api as graph_fake
+from testing.fakes.file_server import FileServer
 from testing.fakes.graph_api import FakeGraphApi
 from testing.fakes.openai_server import FakeOpenAI
 from testing.fakes.smtp_server import FakeSmtpServer
@@ -133,6 +134,14 @@ def transcription_api():
 
 
 @pytest.fixture(scope="session")
+def file_server():
+    """Files a chat client attaches by URL (MEDIA_URL_TEST_HOSTS lets the servers fetch from it)."""
+    fake = FileServer().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
 def smtp_server():
     """A local mail relay: step-up codes sent by e-mail land here."""
     fake = FakeSmtpServer().start()
@@ -141,7 +150,8 @@ def smtp_server():
 
 
 @pytest.fixture(scope="session")
-def server_env(redis_settings, key_prefix, demo_db, graph_api, smtp_server, transcription_api) -> Dict[str, str]:
+def server_env(redis_settings, key_prefix, demo_db, graph_api, smtp_server, transcription_api,
+               file_server) -> Dict[str, str]:
     action_port = free_port()
     return project_env(
         WHATSAPP_API_URL=graph_api.url,
@@ -174,6 +184,9 @@ def server_env(redis_settings, key_prefix, demo_db, graph_api, smtp_server, tran
         VISION_BASE_URL=transcription_api.url,
         VISION_API_KEY=transcription_api.api_key,
         VISION_TIMEOUT_SECONDS="3",
+        # Attachments by URL (tests/e2e/test_chat_attachments.py): this one loopback server only.
+        MEDIA_URL_TEST_HOSTS=file_server.host,
+        MEDIA_URL_TIMEOUT_SECONDS="2",
         # Human desk (tests/e2e/test_desk_*.py): always open unless a test says otherwise.
         DESK_JWT_SECRET=DESK_JWT_SECRET,
         DESK_HOURS="mon-sun 00:00-24:00",

@@ -6,7 +6,7 @@ import hmac
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.settings import SECRET_MIN_CHARS, SettingsError, env_float, env_int, env_secret, env_str
+from bot.settings import SECRET_MIN_CHARS, SettingsError, env_float, env_int, env_list, env_secret, env_str
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class MediaSettings:
     link_ttl_seconds: int  # MEDIA_LINK_TTL_SECONDS a link given to a customer works
     public_url: str  # MEDIA_PUBLIC_URL: base of links for customers (https://bot.example.com); "" = relative
     secret: str  # MEDIA_URL_SECRET, else derived from DESK_JWT_SECRET; "" = no links
+    url_timeout_seconds: float  # MEDIA_URL_TIMEOUT_SECONDS to fetch a chat client's attachment URL
+    url_test_hosts: tuple  # MEDIA_URL_TEST_HOSTS: host:port fetched over http on any address (tests only)
 
     @classmethod
     def from_env(cls) -> "MediaSettings":
@@ -32,6 +34,8 @@ class MediaSettings:
             link_ttl_seconds=env_int("MEDIA_LINK_TTL_SECONDS", 24 * 3600, 60),
             public_url=env_str("MEDIA_PUBLIC_URL").rstrip("/"),
             secret=secret,
+            url_timeout_seconds=env_float("MEDIA_URL_TIMEOUT_SECONDS", 10.0, 0.5),
+            url_test_hosts=env_list("MEDIA_URL_TEST_HOSTS"),
         )
 
     def require_secret(self) -> str:

@@ -1,22 +1,29 @@
-"""What a customer's photo or PDF means to the bot (channel-neutral).
+"""What a customer's file becomes in the conversation, the same on every channel.
 
-In order, the cheapest first:
+A connector gets the file (WhatsApp from Meta, REST and WebSocket from the
+client: ``bot.media.attachments``), checks it (``bot.media.files``) and asks
+:func:`understand`, with what the tracker says (:class:`ConversationState`):
 
-1. a photo with a boleto's barcode (``bot.media.barcodes``, no network):
-   that invoice, ``/request_invoice{"boleto_barcode": ...}``;
-2. the vision model (``bot.media.vision``) says what it is:
-   a payment receipt (or, without a reading, any file sent right after "ja
-   paguei") is kept with its reading and becomes
-   ``/inform_payment_done{"payment_receipt": <file id>}``: identification,
-   then ``action_payment_done`` compares it with the open invoices;
-   a boleto whose barcode could not be read: ask for a sharper photo;
-3. anything else (router lights, a speed test): with the LLM on, the model's
-   description and the caption go to the fallback's grounded answer
-   (``/out_of_scope`` with ``image`` metadata); without it, to an atendente
-   (``/request_human``) with the file in the transcript.
-
-The file is kept (``bot.media.store``) whenever it goes into the
-conversation, so the desk shows it.
+- an atendente has the conversation (paused): the file is kept
+  (``bot.media.store``) and goes to them as the customer's message (the
+  caption or a label, the file in ``metadata.media``, a voice note with its
+  transcript);
+- a voice note or audio file: its words (``bot.media.transcription``) are the
+  customer's message, as if typed (``metadata.transcribed``: a CPF or code
+  taken from it is said back first); when it cannot be heard, one message
+  asking to write instead;
+- a photo or PDF, the cheapest reading first: a boleto's barcode (no network):
+  ``/request_invoice{"boleto_barcode": ...}``; then the vision model
+  (``bot.media.vision``): a payment receipt (or, without a reading, any file
+  sent right after "ja paguei") is kept with its reading and becomes
+  ``/inform_payment_done{"payment_receipt": <file id>}`` (identification, then
+  ``action_payment_done`` compares it with the open invoices); a boleto whose
+  barcode could not be read: ask for a sharper photo; anything else (router
+  lights, a speed test): with the LLM on, the model's description and the
+  caption go to the fallback's grounded answer (``/out_of_scope`` with
+  ``image`` metadata); without it, to an atendente (``/request_human``) with
+  the file in the transcript;
+- anything else (a video, a sticker): a short reply, no turn.
 """
 from __future__ import annotations
 
@@ -30,7 +37,8 @@ from bot.llm.settings import llm_settings
 from bot.media.barcodes import read_boleto
 from bot.media.files import MediaFile
 from bot.media.settings import media_settings
-from bot.media.store import MediaStore
+from bot.media.store import MediaStore, StoredMedia
+from bot.media.transcription import Transcriber, TranscriptionFailed
 from bot.media.vision import BOLETO, RECEIPT, ImageReading, VisionFailed, VisionReader
 from bot.receipts import keep_reading
 from bot.redis_pool import get_redis
@@ -38,9 +46,20 @@ from bot.redis_pool import get_redis
 logger = logging.getLogger(__name__)
 
 PAYMENT_CLAIM_INTENT = "inform_payment_done"  # "ja paguei": the next file is the receipt
+LABELS = {"image": "[imagem]", "document": "[documento]", "audio": "[audio]", "video": "[video]",
+          "sticker": "[figurinha]"}
 BOLETO_UNREADABLE = ("Recebi a foto do boleto, mas nao consegui ler o codigo de barras. Manda uma foto nitida "
                      "do codigo de barras, de frente e sem reflexo, ou me pede a 2a via.")
+NOT_HEARD = "Nao consegui ouvir seu audio agora, desculpa. Pode me escrever o que voce precisa?"
+TOO_LONG = ("Seu audio passou de {minutes} de duracao e nao consegui ouvir. Pode me mandar um audio mais "
+            "curto ou escrever o que voce precisa?")
+NOT_READ = {
+    "video": "Ainda nao consigo assistir videos. Pode me escrever o que voce precisa?",
+    "sticker": "Adorei a figurinha! Me conta por escrito como posso te ajudar.",
+    "document": "Recebi seu arquivo, mas so consigo abrir PDF e fotos. Me conta por escrito o que voce precisa?",
+}
 _reader: Optional[VisionReader] = None
+_transcriber: Optional[Transcriber] = None
 
 
 def vision_reader() -> VisionReader:
@@ -50,16 +69,79 @@ def vision_reader() -> VisionReader:
     return _reader
 
 
+def transcriber() -> Transcriber:
+    global _transcriber
+    if _transcriber is None:
+        _transcriber = Transcriber()
+    return _transcriber
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """What decides where a customer's file goes (one tracker read)."""
+
+    paused: bool = False  # an atendente has the conversation (or it waits in their queue)
+    latest_intent: Optional[str] = None  # "ja paguei" before: a file now is the receipt
+
+
 @dataclass
 class Understood:
     """What goes into the conversation for a file, or the reply instead of a turn."""
 
-    text: str = ""  # the message Rasa gets (an intent payload)
-    metadata: Dict[str, Any] = field(default_factory=dict)  # media (kept file), image (description, caption)
+    text: str = ""  # the message Rasa gets: words, a caption, a label or an intent payload
+    metadata: Dict[str, Any] = field(default_factory=dict)  # media, transcribed, image
     reply: Optional[str] = None  # answered without a turn
 
 
-async def understand_file(file: MediaFile, caption: str = "", latest_intent: Optional[str] = None) -> Understood:
+def label(kind: str, caption: str = "", filename: str = "") -> str:
+    """What a file's message says: the caption, else what it carries."""
+    if caption:
+        return caption
+    name = LABELS.get(kind, f"[{kind}]")
+    return f"{name[:-1]}: {filename[:80]}]" if filename else name
+
+
+async def keep(file: MediaFile) -> StoredMedia:
+    return await MediaStore(get_redis(), media_settings().ttl_seconds).put(file, origin="customer")
+
+
+async def understand(file: MediaFile, caption: str = "", state: ConversationState = ConversationState()
+                     ) -> Understood:
+    """The file as the customer's message (see the module docstring)."""
+    if state.paused:
+        return await for_the_desk(file, caption)
+    if file.kind == "audio":
+        return await heard(file)
+    if file.kind == "image" or file.mime == "application/pdf":
+        return await looked_at(file, caption, state.latest_intent)
+    return Understood(reply=NOT_READ.get(file.kind, NOT_READ["document"]))
+
+
+async def for_the_desk(file: MediaFile, caption: str) -> Understood:
+    """Kept and shown to the atendente; a voice note with its words."""
+    media = (await keep(file)).as_dict()
+    named = file.filename if file.kind == "document" else ""  # a photo's or audio's name says nothing
+    understood = Understood(label(file.kind, caption, named), {"media": media})
+    if file.kind == "audio":
+        try:
+            understood.text = media["transcript"] = (await transcriber().transcribe(file)).text
+            understood.metadata["transcribed"] = True
+        except TranscriptionFailed:  # counted and logged; the atendente can play it
+            pass
+    return understood
+
+
+async def heard(audio: MediaFile) -> Understood:
+    try:
+        transcript = await transcriber().transcribe(audio)
+    except TranscriptionFailed as failure:
+        limit = transcriber().settings.max_seconds
+        minutes = f"{limit // 60} minutos" if limit % 60 == 0 and limit >= 120 else f"{limit} segundos"
+        return Understood(reply=TOO_LONG.format(minutes=minutes) if failure.outcome == "too_long" else NOT_HEARD)
+    return Understood(transcript.text, {"transcribed": True})  # actions echo it before using a CPF
+
+
+async def looked_at(file: MediaFile, caption: str = "", latest_intent: Optional[str] = None) -> Understood:
     """Boleto, receipt, something to describe, or a person to look at it."""
     if file.kind == "image":
         code = await asyncio.to_thread(read_boleto, file.data)
@@ -70,7 +152,7 @@ async def understand_file(file: MediaFile, caption: str = "", latest_intent: Opt
     if reading is not None and reading.kind == BOLETO:
         return Understood(reply=BOLETO_UNREADABLE)
     is_receipt = reading.kind == RECEIPT if reading else latest_intent == PAYMENT_CLAIM_INTENT
-    kept = await MediaStore(get_redis(), media_settings().ttl_seconds).put(file, origin="customer")
+    kept = await keep(file)
     understood = Understood(metadata={"media": kept.as_dict()})
     for key, value in (("caption", caption), ("description", reading.description if reading else "")):
         if value:

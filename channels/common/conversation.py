@@ -3,9 +3,15 @@ under the conversation's lock (every replica's turns wait for it), through
 the agent's tracker store, so the event broker and the desk see the events."""
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterable
 
 from rasa.shared.core.events import Event
+
+from bot.media.understanding import ConversationState
+from channels.common.errors import UNAVAILABLE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 LOCK_POLL_SECONDS = 0.02  # Rasa polls every 1 s by default: too slow for a chat
 
@@ -17,3 +23,20 @@ async def append_events(agent: Any, sender_id: str, events: Iterable[Event]) -> 
         for event in events:
             tracker.update(event)
         await agent.tracker_store.save(tracker)
+
+
+async def tracker_state(agent: Any, sender_id: str) -> ConversationState:
+    """Whether an atendente has the conversation and the customer's latest intent (one
+    read): where a file they send goes. A store that does not answer gives the default;
+    the turn itself will say so."""
+    if agent is None or agent.tracker_store is None:
+        return ConversationState()
+    try:
+        tracker = await agent.tracker_store.retrieve(sender_id)
+    except UNAVAILABLE_ERRORS as error:
+        logger.error("tracker not read (%s)", type(error).__name__)
+        return ConversationState()
+    if tracker is None:
+        return ConversationState()
+    latest = tracker.latest_message
+    return ConversationState(tracker.is_paused(), (latest.intent or {}).get("name") if latest else None)

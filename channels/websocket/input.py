@@ -4,7 +4,9 @@ Loaded from ``credentials.yml`` as ``channels.websocket.WebSocketInput:``;
 ``url_prefix()`` is ``/`` so the path is absolute. Every frame is JSON
 ``{type, data, timestamp, id}``:
 
-- client: ``chat`` (``data.message``, ``data.metadata``?), ``typing``
+- client: ``chat`` (``data.message``, ``data.metadata``?, ``data.attachment``?:
+  ``{url}`` or ``{data: base64}`` within the frame, + ``filename``; the
+  message is then the optional caption), ``typing``
   (``data.active``: shown to the atendente who has the conversation), ``ping``;
 - server: ``connection`` on open, ``chat`` (one bot message: ``text``,
   ``buttons``, ``image``, ``custom``), ``typing`` (``data.active``) while a
@@ -38,11 +40,13 @@ from sanic.request import Request
 from bot import chat_input, errors, metrics, senders
 from bot.chat_input import InvalidInput, MalformedJson
 from bot.desk import Desk
+from bot.media.attachments import Attachment, parse_attachment
 from bot.desk.typing import TypingReports, report_customer_typing
 from bot.outbox import MESSAGE_ID, Outbox, live_channel
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis, get_subscriber_redis
 from bot.security import InvalidToken, session_from_token
+from channels.common.attachment import understand_attachment
 from channels.common.idempotency import Claim, fingerprint, idempotency, parse_key
 from channels.common.output import ApiOutputChannel, OutboxOutput
 from channels.common.settings import WebSocketSettings, chat_settings
@@ -201,19 +205,29 @@ class WebSocketInput(InputChannel):
         try:
             if not isinstance(data, dict):
                 raise InvalidInput("data", "must be an object with a message")
-            chat_input.no_unknown_fields(data, ("message", "metadata"), "data.")
-            text = chat_input.message_text(data.get("message"), "data.message")
+            chat_input.no_unknown_fields(data, ("message", "metadata", "attachment"), "data.")
+            attachment = parse_attachment(data.get("attachment"), "data.attachment")
+            given = data.get("message")
+            text = (chat_input.message_text(given, "data.message") if attachment is None or given not in (None, "")
+                    else "")
             metadata = chat_input.metadata(data.get("metadata"), "data.metadata")
             key = parse_key(incoming.get("id"), "id")
         except errors.InvalidInput as error:
             await conn.error("invalid_message", error.message, field=error.field)
             return
+        parts = (text, metadata) + ((attachment.identity(),) if attachment else ())
         async with conn._turn_lock:
             try:
                 outcome = await idempotency("id").run(
-                    conn.sender_id, key, fingerprint(text, metadata),
-                    lambda claim: self._turn(request, conn, text, metadata, on_new_message, claim))
+                    conn.sender_id, key, fingerprint(*parts),
+                    lambda claim: self._turn(request, conn, text, metadata, on_new_message, claim, attachment))
             except TurnFailed:  # its error frame is sent
+                return
+            except errors.PayloadTooLarge as error:
+                await conn.error("too_large", error.message, field=error.field)
+                return
+            except errors.UnsupportedMediaType as error:
+                await conn.error("unsupported_media_type", error.message, field=error.field)
                 return
             except errors.InvalidInput as error:
                 await conn.error("invalid_message", error.message, field=error.field)
@@ -231,7 +245,7 @@ class WebSocketInput(InputChannel):
                 await conn.try_send("typing", {"active": False})
 
     async def _turn(self, request: Request, conn: Connection, text: str, metadata: Any,
-                    on_new_message, claim: Claim) -> List[Dict[str, Any]]:
+                    on_new_message, claim: Claim, attachment: Optional[Attachment] = None) -> List[Dict[str, Any]]:
         """Rate limit, then the turn; the messages it delivered. TurnFailed once the error frame is sent."""
         limiter = RateLimiter(get_redis(), self.settings.rate_limit_per_minute, "chat")
         try:
@@ -244,13 +258,21 @@ class WebSocketInput(InputChannel):
             raise TurnFailed()
         await conn.try_send("typing", {"active": True})
         output = WebSocketOutput(conn)
-        message = UserMessage(text, output, conn.sender_id, input_channel=self.name(), metadata=metadata,
-                              message_id=claim.message_id)
         try:
+            if attachment is not None:  # its words, intent or label, and what the bot saw; or a reply
+                understood = await understand_attachment(request.app.ctx.agent, conn.sender_id, attachment, text)
+                if understood.reply:
+                    await output.send_text_message(conn.sender_id, understood.reply)
+                    return output.delivered
+                text, metadata = understood.text, {**(metadata or {}), **understood.metadata}
+            message = UserMessage(text, output, conn.sender_id, input_channel=self.name(), metadata=metadata,
+                                  message_id=claim.message_id)
             await run_turn(request.app, on_new_message, message, self.name(), recover=claim.recover)
         except ServiceUnavailable as error:
             await conn.error("unavailable", f"service unavailable: {error}; retry later")
             raise TurnFailed() from None
+        except errors.AppError:  # the attachment's 422/413/415/503: answered by the caller, naming the field
+            raise
         except Exception:  # guards a customer's turn: logged with its stack, counted
             logger.exception("websocket: turn of %s failed", conn.sender_id)
             metrics.record_unexpected("websocket.turn")

@@ -32,8 +32,7 @@ from channels.whatsapp.graph import GraphClient
 from channels.whatsapp.inbound import Inbound, Notification, Status, parse_notification
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.settings import WhatsAppSettings
-from bot.media.understanding import vision_reader
-from channels.whatsapp.media import transcriber
+from bot.media.understanding import transcriber, vision_reader
 from channels.whatsapp.turns import CHANNEL, CustomerQueue, Turns
 
 logger = logging.getLogger(__name__)

@@ -13,8 +13,6 @@ from bot.phones import whatsapp_e164
 
 # Types whose content Rasa can read: their text (or button payload).
 READABLE = {"text", "interactive", "button"}
-# Media the bot looks at (a boleto, a payment receipt, a photo of the router).
-LOOKABLE_TYPES = {"image", "document"}
 
 # Replies to what the bot cannot read, sent without bothering NLU.
 MEDIA_REPLIES = {

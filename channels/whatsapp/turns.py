@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
+from typing import Any, Awaitable, Callable, Dict, List, Set, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet
 
 from bot import senders
-from bot.media.understanding import Understood, understand_file
+from bot.media.understanding import ConversationState, understand
 from bot.metrics import record_unexpected
 from bot.outreach.consent import RESUMED_REPLY, STOP, STOPPED_REPLY, Consent, consent_command
 from bot.outreach.context import take_pending
 from bot.outreach.sender import record_status
 from bot.outreach.window import CustomerWindows
 from bot.redis_pool import get_redis
-from channels.common.conversation import append_events
+from channels.common.conversation import append_events, tracker_state
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
-from channels.whatsapp.inbound import LOOKABLE_TYPES, Inbound, Status
-from channels.whatsapp.media import fetch_customer_file, take_customer_file
+from channels.whatsapp.inbound import Inbound, Status
+from channels.whatsapp.media import BOT_READS, caption_of, download_customer_file, not_fetched
 from channels.whatsapp.menus import take_menu
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.wire import menu_choice
@@ -105,30 +104,28 @@ class Turns:
             "message_type": message.type,
         }
         text = message.text
-        state = await tracker_state(agent, sender_id) if message.media.get("id") else TrackerState()
+        state = await tracker_state(agent, sender_id) if message.media.get("id") else ConversationState()
         if message.readable:
             if message.type == "text":
                 text = menu_choice(text, await take_menu(message.wa_id)) or text
-        elif state.paused or (message.type == "audio" and message.media.get("id")):  # for the desk; heard
-            taken = await take_customer_file(self.graph, message, keep=state.paused)
-            if taken.problem and not state.paused:  # the bot cannot use it: ask to write instead
-                await output.send_text_message(sender_id, taken.problem)
+        elif message.media.get("id") and (state.paused or message.type in BOT_READS):
+            file = await download_customer_file(self.graph, message, for_desk=state.paused)
+            if isinstance(file, str) and state.paused:  # still goes to the atendente, marked
+                missing = not_fetched(message)
+                text, metadata["media"] = missing["text"], missing["media"]
+            elif isinstance(file, str):
+                await output.send_text_message(sender_id, file)
                 return
-            text = taken.text
-            if state.paused:
-                metadata["media"] = taken.media
-            if taken.transcribed:
-                metadata["transcribed"] = True  # actions echo what was heard before using a CPF
-        elif message.type in LOOKABLE_TYPES and message.media.get("id"):
-            file = await fetch_customer_file(self.graph, message)
-            understood = (Understood(reply=file) if isinstance(file, str) else await understand_file(
-                file, str(message.media.get("caption") or "").strip(), state.latest_intent))
-            if understood.reply:
-                await output.send_text_message(sender_id, understood.reply)
-                return
-            logger.info("WhatsApp: a customer's %s taken as %s", message.type, understood.text.split("{")[0])
-            text = understood.text
-            metadata.update(understood.metadata)
+            else:
+                understood = await understand(file, caption_of(message), state)
+                if understood.reply:
+                    await output.send_text_message(sender_id, understood.reply)
+                    return
+                logger.info("WhatsApp: a customer's %s taken as %s", message.type,
+                            "a file for the atendente" if state.paused else understood.text.split("{")[0][:20]
+                            if understood.text.startswith("/") else "words")
+                text = understood.text
+                metadata.update(understood.metadata)
         elif message.is_reaction_removal:
             logger.debug("WhatsApp: reaction removed, nothing to answer")
             return
@@ -164,24 +161,3 @@ def proactive_events(pending: List[Dict[str, Any]]) -> List[Event]:
     if reminder:
         events += [SlotSet("invoice_id", reminder["invoice_id"]), SlotSet("contract_id", reminder["contract_id"])]
     return events + [ActionExecuted(ACTION_LISTEN_NAME)]
-
-
-@dataclass(frozen=True)
-class TrackerState:
-    paused: bool = False  # an atendente has the conversation (or it waits in their queue)
-    latest_intent: Optional[Text] = None  # "ja paguei" before: media now is the receipt
-
-
-async def tracker_state(agent: Any, sender_id: Text) -> TrackerState:
-    """What decides where a customer's file goes, from one tracker read."""
-    if agent is None or agent.tracker_store is None:
-        return TrackerState()
-    try:
-        tracker = await agent.tracker_store.retrieve(sender_id)
-    except UNAVAILABLE_ERRORS as error:  # the store does not answer: the turn itself will say so
-        logger.error("WhatsApp: tracker not read (%s)", type(error).__name__)
-        return TrackerState()
-    if tracker is None:
-        return TrackerState()
-    latest = tracker.latest_message
-    return TrackerState(tracker.is_paused(), (latest.intent or {}).get("name") if latest else None)
