@@ -7,7 +7,10 @@ works: ``session_request`` -> ``session_confirm`` (the session id),
 event (``{"typing": true}`` / ``false``) around each turn and an ``error``
 event (``{"code", "field", "detail"}``) for a request we cannot use. A custom
 widget may send ``user_typing`` (``{"typing": bool}``), shown to the atendente
-who has the conversation (rasa-webchat sends none).
+who has the conversation (rasa-webchat sends none), and an ``attachment``
+(``{url}`` or ``{data: base64}`` within the 64 KB frame, + ``filename``;
+``message`` is then its optional caption) taken like a WhatsApp file.
+rasa-webchat itself sends only text, button payloads and ``customData``.
 
 It fixes what stock Rasa's ``socketio`` channel gets wrong with the
 python-socketio we run (5.18):
@@ -48,12 +51,14 @@ from sanic import Blueprint
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
-from bot import chat_input, metrics
+from bot import chat_input, errors, metrics
 from bot.desk import Desk
 from bot.desk.typing import TypingReports, report_customer_typing
+from bot.media.attachments import parse_attachment
 from bot.rate_limit import RateLimiter
 from bot.redis_pool import get_redis
 from bot.security import InvalidToken, session_from_token
+from channels.common.attachment import understand_attachment
 from channels.common.http import as_handler
 from channels.common.settings import chat_settings
 from channels.common.turn import ServiceUnavailable, run_turn
@@ -184,11 +189,17 @@ class SocketIOInput(InputChannel):
                              retry_after=wait)
 
     def _parse_message(self, data: Any) -> tuple:
-        """``(text, session_id or None, metadata)`` of a ``user_uttered`` frame."""
+        """``(text, session_id or None, metadata, attachment or None)`` of a ``user_uttered`` frame."""
         if not isinstance(data, dict):
             raise BadRequest(self.user_message_evt, "expected an object {message, session_id}")
+        try:
+            attachment = parse_attachment(data.get("attachment"))
+        except errors.AppError as error:
+            raise BadRequest(error.field or "attachment", error.message, _code(error)) from None
         text = data.get("message")
-        if not isinstance(text, str) or not text.strip():
+        if attachment is not None and text in (None, ""):
+            text = ""  # a file without a caption
+        elif not isinstance(text, str) or not text.strip():
             raise BadRequest("message", "message must be a non-empty string")
         if len(text) > MAX_MESSAGE_CHARS:
             raise BadRequest("message", f"message is longer than {MAX_MESSAGE_CHARS} characters")
@@ -203,8 +214,14 @@ class SocketIOInput(InputChannel):
         try:
             metadata = chat_input.metadata(metadata, self.metadata_key) or {}
         except chat_input.InvalidInput as error:
-            raise BadRequest(self.metadata_key, error.detail) from None
-        return chat_input.clean_text(text), data.get("session_id") or None, metadata
+            raise BadRequest(error.field or self.metadata_key, error.detail) from None
+        return chat_input.clean_text(text), data.get("session_id") or None, metadata, attachment
+
+
+def _code(error: errors.AppError) -> str:
+    """The ``error`` event's code for a refused attachment."""
+    return {"body": "too_large", "media_type": "unsupported_media_type",
+            "unavailable": "unavailable"}.get(error.kind, "invalid_request")
 
 
 
@@ -303,7 +320,7 @@ class SessionEvents:
     async def user_uttered(self, sid: Text, data: Any = None) -> None:
         channel, sio, ns = self.channel, self.sio, self.ns
         try:
-            text, requested, metadata = channel._parse_message(data)
+            text, requested, metadata, attachment = channel._parse_message(data)
             state = await sio.get_session(sid, namespace=ns)
             if requested is None and not state.get("session_id") and not state.get("bound"):
                 raise BadRequest("session_id", "send session_request first")
@@ -313,10 +330,20 @@ class SessionEvents:
             await self.emit_error(sid, error)
             return
         room = room_of(session_id)
-        message = UserMessage(text, channel.output(sio), room,
-                              input_channel=channel.name(), metadata=metadata)
+        output = channel.output(sio)
         await sio.emit(channel.typing_evt, {"typing": True}, room=room, namespace=ns)
         try:
+            if attachment is not None:  # its words, intent or label, and what the bot saw; or a reply
+                try:
+                    understood = await understand_attachment(self.app.ctx.agent, room, attachment, text)
+                except errors.AppError as error:
+                    await self.emit_error(sid, BadRequest(error.field or "attachment", error.message, _code(error)))
+                    return
+                if understood.reply:
+                    await output.send_text_message(room, understood.reply)
+                    return
+                text, metadata = understood.text, {**metadata, **understood.metadata}
+            message = UserMessage(text, output, room, input_channel=channel.name(), metadata=metadata)
             await run_turn(self.app, self.on_new_message, message, channel.name())
         except ServiceUnavailable as error:
             await self.emit_error(sid, BadRequest("message", f"{error}; retry later", "unavailable"))

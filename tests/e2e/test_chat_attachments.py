@@ -24,6 +24,7 @@ from PIL import Image
 from bot.boleto import barcode_digits
 from testing.desk_client import DeskAgent, create_agent
 from testing.speech import voice_note
+from testing.widget_client import WidgetClient
 from tests.e2e.test_boleto_photos import boleto_photo, open_invoices_of_someone_with_two, seeded
 from tests.e2e.test_rest_channel import AUTH, texts
 from tests.e2e.test_websocket_channel import frames_until, ws_url
@@ -234,3 +235,22 @@ def test_a_bad_attachment_over_the_websocket_gets_an_error_frame_and_the_socket_
     refused = asyncio.run(scenario())
     assert refused["code"] == "invalid_message" and refused["field"] == "data.attachment.url"
     assert user_events(rasa_server, f"web:{session}") == []
+
+
+def test_a_socketio_client_may_attach_a_file_too(rasa_server, transcription_api, file_server):
+    audio = voice_note("quais sao os planos que voces oferecem")
+    transcription_api.hear(audio, "quais sao os planos que voces oferecem")
+    url = file_server.add(f"audio/{uuid.uuid4().hex}.ogg", audio, "audio/ogg")
+    widget = WidgetClient(rasa_server.url).connect()
+    try:
+        widget.session(new_session())
+        replies = widget.say("", attachment={"url": url})
+        assert "Mega" in "\n".join(r.get("text", "") for r in replies)
+        widget.sio.emit("user_uttered", {"message": "", "session_id": widget.session_id,
+                                         "attachment": {"url": "https://172.16.0.9/a.ogg"}})
+        refused = widget.next("error", timeout=10)
+    finally:
+        widget.close()
+    assert refused["field"] == "attachment.url" and "private" in refused["detail"]
+    said = user_events(rasa_server, f"web:{widget.session_id}")
+    assert [e["text"] for e in said] == ["quais sao os planos que voces oferecem"]

@@ -26,11 +26,17 @@ def test_token_from_auth_query_or_bearer_header():
 def test_user_uttered_frames_are_checked_field_by_field():
     channel = SocketIOInput()
     assert channel._parse_message({"message": "oi", "session_id": "s", "customData": '{"a": 1}'}) == (
-        "oi", "s", {"a": 1})
-    assert channel._parse_message({"message": "oi"}) == ("oi", None, {})
+        "oi", "s", {"a": 1}, None)
+    assert channel._parse_message({"message": "oi"}) == ("oi", None, {}, None)
+    text, _, _, attachment = channel._parse_message({"attachment": {"data": "aGVsbG8=", "filename": "a.png"}})
+    assert text == "" and attachment.data == b"hello" and attachment.filename == "a.png"
     for frame, field in [("oi", "user_uttered"), ({"message": " "}, "message"),
                          ({"message": "x" * 4097}, "message"),
-                         ({"message": "oi", "customData": [1]}, "customData")]:
+                         ({"message": "oi", "customData": [1]}, "customData"),
+                         ({"message": "oi", "customData": {"media": {}}}, "customData.media"),
+                         ({"attachment": {"url": "https://10.0.0.1/a.png"}}, "attachment.url"),
+                         ({"attachment": {"data": "%%"}}, "attachment.data"),
+                         ({"attachment": []}, "attachment")]:
         with pytest.raises(BadRequest) as error:
             channel._parse_message(frame)
         assert error.value.field == field
