@@ -45,6 +45,17 @@ CHAT_BODIES = st.one_of(
                           optional={"metadata": FIELD_VALUES, "extra": JUNK}).map(dumps),
     st.builds(lambda m, meta: dumps({"session_id": session(), "message": m, "metadata": meta}),
               MESSAGES, st.one_of(st.none(), st.dictionaries(st.text(max_size=8), JUNK, max_size=3))),
+    # attachments: junk, URLs the server must not fetch, base64 of junk bytes
+    st.builds(lambda a, m: dumps({"session_id": session(), "attachment": a, **({"message": m} if m else {})}),
+              st.one_of(JUNK, st.fixed_dictionaries({}, optional={
+                  "url": st.one_of(JUNK, MESSAGES, st.sampled_from([
+                      "https://127.0.0.1/a.jpg", "https://[::1]:443/", "https://0x7f.1/a", "https://2130706433/",
+                      "http://169.254.169.254/latest", "https://10.0.0.1:443/a.png", "file:///etc/passwd",
+                      "https://user@1.1.1.1/", "gopher://127.0.0.1:6379/_PING", "https://", "//x/y"])),
+                  "data": st.one_of(JUNK, st.binary(max_size=300).map(lambda b: __import__("base64").b64encode(
+                      b).decode()), st.just("data:image/png;base64,!!")),
+                  "filename": st.one_of(JUNK, MESSAGES, st.just("../../etc/passwd"))})),
+              st.one_of(st.none(), MESSAGES)),
 )
 
 

@@ -45,8 +45,9 @@ def test_a_name_resolving_to_a_private_address_is_refused_by_the_connections_own
     async def resolve(host, port, test_hosts=()):
         return await PublicOnlyResolver(test_hosts).resolve(host, port)
 
-    with pytest.raises(RefusedAddress):
-        asyncio.run(resolve("localhost", 443))
+    for host in ("localhost", "0x7f.1", "2130706433", "127.1"):  # names the C resolver reads as 127.0.0.1
+        with pytest.raises(RefusedAddress):
+            asyncio.run(resolve(host, 443))
     assert asyncio.run(resolve("localhost", 8123, ("localhost:8123",)))[0]["host"] in ("127.0.0.1", "::1")
 
 
