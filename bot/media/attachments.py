@@ -38,12 +38,11 @@ class Attachment:
     data: Optional[bytes] = None  # decoded
     filename: str = ""
     field: str = "attachment"
+    digest: str = ""  # SHA-256 of data, taken while parsing (off the event loop for a large body)
 
     def identity(self) -> str:
         """What tells two attachments apart (the idempotency fingerprint)."""
-        if self.url is not None:
-            return f"url:{self.url}"
-        return f"data:{hashlib.sha256(self.data or b'').hexdigest()}"
+        return f"url:{self.url}" if self.url is not None else f"data:{self.digest}"
 
 
 def parse_attachment(value: Any, field: str = "attachment", max_data_chars: Optional[int] = None) -> Optional[Attachment]:
@@ -85,7 +84,8 @@ def parse_attachment(value: Any, field: str = "attachment", max_data_chars: Opti
         raise InvalidInput(f"{field}.data", "is not valid base64") from None
     if not decoded:
         raise InvalidInput(f"{field}.data", "the file is empty")
-    return Attachment(data=decoded, filename=filename, field=f"{field}.data")
+    return Attachment(data=decoded, filename=filename, field=f"{field}.data",
+                      digest=hashlib.sha256(decoded).hexdigest())
 
 
 async def fetch_attachment(attachment: Attachment) -> MediaFile:

@@ -22,7 +22,8 @@ client: ``bot.media.attachments``), checks it (``bot.media.files``) and asks
   lights, a speed test): with the LLM on, the model's description and the
   caption go to the fallback's grounded answer (``/out_of_scope`` with
   ``image`` metadata); without it, to an atendente (``/request_human``) with
-  the file in the transcript;
+  the file in the transcript; but a caption NLU is sure of ("minha net ta
+  lenta" under a speed test) is the message, the photo alongside;
 - anything else (a video, a sticker): a short reply, no turn.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional
 
 from bot.formatting import intent_payload
 from bot.llm.settings import llm_settings
@@ -82,6 +83,9 @@ class ConversationState:
 
     paused: bool = False  # an atendente has the conversation (or it waits in their queue)
     latest_intent: Optional[str] = None  # "ja paguei" before: a file now is the receipt
+    # The intent NLU is sure a caption says (None: unclear): "minha net ta lenta" under a
+    # speed test is that request, with the photo alongside.
+    classify: Optional[Callable[[str], Awaitable[Optional[str]]]] = field(default=None, compare=False)
 
 
 @dataclass
@@ -113,7 +117,7 @@ async def understand(file: MediaFile, caption: str = "", state: ConversationStat
     if file.kind == "audio":
         return await heard(file)
     if file.kind == "image" or file.mime == "application/pdf":
-        return await looked_at(file, caption, state.latest_intent)
+        return await looked_at(file, caption, state)
     return Understood(reply=NOT_READ.get(file.kind, NOT_READ["document"]))
 
 
@@ -141,8 +145,9 @@ async def heard(audio: MediaFile) -> Understood:
     return Understood(transcript.text, {"transcribed": True})  # actions echo it before using a CPF
 
 
-async def looked_at(file: MediaFile, caption: str = "", latest_intent: Optional[str] = None) -> Understood:
-    """Boleto, receipt, something to describe, or a person to look at it."""
+async def looked_at(file: MediaFile, caption: str = "", state: ConversationState = ConversationState()
+                    ) -> Understood:
+    """Boleto, receipt, a request in the caption, something to describe, or a person to look at it."""
     if file.kind == "image":
         code = await asyncio.to_thread(read_boleto, file.data)
         if code:
@@ -151,7 +156,7 @@ async def looked_at(file: MediaFile, caption: str = "", latest_intent: Optional[
     reading = await _read(file, caption)
     if reading is not None and reading.kind == BOLETO:
         return Understood(reply=BOLETO_UNREADABLE)
-    is_receipt = reading.kind == RECEIPT if reading else latest_intent == PAYMENT_CLAIM_INTENT
+    is_receipt = reading.kind == RECEIPT if reading else state.latest_intent == PAYMENT_CLAIM_INTENT
     kept = await keep(file)
     understood = Understood(metadata={"media": kept.as_dict()})
     for key, value in (("caption", caption), ("description", reading.description if reading else "")):
@@ -163,7 +168,9 @@ async def looked_at(file: MediaFile, caption: str = "", latest_intent: Optional[
         understood.text = intent_payload(PAYMENT_CLAIM_INTENT, payment_receipt=kept.id)
         return understood
     understood.metadata["image"] = {"description": reading.description if reading else "", "caption": caption}
-    if reading is not None and reading.description and llm_settings().enabled:
+    if caption and state.classify is not None and await state.classify(caption):
+        understood.text = caption  # a clear request: the bot's own path for it, the photo alongside
+    elif reading is not None and reading.description and llm_settings().enabled:
         understood.text = "/out_of_scope"  # the fallback answers from the description, grounded
     else:
         understood.text = "/request_human"  # nobody can look at it but a person

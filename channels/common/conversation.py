@@ -4,8 +4,9 @@ the agent's tracker store, so the event broker and the desk see the events."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
+from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import Event
 
 from bot.media.understanding import ConversationState
@@ -26,17 +27,34 @@ async def append_events(agent: Any, sender_id: str, events: Iterable[Event]) -> 
 
 
 async def tracker_state(agent: Any, sender_id: str) -> ConversationState:
-    """Whether an atendente has the conversation and the customer's latest intent (one
-    read): where a file they send goes. A store that does not answer gives the default;
-    the turn itself will say so."""
+    """Whether an atendente has the conversation, the customer's latest intent (one
+    read) and what a caption asks: where a file they send goes. A store that does
+    not answer gives the default; the turn itself will say so."""
     if agent is None or agent.tracker_store is None:
         return ConversationState()
     try:
         tracker = await agent.tracker_store.retrieve(sender_id)
     except UNAVAILABLE_ERRORS as error:
         logger.error("tracker not read (%s)", type(error).__name__)
-        return ConversationState()
-    if tracker is None:
-        return ConversationState()
-    latest = tracker.latest_message
-    return ConversationState(tracker.is_paused(), (latest.intent or {}).get("name") if latest else None)
+        return ConversationState(classify=intent_classifier(agent))
+    latest = tracker.latest_message if tracker is not None else None
+    return ConversationState(tracker is not None and tracker.is_paused(),
+                             (latest.intent or {}).get("name") if latest else None, intent_classifier(agent))
+
+
+# A caption that asks for something (not "ok", "oi" or "ta assim aqui", read as affirm).
+REQUEST_INTENT_PREFIXES = ("request_", "report_", "ask_")
+REQUEST_INTENTS = ("inform_payment_done",)
+CAPTION_MIN_CONFIDENCE = 0.6
+
+
+def intent_classifier(agent: Any):
+    """The request the agent's NLU is sure ``text`` makes (None when unclear, small talk or no model)."""
+    async def classify(text: str) -> Optional[str]:
+        if not agent.is_ready():
+            return None
+        intent = (await agent.processor.parse_message(UserMessage(text))).get("intent") or {}
+        name, confidence = intent.get("name") or "", float(intent.get("confidence") or 0)
+        asks = name.startswith(REQUEST_INTENT_PREFIXES) or name in REQUEST_INTENTS
+        return name if asks and confidence >= CAPTION_MIN_CONFIDENCE else None
+    return classify

@@ -94,9 +94,7 @@ def test_a_boleto_photo_by_url_is_read_by_its_barcode(rasa_server, graph_api, de
 
 @pytest.fixture(scope="module")
 def agent(rasa_server, redis_settings, key_prefix):
-    desk_agent = DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix)).online()
-    yield desk_agent
-    desk_agent.close()
+    return DeskAgent(rasa_server, create_agent(redis_settings.url, key_prefix))  # reads only: never online
 
 
 def test_a_photo_over_the_websocket_goes_to_a_person_and_the_next_file_to_the_desk(
@@ -111,7 +109,7 @@ def test_a_photo_over_the_websocket_goes_to_a_person_and_the_next_file_to_the_de
         async with websockets.connect(ws_url(rasa_server, session)) as ws:
             await frames_until(ws, "connection")
             await ws.send(json.dumps({"type": "chat", "id": uuid.uuid4().hex, "data": {
-                "message": "olha a luz do aparelho", "attachment": {"data": b64(photo), "filename": "luz.png"}}}))
+                "message": "ta assim aqui", "attachment": {"data": b64(photo), "filename": "luz.png"}}}))
             first = await frames_until(ws, "typing", lambda data: data["active"] is False)
             await ws.send(json.dumps({"type": "chat", "id": uuid.uuid4().hex, "data": {
                 "attachment": {"url": url}}}))
@@ -120,12 +118,12 @@ def test_a_photo_over_the_websocket_goes_to_a_person_and_the_next_file_to_the_de
 
     first, second = asyncio.run(scenario())
     said = "\n".join(f["data"].get("text", "") for f in first if f["type"] == "chat")
-    assert "vou te passar" in said.lower()  # the LLM is off: a person looks at the photo
+    assert "atendente" in said.lower()  # the LLM is off: a person looks at the photo
     assert not [f for f in second if f["type"] == "chat"]  # for the atendente: the bot stays quiet
     events = user_events(rasa_server, f"web:{session}")
     assert events[0]["parse_data"]["intent"]["name"] == "request_human"
     assert events[0]["metadata"]["image"] == {"description": "roteador com a luz LOS vermelha",
-                                              "caption": "olha a luz do aparelho"}
+                                              "caption": "ta assim aqui"}  # small talk: not a request
     assert events[-1]["text"] == "[documento: contrato.pdf]"
 
     queued = agent.find_queued(f"web:{session}")
@@ -135,6 +133,20 @@ def test_a_photo_over_the_websocket_goes_to_a_person_and_the_next_file_to_the_de
     assert files[0]["description"] == "roteador com a luz LOS vermelha"
     served = requests.get(f"{rasa_server.url}{files[1]['url']}", timeout=30)
     assert served.status_code == 200 and served.content == document
+
+
+def test_a_photo_whose_caption_asks_for_something_takes_that_path_with_the_photo(rasa_server, transcription_api):
+    photo = png(color=(240, 240, 240), size=(80, 60))
+    transcription_api.see(photo, {"kind": "other", "description": "teste de velocidade: 3 Mbps de download"})
+    session = new_session()
+    answer = post(rasa_server, session, {"data": b64(photo)}, message="minha internet ta uma carroca, olha o teste")
+    assert answer.status_code == 200, answer.text
+    assert "CPF ou CNPJ" in texts(answer.json())  # the slow-connection check, not a person or the LLM
+    said = user_events(rasa_server, f"api:{session}")[-1]
+    assert said["text"] == "minha internet ta uma carroca, olha o teste"
+    assert said["parse_data"]["intent"]["name"] == "report_slow_connection"
+    assert said["metadata"]["image"]["description"] == "teste de velocidade: 3 Mbps de download"
+    assert said["metadata"]["media"]["kind"] == "image"  # kept: the desk shows it if a person takes over
 
 
 def test_a_file_the_bot_does_not_read_gets_a_reply_and_no_turn(rasa_server):

@@ -78,7 +78,7 @@ def test_repeated_invalid_documents_offer_a_person(rasa_server, sender):
 def test_a_person_at_any_point_even_in_the_middle_of_identification(rasa_server, sender):
     rasa_server.send(sender, "quero cancelar meu plano")
     reply = texts(rasa_server.send(sender, "quero falar com um atendente humano"))
-    assert "atendentes" in reply
+    assert "atendente" in reply  # "nossos atendentes..." or, with someone online, "o atendente vai ver tudo"
     assert not rasa_server.tracker(sender)["active_loop"].get("name")
 
 
