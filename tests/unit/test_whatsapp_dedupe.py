@@ -50,3 +50,29 @@ def test_an_unreachable_redis_raises(dedupe, monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     with pytest.raises(RedisError):
         dedupe.first_seen([("seen", "wamid.x")])
+
+
+@pytest.fixture
+def fresh_sync_client(monkeypatch):
+    """The webhook's synchronous client, built again for this test's REDIS_* (then dropped)."""
+    monkeypatch.setattr(whatsapp_dedupe, "_sync_client", None)
+    yield
+    monkeypatch.setattr(whatsapp_dedupe, "_sync_client", None)
+
+
+def test_the_webhooks_synchronous_claim_records_like_the_async_one(dedupe, fresh_sync_client, redis_client,
+                                                                   key_prefix):
+    first = f"wamid.{uuid.uuid4().hex}"
+    assert whatsapp_dedupe.first_seen_now([("seen", first), ("seen", first)]) == [True, False]
+    assert dedupe.first_seen([("seen", first)]) == [False]  # the same record, whichever client wrote it
+    assert whatsapp_dedupe.first_seen_now([]) == []
+    assert 6 * 24 * 3600 < redis_client.ttl(f"{key_prefix}:wa:seen:{first}") <= 7 * 24 * 3600
+
+
+def test_the_synchronous_claim_raises_without_redis_and_holds_the_loop_briefly(monkeypatch, fresh_sync_client):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("REDIS_TIMEOUT_SECONDS", "5")
+    with pytest.raises(RedisError):
+        whatsapp_dedupe.first_seen_now([("seen", "wamid.x")])
+    timeout = whatsapp_dedupe._sync().connection_pool.connection_kwargs["socket_timeout"]
+    assert timeout == whatsapp_dedupe.SYNC_TIMEOUT_SECONDS  # capped below REDIS_TIMEOUT_SECONDS
