@@ -262,3 +262,13 @@ def test_the_other_redis_features_run_on_the_cluster(cluster_target, prefix):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_the_whatsapp_webhooks_synchronous_claim_runs_on_the_cluster(cluster_target, prefix, monkeypatch):
+    from channels.whatsapp import dedupe
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{cluster_target.settings.port}")
+    monkeypatch.setattr(dedupe, "_sync_client", None)
+    ids = [f"wamid.{n}-{uuid.uuid4().hex}" for n in range(8)]  # keys spread over the masters
+    assert dedupe.first_seen_now([("seen", i) for i in ids] + [("seen", ids[0])]) == [True] * 8 + [False]
+    assert dedupe.first_seen_now([("seen", i) for i in ids]) == [False] * 8
+    monkeypatch.setattr(dedupe, "_sync_client", None)
