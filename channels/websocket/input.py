@@ -58,6 +58,9 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_ERROR = 1011
 CLOSE_OVERLOADED = 1013
+# The error frame's code for a chat frame refused by its turn (an attachment's 413/415/422, a busy id).
+REFUSED_CODES = {"validation": "invalid_message", "body": "too_large", "media_type": "unsupported_media_type",
+                 "conflict": "conflict"}
 # What sending on a socket the client already closed raises.
 SOCKET_GONE = (ConnectionClosed, WebsocketClosed, ConnectionError)
 
@@ -223,17 +226,8 @@ class WebSocketInput(InputChannel):
                     lambda claim: self._turn(request, conn, text, metadata, on_new_message, claim, attachment))
             except TurnFailed:  # its error frame is sent
                 return
-            except errors.PayloadTooLarge as error:
-                await conn.error("too_large", error.message, field=error.field)
-                return
-            except errors.UnsupportedMediaType as error:
-                await conn.error("unsupported_media_type", error.message, field=error.field)
-                return
-            except errors.InvalidInput as error:
-                await conn.error("invalid_message", error.message, field=error.field)
-                return
-            except errors.Conflict as error:
-                await conn.error("conflict", error.message, field=error.field)
+            except (errors.InvalidInput, errors.PayloadTooLarge, errors.UnsupportedMediaType, errors.Conflict) as error:
+                await conn.error(REFUSED_CODES[error.kind], error.message, field=error.field)
                 return
             except errors.DependencyUnavailable:
                 await conn.error("unavailable", "the conversation store (Redis) does not answer; retry later")

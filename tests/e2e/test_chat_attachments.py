@@ -25,6 +25,7 @@ from bot.boleto import barcode_digits
 from testing.desk_client import DeskAgent, create_agent
 from testing.speech import voice_note
 from testing.widget_client import WidgetClient
+from tests.e2e.test_desk_media import pdf, png
 from tests.e2e.test_boleto_photos import boleto_photo, open_invoices_of_someone_with_two, seeded
 from tests.e2e.test_rest_channel import AUTH, texts
 from tests.e2e.test_websocket_channel import frames_until, ws_url
@@ -49,18 +50,6 @@ def post(server, session_id: str, attachment, **extra) -> requests.Response:
 
 def user_events(server, sender: str) -> list:
     return [e for e in server.tracker(sender)["events"] if e["event"] == "user"]
-
-
-def png(color=(20, 120, 220), size=(64, 48)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "PNG")
-    return out.getvalue()
-
-
-def pdf() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (60, 60), (255, 255, 255)).save(out, "PDF")
-    return out.getvalue()
 
 
 # -- the same paths as on WhatsApp ---------------------------------------------------------------
@@ -99,7 +88,7 @@ def agent(rasa_server, redis_settings, key_prefix):
 
 def test_a_photo_over_the_websocket_goes_to_a_person_and_the_next_file_to_the_desk(
         rasa_server, transcription_api, file_server, agent):
-    photo = png()
+    photo = png(color=(20, 120, 220))  # its own bytes: the vision stand-in answers by the file's hash
     transcription_api.see(photo, {"kind": "other", "description": "roteador com a luz LOS vermelha"})
     session = new_session()
     document = pdf()
