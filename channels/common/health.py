@@ -194,5 +194,6 @@ def register(bp: Blueprint) -> None:
     bp.add_route(as_handler(routes.live), "/health/live", methods=["GET"])
     bp.add_route(as_handler(routes.ready), "/health/ready", methods=["GET"])
     bp.listener("after_server_start")(workers.announce)
+    bp.listener("after_server_start")(workers.freeze_loaded_objects)
     bp.listener("before_server_stop")(drain_on_stop)  # SIGTERM: finish running turns, refuse new ones
     bp.add_route(as_handler(routes.prometheus), "/metrics", methods=["GET"])

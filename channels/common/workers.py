@@ -21,6 +21,7 @@ process killed with SIGKILL leaves no worker holding the port.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -30,6 +31,9 @@ from typing import Any, Optional
 logger = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# Python's default is (700, 10, 10): a turn allocates thousands of objects, so young
+# collections ran several times a turn; 20,000 keeps each one short and rare.
+GC_THRESHOLDS = (20_000, 50, 50)
 _installed = False
 _main_pid: Optional[int] = None
 
@@ -80,3 +84,15 @@ def install() -> None:
 async def announce(*_: Any) -> None:
     """``after_server_start``: one line per worker that serves (operators count them; so do tests)."""
     logger.info("worker %d serving", os.getpid())
+
+
+async def freeze_loaded_objects(*_: Any) -> None:
+    """``after_server_start``: what is loaded by now (the model, Rasa, the libraries:
+    objects that live as long as the process) leaves the garbage collector's
+    generations, so a full collection no longer walks it, and young collections run
+    less often (:data:`GC_THRESHOLDS`). Such walks stopped the whole process, every
+    turn and webhook ack, for 0.2-0.5 s at the throughput ceiling (docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    logger.debug("worker %d: %d objects frozen out of the collector", os.getpid(), gc.get_freeze_count())

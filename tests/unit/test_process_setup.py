@@ -85,3 +85,19 @@ def test_other_forks_keep_their_handlers():
         pass
 
     assert _forked_handlers(own_handler).startswith("own_handler ")
+
+
+def test_a_serving_worker_freezes_what_it_loaded_out_of_the_collector():
+    import asyncio
+    import gc
+
+    before = gc.get_threshold()
+    loaded = [[] for _ in range(1000)]  # stands for the model (containers: what the collector walks)
+    try:
+        asyncio.run(workers.freeze_loaded_objects())
+        assert gc.get_freeze_count() >= len(loaded) and not gc.is_finalized(loaded)
+        assert all(not any(o is x for x in gc.get_objects(0)) for o in loaded[:3])  # out of the young generation
+        assert gc.get_threshold() == workers.GC_THRESHOLDS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
