@@ -143,7 +143,8 @@ def count_deciding_policies(meter: Meter) -> None:
     DefaultPolicyPredictionEnsemble.combine_predictions = counted
 
 
-async def drive(model: str, count: int, meter: Meter, prefix: str, profile_to: Optional[str] = None) -> Dict[str, List[float]]:
+async def drive(model: str, count: int, meter: Meter, prefix: str, profile_to: Optional[str] = None,
+                gc_freeze: bool = True) -> Dict[str, List[float]]:
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.utils import AvailableEndpoints
@@ -152,6 +153,9 @@ async def drive(model: str, count: int, meter: Meter, prefix: str, profile_to: O
     warm = turns(60)
     for number, text in warm:  # first calls build caches, connections, TF graphs
         await agent.handle_message(UserMessage(text, CollectingOutputChannel(), f"{prefix}-warm{number}"))
+    if gc_freeze:  # as a serving worker does (channels/common/workers.py)
+        from channels.common.workers import freeze_loaded_objects
+        await freeze_loaded_objects()
     meter.reset()
     profiler = cProfile.Profile() if profile_to else None
     if profiler:
@@ -179,6 +183,8 @@ def main() -> int:
     parser.add_argument("model")
     parser.add_argument("--turns", type=int, default=1000)
     parser.add_argument("--cprofile", metavar="FILE", help="write cProfile statistics of the measured turns")
+    parser.add_argument("--no-gc-freeze", action="store_true",
+                        help="leave the loaded model in the garbage collector's generations (before stop 26)")
     args = parser.parse_args()
 
     from bot.settings import Settings
@@ -215,7 +221,7 @@ def main() -> int:
         # (the lock store's release listener) can hang on a Redis close; the
         # figures are taken by then, so the loop is left with them pending.
         result = asyncio.new_event_loop().run_until_complete(drive(args.model, args.turns, meter, prefix,
-                                                                   args.cprofile))
+                                                                   args.cprofile, not args.no_gc_freeze))
     finally:
         actions.stop()
         import redis
