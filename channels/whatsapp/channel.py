@@ -27,7 +27,7 @@ from bot.errors import DependencyUnavailable, Forbidden, MalformedRequest, Paylo
 from channels.whatsapp.signature import valid_signature
 from channels.common.errors import install_error_handlers
 from channels.common.http import as_handler
-from channels.whatsapp.dedupe import first_seen_now
+from channels.whatsapp.dedupe import first_seen
 from channels.whatsapp.graph import GraphClient
 from channels.whatsapp.inbound import Inbound, Notification, Status, parse_notification
 from channels.whatsapp.output import WhatsAppOutput
@@ -145,7 +145,7 @@ class Webhook:
 def claim(messages: Sequence[Inbound], failures: Sequence[Status]) -> Tuple[List[Inbound], List[Status]]:
     """The messages and failed statuses delivered for the first time (one synchronous Redis round trip)."""
     keys = [("seen", m.message_id) for m in messages] + [("failed", s.message_id) for s in failures]
-    fresh = first_seen_now(keys)
+    fresh = first_seen(keys)
     if len(keys) - sum(fresh):
         logger.info("WhatsApp: %d duplicate deliveries ignored", len(keys) - sum(fresh))
     return (

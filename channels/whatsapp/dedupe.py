@@ -2,7 +2,7 @@
 
 Meta retries a delivery for days and may send it twice at once; the first
 ``SET NX`` wins on every replica. This runs *before* the webhook answers. The
-webhook calls :func:`first_seen_now`: a *synchronous* round trip (a fraction
+webhook calls :func:`first_seen`: a *synchronous* round trip (a fraction
 of a millisecond on the loop) through a client built like every other one
 (``bot.stores.connection.StoreConfig``: server or cluster, TLS, user, key
 prefix), with a short timeout. Awaiting the async client instead costs the
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, List, Optional, Sequence, Tuple
 
-from bot.redis_pool import get_redis, redis_key
+from bot.redis_pool import redis_key
 from bot.stores.connection import StoreConfig
 from bot.stores.settings import RedisSettings
 
@@ -35,26 +35,15 @@ def _sync() -> Any:
     return _sync_client
 
 
-def first_seen_now(keys: Sequence[Tuple[str, str]]) -> List[bool]:
-    """:func:`first_seen` in one synchronous round trip, without leaving the event loop."""
+def first_seen(keys: Sequence[Tuple[str, str]]) -> List[bool]:
+    """For each ``(kind, message id)``, whether this is its first delivery.
+
+    One synchronous round trip for a whole delivery: either every record is
+    written or the call raises, so no message is marked seen without being handled.
+    """
     if not keys:
         return []
     pipe = _sync().pipeline(transaction=False)
     for kind, message_id in keys:
         pipe.set(redis_key("wa", kind, message_id), "1", nx=True, ex=DEDUPE_TTL_SECONDS)
     return [bool(result) for result in pipe.execute()]
-
-
-async def first_seen(keys: Sequence[Tuple[str, str]], redis: Optional[Any] = None) -> List[bool]:
-    """For each ``(kind, message id)``, whether this is its first delivery.
-
-    One round trip for a whole delivery: either every record is written or
-    the call raises, so no message is marked seen without being handled.
-    ``redis`` defaults to the shared client.
-    """
-    if not keys:
-        return []
-    pipe = (redis or get_redis()).pipeline(transaction=False)
-    for kind, message_id in keys:
-        pipe.set(redis_key("wa", kind, message_id), "1", nx=True, ex=DEDUPE_TTL_SECONDS)
-    return [bool(result) for result in await pipe.execute()]
