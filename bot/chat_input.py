@@ -105,7 +105,10 @@ def session_id(value: Any, field: str = "session_id") -> str:
     return value
 
 
-def message_text(value: Any, field: str = "message") -> str:
+def message_text(value: Any, field: str = "message", optional: bool = False) -> str:
+    """The customer's text; with ``optional`` (a file's caption) absent or "" is ""."""
+    if optional and value in (None, ""):
+        return ""
     if value is None:
         raise InvalidInput(field, "is required")
     if not isinstance(value, str):
@@ -145,8 +148,12 @@ class ChatRequest:
     attachment: Optional[Attachment] = None
 
     def fingerprint_parts(self) -> tuple:
-        """What makes two requests with one idempotency key the same request."""
-        return (self.message, self.metadata) + ((self.attachment.identity(),) if self.attachment else ())
+        return fingerprint_parts(self.message, self.metadata, self.attachment)
+
+
+def fingerprint_parts(message: str, metadata: Any, attachment: Optional[Attachment]) -> tuple:
+    """What makes two chat messages with one idempotency key the same message."""
+    return (message, metadata) + ((attachment.identity(),) if attachment else ())
 
 
 def attachment_body_bytes() -> int:
@@ -168,10 +175,9 @@ def chat_request(body: Any, attachments: bool = False, body_bytes: int = 0) -> C
     data = body["attachment"].get("data") if attachment and attachment.data is not None else ""
     if body_bytes - len(data) > MAX_BODY_BYTES:
         raise TooLarge(f"body: larger than {MAX_BODY_BYTES} bytes (besides attachment.data)")
-    given = body.get("message")
     return ChatRequest(
         session_id=session_id(body.get("session_id")),
-        message=message_text(given) if attachment is None or given not in (None, "") else "",
+        message=message_text(body.get("message"), optional=attachment is not None),
         metadata=metadata(body.get("metadata")),
         attachment=attachment,
     )

@@ -24,7 +24,6 @@ from bot.media.settings import media_settings
 
 FIELDS = ("url", "data", "filename")
 MAX_FILENAME_CHARS = 255
-KINDS = ("image", "document", "audio", "video", "sticker")
 
 
 def base64_chars(size: int) -> int:
@@ -91,7 +90,7 @@ def parse_attachment(value: Any, field: str = "attachment", max_data_chars: Opti
 async def fetch_attachment(attachment: Attachment) -> MediaFile:
     """The attachment's bytes (fetched when a URL), checked like any customer file."""
     settings = media_settings()
-    limits = {kind: settings.max_bytes(kind) for kind in KINDS}
+    limits = settings.limits()
     data = attachment.data
     if attachment.url is not None:
         data, _ = await fetch_url(attachment.url, attachment.field, max(limits.values()),

@@ -5,8 +5,12 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Dict
 
 from bot.settings import SECRET_MIN_CHARS, SettingsError, env_float, env_int, env_list, env_secret, env_str
+
+
+FILE_KINDS = ("image", "document", "audio", "video", "sticker")  # what bot.media.files calls a file's kind
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class MediaSettings:
 
     def max_bytes(self, kind: str) -> int:
         return self.max_image_bytes if kind == "image" else self.max_file_bytes
+
+    def limits(self) -> Dict[str, int]:
+        """Each kind's size limit, as ``bot.media.files.inspect_file`` takes them."""
+        return {kind: self.max_bytes(kind) for kind in FILE_KINDS}
 
 
 @lru_cache(maxsize=1)

@@ -37,6 +37,7 @@ from bot.formatting import intent_payload
 from bot.llm.settings import llm_settings
 from bot.media.barcodes import read_boleto
 from bot.media.files import MediaFile
+from bot.media.replies import BOLETO_UNREADABLE, NOT_HEARD, NOT_READ, TOO_LONG
 from bot.media.settings import media_settings
 from bot.media.store import MediaStore, StoredMedia
 from bot.media.transcription import Transcriber, TranscriptionFailed
@@ -49,16 +50,6 @@ logger = logging.getLogger(__name__)
 PAYMENT_CLAIM_INTENT = "inform_payment_done"  # "ja paguei": the next file is the receipt
 LABELS = {"image": "[imagem]", "document": "[documento]", "audio": "[audio]", "video": "[video]",
           "sticker": "[figurinha]"}
-BOLETO_UNREADABLE = ("Recebi a foto do boleto, mas nao consegui ler o codigo de barras. Manda uma foto nitida "
-                     "do codigo de barras, de frente e sem reflexo, ou me pede a 2a via.")
-NOT_HEARD = "Nao consegui ouvir seu audio agora, desculpa. Pode me escrever o que voce precisa?"
-TOO_LONG = ("Seu audio passou de {minutes} de duracao e nao consegui ouvir. Pode me mandar um audio mais "
-            "curto ou escrever o que voce precisa?")
-NOT_READ = {
-    "video": "Ainda nao consigo assistir videos. Pode me escrever o que voce precisa?",
-    "sticker": "Adorei a figurinha! Me conta por escrito como posso te ajudar.",
-    "document": "Recebi seu arquivo, mas so consigo abrir PDF e fotos. Me conta por escrito o que voce precisa?",
-}
 _reader: Optional[VisionReader] = None
 _transcriber: Optional[Transcriber] = None
 
@@ -95,6 +86,14 @@ class Understood:
     text: str = ""  # the message Rasa gets: words, a caption, a label or an intent payload
     metadata: Dict[str, Any] = field(default_factory=dict)  # media, transcribed, image
     reply: Optional[str] = None  # answered without a turn
+
+    def summary(self, paused: bool) -> str:
+        """What the file became, for the logs: never the customer's words."""
+        if self.reply:
+            return "a reply"
+        if paused:
+            return "a file for the atendente"
+        return self.text.split("{")[0][:24] if self.text.startswith("/") else "words"
 
 
 def label(kind: str, caption: str = "", filename: str = "") -> str:

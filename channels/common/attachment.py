@@ -22,14 +22,12 @@ logger = logging.getLogger(__name__)
 
 async def understand_attachment(agent: Any, sender_id: str, attachment: Attachment, caption: str) -> Understood:
     """What the attached file puts into ``sender_id``'s conversation (or the reply instead)."""
+    file = await fetch_attachment(attachment)  # first: a file refused needs no tracker read
     state = await tracker_state(agent, sender_id)
-    file = await fetch_attachment(attachment)
     try:
         understood = await understand(file, caption, state)
     except UNAVAILABLE_ERRORS as error:  # the media store (Redis) did not keep it
         logger.error("attachment of %s not kept: %s", sender_id, type(error).__name__)
         raise DependencyUnavailable("service unavailable: the media store (Redis) is not available") from None
-    logger.info("a client's %s taken as %s", file.kind, "a reply" if understood.reply else
-                "a file for the atendente" if state.paused else
-                understood.text.split("{")[0][:24] if understood.text.startswith("/") else "words")
+    logger.info("a client's %s taken as %s", file.kind, understood.summary(state.paused))
     return understood

@@ -210,19 +210,16 @@ class WebSocketInput(InputChannel):
                 raise InvalidInput("data", "must be an object with a message")
             chat_input.no_unknown_fields(data, ("message", "metadata", "attachment"), "data.")
             attachment = parse_attachment(data.get("attachment"), "data.attachment")
-            given = data.get("message")
-            text = (chat_input.message_text(given, "data.message") if attachment is None or given not in (None, "")
-                    else "")
+            text = chat_input.message_text(data.get("message"), "data.message", optional=attachment is not None)
             metadata = chat_input.metadata(data.get("metadata"), "data.metadata")
             key = parse_key(incoming.get("id"), "id")
         except errors.InvalidInput as error:
             await conn.error("invalid_message", error.message, field=error.field)
             return
-        parts = (text, metadata) + ((attachment.identity(),) if attachment else ())
         async with conn._turn_lock:
             try:
                 outcome = await idempotency("id").run(
-                    conn.sender_id, key, fingerprint(*parts),
+                    conn.sender_id, key, fingerprint(*chat_input.fingerprint_parts(text, metadata, attachment)),
                     lambda claim: self._turn(request, conn, text, metadata, on_new_message, claim, attachment))
             except TurnFailed:  # its error frame is sent
                 return

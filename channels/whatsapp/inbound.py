@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
 from bot.errors import MalformedRequest
+from bot.media.replies import NOT_READ
 from bot.phones import whatsapp_e164
 
 # Types whose content Rasa can read: their text (or button payload).
@@ -20,9 +21,7 @@ MEDIA_REPLIES = {
     "voice": "Ainda nao consigo ouvir audios. Pode me escrever o que voce precisa?",
     "image": ("Recebi sua imagem, mas nao consegui abrir esse formato. Pode mandar como foto normal ou me "
               "escrever o que voce precisa?"),
-    "document": "Recebi seu arquivo, mas so consigo abrir PDF e fotos. Me conta por escrito o que voce precisa?",
-    "video": "Ainda nao consigo assistir videos. Pode me escrever o que voce precisa?",
-    "sticker": "Adorei a figurinha! Me conta por escrito como posso te ajudar.",
+    **NOT_READ,  # document, video, sticker: the same words on every channel
     "location": (
         "Recebi sua localizacao, obrigado! Se for para mudanca de endereco ou visita tecnica, "
         "me escreve o endereco completo (rua, numero e bairro)."

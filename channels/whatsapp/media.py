@@ -16,7 +16,8 @@ from typing import Any, Dict, Union
 from bot.errors import AppError
 from bot.media import MediaFile, inspect_file, media_settings
 from bot.media.files import AUDIO_TYPES, IMAGE_TYPES, RECEIVABLE
-from bot.media.understanding import NOT_HEARD, label
+from bot.media.replies import NOT_HEARD
+from bot.media.understanding import label
 from channels.whatsapp.graph import GraphClient, MediaUnavailable
 from channels.whatsapp.inbound import Inbound
 
@@ -26,7 +27,6 @@ NOT_FETCHED = "o arquivo nao pode ser baixado do WhatsApp"
 NOT_OPENED = "Nao consegui abrir seu arquivo agora, desculpa. Pode me enviar de novo?"
 LOOKABLE = {**IMAGE_TYPES, "application/pdf": RECEIVABLE["application/pdf"]}
 BOT_READS = {"audio", "image", "document"}  # kinds the bot itself uses (others get a short reply)
-KINDS = ("image", "document", "audio", "video", "sticker")
 
 
 def caption_of(message: Inbound) -> str:
@@ -38,7 +38,7 @@ async def download_customer_file(graph: GraphClient, message: Inbound, for_desk:
     we keep, the bot an audio as audio and a photo or PDF as one."""
     settings = media_settings()
     allowed = RECEIVABLE if for_desk else AUDIO_TYPES if message.type == "audio" else LOOKABLE
-    limits = {kind: settings.max_bytes(kind) for kind in KINDS}
+    limits = settings.limits()
     try:
         data, _ = await graph.download_media(str(message.media["id"]), max(limits.values()))
         return inspect_file(data, str(message.media.get("filename") or ""), "media", allowed, limits)

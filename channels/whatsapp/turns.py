@@ -121,9 +121,7 @@ class Turns:
                 if understood.reply:
                     await output.send_text_message(sender_id, understood.reply)
                     return
-                logger.info("WhatsApp: a customer's %s taken as %s", message.type,
-                            "a file for the atendente" if state.paused else understood.text.split("{")[0][:20]
-                            if understood.text.startswith("/") else "words")
+                logger.info("WhatsApp: a customer's %s taken as %s", message.type, understood.summary(state.paused))
                 text = understood.text
                 metadata.update(understood.metadata)
         elif message.is_reaction_removal:

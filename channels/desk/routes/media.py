@@ -43,7 +43,7 @@ async def post_attachment(request: Request, conversation_id: str) -> HTTPRespons
         raise InvalidInput("caption", f"at most {MAX_CAPTION} characters")
     settings = media_settings()
     file = inspect_file(uploads[0].body, uploads[0].name or "", "file",
-                        max_bytes={"image": settings.max_image_bytes, "document": settings.max_file_bytes})
+                        max_bytes=settings.limits())
     message = await send_agent_media(request.app, agent, conversation_id, file, caption)
     return json_response({"message": message}, status=201)
 
