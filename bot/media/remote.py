@@ -73,22 +73,27 @@ def checked_url(value: str, field: str, test_hosts: Tuple[str, ...]) -> URL:
         raise InvalidInput(field, f"must be at most {MAX_URL_CHARS} characters")
     try:
         url = URL(value)
+        host = url.host  # decoded here: an invalid "xn--" name raises (UnicodeError is a ValueError)
     except (ValueError, TypeError):
         raise InvalidInput(field, "is not a URL") from None
-    if not url.is_absolute() or not url.host:
+    if not url.is_absolute() or not host:
         raise InvalidInput(field, "must be an absolute https:// URL")
     if url.user or url.password:
         raise InvalidInput(field, "must not carry a user or password")
-    if f"{url.host}:{url.port}" in test_hosts and url.scheme in ("http", "https"):
+    if f"{host}:{url.port}" in test_hosts and url.scheme in ("http", "https"):
         return url
     if url.scheme != "https":
         raise InvalidInput(field, "must be an https:// URL")
     if url.port != 443:
         raise InvalidInput(field, "must use the https port (443)")
     try:
-        literal = ipaddress.ip_address(url.host.strip("[]"))
+        literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return url  # a name: checked when resolved
+        try:  # a name: its addresses are checked when resolved; here, that it is one
+            host.encode("idna").decode("idna")
+        except UnicodeError:
+            raise InvalidInput(field, "is not a URL (its host is no valid name)") from None
+        return url
     if not is_public(str(literal)):
         raise InvalidInput(field, "must not point to a private, loopback or reserved address")
     return url

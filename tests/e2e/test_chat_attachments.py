@@ -160,6 +160,8 @@ def test_a_file_the_bot_does_not_read_gets_a_reply_and_no_turn(rasa_server):
     ({"url": "https://example.com:8443/foto.jpg"}, "attachment.url", "443"),
     ({"url": "ftp://example.com/foto.jpg"}, "attachment.url", "https://"),
     ({"url": 12}, "attachment.url", "string"),
+    ({"url": "https://xn--/foto.jpg"}, "attachment.url", "not a URL"),
+    ({"url": "https://fotos..provedor.com.br/foto.jpg"}, "attachment.url", "not a URL"),
     ({"url": "https://example.com/a.jpg", "data": "aGVsbG8="}, "attachment", "exactly one"),
     ({}, "attachment", "exactly one"),
     ("https://example.com/a.jpg", "attachment", "object"),

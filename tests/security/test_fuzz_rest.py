@@ -51,7 +51,8 @@ CHAT_BODIES = st.one_of(
                   "url": st.one_of(JUNK, MESSAGES, st.sampled_from([
                       "https://127.0.0.1/a.jpg", "https://[::1]:443/", "https://0x7f.1/a", "https://2130706433/",
                       "http://169.254.169.254/latest", "https://10.0.0.1:443/a.png", "file:///etc/passwd",
-                      "https://user@1.1.1.1/", "gopher://127.0.0.1:6379/_PING", "https://", "//x/y"])),
+                      "https://user@1.1.1.1/", "gopher://127.0.0.1:6379/_PING", "https://", "//x/y", "https://xn--/a",
+                      "https://a..b/c.png", "https://" + "a" * 70 + ".com/"])),
                   "data": st.one_of(JUNK, st.binary(max_size=300).map(lambda b: __import__("base64").b64encode(
                       b).decode()), st.just("data:image/png;base64,!!")),
                   "filename": st.one_of(JUNK, MESSAGES, st.just("../../etc/passwd"))})),

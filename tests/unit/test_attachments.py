@@ -27,6 +27,9 @@ def test_only_global_addresses_are_public(address, public):
     ("https://[::ffff:7f00:1]/a.jpg", "private"),
     ("/relative.jpg", "absolute"),
     ("https://example.com/" + "a" * 2100, "2048"),
+    ("https://xn--/a.jpg", "not a URL"),  # yarl cannot decode the name (a 500 before)
+    ("https://a..b/a.jpg", "not a URL"),  # aiohttp could not encode it (a 500 before)
+    ("https://" + "a" * 70 + ".com/a.jpg", "not a URL"),  # a label over 63 characters
 ])
 def test_urls_that_could_reach_inside_are_refused(url, reason):
     with pytest.raises(InvalidInput) as error:
