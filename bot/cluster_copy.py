@@ -26,6 +26,7 @@ from bot.stores.settings import RedisSettings, SettingsError, check_key_prefix
 # Keys named <prefix>:<kind>:<sender id> that scripts use together per conversation.
 CONVERSATION_KINDS = ("tracker-events", "tracker-meta", "outbox")
 SKIPPED_KINDS = ("lock-queue", "lock-next")
+FEATURE_KINDS = ("desk", "wa")  # the desk; WhatsApp's de-duplication records and inbox
 
 
 def cluster_name(key: str, prefix: str) -> Optional[str]:
@@ -39,9 +40,9 @@ def cluster_name(key: str, prefix: str) -> Optional[str]:
         return None
     if kind in CONVERSATION_KINDS and sender:
         return f"{prefix}:{kind}:{conversation_part(sender, True)}"
-    if kind == "desk" and sender:
-        return f"{feature_prefix(prefix, 'desk', True)}:{sender}"
-    return key  # one key per command or script (rate limits, dedupe...), or already tagged (step-up)
+    if kind in FEATURE_KINDS and sender:  # one slot per feature (bot/stores/keys.py)
+        return f"{feature_prefix(prefix, kind, True)}:{sender}"
+    return key  # one key per command or script (rate limits...), or already tagged (step-up)
 
 
 def copy(source: redis.Redis, target: RedisCluster, prefix: str) -> Tuple[int, int]:

@@ -86,6 +86,7 @@ class SlowActionProxy:
     def __init__(self, target: str, delay: float = 0.3, port: Optional[int] = None):
         self.target = target.rstrip("/")
         self.delay = delay
+        self.calls = 0  # action calls received (forwarded or still waiting)
         self.port = port or free_port()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -97,6 +98,7 @@ class SlowActionProxy:
 
     async def _forward(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.calls += 1
         await asyncio.sleep(self.delay)
         async with ClientSession(timeout=ClientTimeout(total=120)) as session:
             headers = {"Content-Type": "application/json"}

@@ -261,7 +261,7 @@ def get_subscriber_redis(settings: Optional[RedisSettings] = None) -> aioredis.R
 
 
 def redis_key(*parts: str) -> str:
-    """A key under the configured prefix, e.g. ``isp:wa:dedupe:<wamid>``."""
+    """A key under the configured prefix, e.g. ``isp:wa:seen:<wamid>``."""
     return ":".join((RedisSettings.current().key_prefix,) + tuple(parts))
 
 

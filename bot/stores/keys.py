@@ -10,8 +10,9 @@ tag, the part of the name between the first ``{`` and the next ``}``:
   first ``}`` of the sender id, the same for every key of that conversation,
   since the prefix and the kind hold no brace. Step-up codes already use it.
 * features whose scripts combine keys across conversations (the desk: queue,
-  conversations, agents, logins): one tag for the whole feature,
-  ``{<prefix>:desk}:...``, so that feature lives in one slot (one master).
+  conversations, agents, logins; WhatsApp: de-duplication records and the
+  inbox): one tag for the whole feature, ``{<prefix>:desk}:...``,
+  ``{<prefix>:wa}:...``, so that feature lives in one slot (one master).
 
 On a single server the names stay as they always were (no tag), so an
 existing deployment needs no migration; the layout changes only when

@@ -5,10 +5,12 @@ at ``/webhooks/whatsapp/webhook``. The way of one message:
 
 - :mod:`.channel`: the webhook routes; :mod:`.signature` checks Meta's
   ``X-Hub-Signature-256``; :mod:`.inbound` turns the notification into plain
-  records; :mod:`.dedupe` claims each message id (one ``SET NX EX`` in Redis,
-  shared by every replica); then the 200, before any NLU;
+  records; :mod:`.inbox` claims each message id (the de-duplication record
+  shared by every replica, and an inbox entry that outlives the process, in
+  one round trip); then the 200, before any NLU;
 - :mod:`.turns`: each claimed message in the background, in order per
-  customer (read receipt, numbered-menu answer, payment receipt, Rasa turn);
+  customer (read receipt, numbered-menu answer, payment receipt, Rasa turn),
+  then the inbox entry deleted; a dead worker's entries are taken over;
 - :mod:`.menus`: numbered menus remembered until the customer answers;
 - :mod:`.output`: the bot's replies -> :mod:`.wire` (Meta's message bodies)
   -> :mod:`.graph` (the Graph API client, with :mod:`.settings`).

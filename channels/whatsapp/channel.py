@@ -2,18 +2,20 @@
 
 Loaded from ``credentials.yml`` as ``channels.whatsapp.WhatsAppInput``; served
 at ``/webhooks/whatsapp/webhook``. Meta wants a fast 200 and retries a
-delivery for days, so a POST is verified (signature), de-duplicated in Redis
-(one ``SET NX EX`` per message id, shared by every replica) and acknowledged
-before any NLU runs; the messages are then handled in a background task, in
-order per customer (:mod:`channels.whatsapp.turns`). Without the
-de-duplication record nothing is processed: the webhook answers 503 and Meta
-delivers again later. Errors become HTTP answers in ``channels/common/errors.py``.
+delivery for days, so a POST is verified (signature), claimed in Redis (one
+synchronous round trip: the de-duplication record per message id, shared by
+every replica, and an inbox entry that outlives this process,
+:mod:`channels.whatsapp.inbox`) and acknowledged before any NLU runs; the
+messages are then handled in a background task, in order per customer
+(:mod:`channels.whatsapp.turns`). Without the claim nothing is processed:
+the webhook answers 503 and Meta delivers again later. Errors become HTTP answers in ``channels/common/errors.py``.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
@@ -27,9 +29,9 @@ from bot.errors import DependencyUnavailable, Forbidden, MalformedRequest, Paylo
 from channels.whatsapp.signature import valid_signature
 from channels.common.errors import install_error_handlers
 from channels.common.http import as_handler
-from channels.whatsapp.dedupe import first_seen
+from channels.whatsapp.inbox import FAILURE, Inbox, Taken
 from channels.whatsapp.graph import GraphClient
-from channels.whatsapp.inbound import Inbound, Notification, Status, parse_notification
+from channels.whatsapp.inbound import Notification, parse_notification
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.settings import WhatsAppSettings
 from bot.media.understanding import transcriber, vision_reader
@@ -58,6 +60,7 @@ class WhatsAppInput(InputChannel):
         self.settings = settings
         self.graph = GraphClient(settings)
         self.queue = CustomerQueue()
+        self.inbox = Inbox(settings.inbox)
         if not settings.app_secret:
             logger.error("WHATSAPP_APP_SECRET is not set: every WhatsApp webhook POST is refused (403)")
 
@@ -70,6 +73,7 @@ class WhatsAppInput(InputChannel):
         blueprint.add_route(as_handler(webhook.health), "/", methods=["GET"])
         blueprint.add_route(as_handler(webhook.verify), "/webhook", methods=["GET"])
         blueprint.add_route(as_handler(webhook.receive), "/webhook", methods=["POST"])
+        blueprint.listener("after_server_start")(as_handler(webhook.keep_inbox))
         blueprint.listener("before_server_stop")(as_handler(webhook.drain))
         blueprint.listener("after_server_start")(as_handler(warm_up_transcription))
         install_error_handlers(blueprint)
@@ -84,6 +88,9 @@ class Webhook:
         self.settings = channel.settings
         self.graph = channel.graph
         self.queue = channel.queue
+        self.inbox = channel.inbox
+        self.app: Any = None
+        self._keeper: "Optional[asyncio.Task]" = None
         self.turns = Turns(channel.graph, channel.settings.phone_number_id)
         self.on_new_message = on_new_message
 
@@ -110,15 +117,16 @@ class Webhook:
             logger.warning("WhatsApp: malformed notification part: %s", reason)
         failures = [s for s in notification.statuses if s.status == "failed"]
         try:
-            messages, failed = claim(notification.messages, failures)
+            messages, failed = self.inbox.claim(notification.messages, failures)
         except RedisError as error:
             logger.error("WhatsApp delivery refused, Redis unavailable: %s", type(error).__name__)
             raise DependencyUnavailable("de-duplication store unavailable, retry later") from None
         agent = getattr(request.app.ctx, "agent", None)
-        for message in messages:
-            self.queue.spawn(message.wa_id, self.turns.message(message, self.on_new_message, agent))
-        for status in failed:
-            self.queue.spawn(status.recipient_id, self.turns.failure(status))
+        for entry_id, message in messages:
+            self.queue.spawn(message.wa_id, self.inbox.run(entry_id, self.turns.message(
+                message, self.on_new_message, agent)))
+        for entry_id, status in failed:
+            self.queue.spawn(status.recipient_id, self.inbox.run(entry_id, self.turns.failure(status)))
         for status in notification.statuses:  # counted per campaign when the message was proactive
             self.queue.spawn(status.recipient_id, self.turns.status(status))
         return response.json({"status": "received"})
@@ -136,22 +144,30 @@ class Webhook:
             raise MalformedRequest(str(error)) from None
         return parse_notification(payload)  # InvalidNotification is a MalformedRequest
 
+    async def keep_inbox(self, app: Any, *_: Any) -> None:
+        """``after_server_start``: this worker's heartbeat, and the messages of
+        dead workers (or of its own failed turns) taken over and run again."""
+        self.app = app
+        self._keeper = asyncio.create_task(self.inbox.keep(self._run_again))
+
+    def _run_again(self, taken: Taken) -> None:
+        agent = getattr(self.app.ctx, "agent", None)
+        if taken.kind == FAILURE:
+            work = self.turns.failure(taken.item)
+            customer = taken.item.recipient_id
+        else:
+            work = self.turns.message(taken.item, self.on_new_message, agent, taken_over=True)
+            customer = taken.item.wa_id
+        self.queue.spawn(customer, self.inbox.run(taken.entry_id, work))
+
     async def drain(self, *_: Any) -> None:
-        """Let running turns finish before the server goes away."""
+        """Let running turns finish before the server goes away; what does not
+        finish stays in the inbox, for another worker once this heartbeat is gone."""
         await self.queue.drain(SHUTDOWN_GRACE_SECONDS)
+        if self._keeper is not None:
+            self._keeper.cancel()
+        await self.inbox.stop()
         await self.graph.close()
-
-
-def claim(messages: Sequence[Inbound], failures: Sequence[Status]) -> Tuple[List[Inbound], List[Status]]:
-    """The messages and failed statuses delivered for the first time (one synchronous Redis round trip)."""
-    keys = [("seen", m.message_id) for m in messages] + [("failed", s.message_id) for s in failures]
-    fresh = first_seen(keys)
-    if len(keys) - sum(fresh):
-        logger.info("WhatsApp: %d duplicate deliveries ignored", len(keys) - sum(fresh))
-    return (
-        [m for m, first in zip(messages, fresh) if first],
-        [s for s, first in zip(failures, fresh[len(messages):]) if first],
-    )
 
 
 async def warm_up_transcription(*_: Any) -> None:

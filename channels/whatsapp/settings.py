@@ -9,12 +9,28 @@ Read once per process: by ``WhatsAppInput.from_credentials`` and by the code sen
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from bot.settings import SettingsError, env_str
+from bot.stores.settings import env_float
 
 DEFAULT_API_URL = "https://graph.facebook.com"
+
+
+@dataclass(frozen=True)
+class InboxSettings:
+    """WHATSAPP_INBOX_*: how soon a dead worker's messages are taken over."""
+
+    check_seconds: float = 20.0  # an entry is first looked at this long after its claim
+    heartbeat_seconds: float = 5.0  # beat and sweep period; a worker is dead after 3 missed beats
+
+    @classmethod
+    def from_env(cls) -> "InboxSettings":
+        return cls(
+            check_seconds=env_float("WHATSAPP_INBOX_CHECK_SECONDS", cls.check_seconds, minimum=0.5),
+            heartbeat_seconds=env_float("WHATSAPP_INBOX_HEARTBEAT_SECONDS", cls.heartbeat_seconds, minimum=0.2),
+        )
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,7 @@ class WhatsAppSettings:
     timeout_seconds: float = 10.0
     retries: int = 2
     backoff_seconds: float = 0.5
+    inbox: InboxSettings = field(default_factory=InboxSettings)
 
     @classmethod
     def from_env(cls, credentials: Optional[Mapping[str, Any]] = None) -> "WhatsAppSettings":
@@ -57,5 +74,5 @@ class WhatsAppSettings:
             api_version=get("api_version", cls.api_version),
             fallback_template=get("fallback_template"),
             template_language=get("template_language", cls.template_language),
+            inbox=InboxSettings.from_env(),
         )
-

@@ -22,7 +22,7 @@ from bot.outreach.context import take_pending
 from bot.outreach.sender import record_status
 from bot.outreach.window import CustomerWindows
 from bot.redis_pool import get_redis
-from channels.common.conversation import append_events, tracker_state
+from channels.common.conversation import append_events, holds_message, tracker_state
 from channels.common.errors import UNAVAILABLE_ERRORS
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
 from channels.whatsapp.inbound import Inbound, Status
@@ -83,10 +83,15 @@ class Turns:
         self.default_phone_number_id = default_phone_number_id
 
     async def message(self, message: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                      agent: Any) -> None:
+                      agent: Any, taken_over: bool = False) -> None:
+        """``taken_over``: a dead worker's message (:mod:`channels.whatsapp.inbox`), skipped
+        when its turn already ran to the end there."""
         phone_number_id = message.phone_number_id or self.default_phone_number_id
         output = WhatsAppOutput(self.graph, phone_number_id)
         sender_id = senders.sender_id(senders.WHATSAPP, message.wa_id)
+        if taken_over and await holds_message(agent, sender_id, message.message_id):
+            logger.info("WhatsApp: a taken-over message was already answered, not run again")
+            return
         redis = get_redis()
         await CustomerWindows(redis).opened(message.number)  # any message opens Meta's 24-hour window
         await self.graph.mark_read(message.message_id, phone_number_id)  # blue ticks while the bot thinks

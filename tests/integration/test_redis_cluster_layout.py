@@ -172,6 +172,8 @@ def test_cluster_names_of_a_single_servers_keys():
     assert cluster_name("isp:tracker-meta:api:a}b", "isp") == "isp:tracker-meta:{conv:api:a}b}"
     assert cluster_name("isp:outbox:web:s1", "isp") == "isp:outbox:{conv:web:s1}"
     assert cluster_name("isp:desk:conv:42:transfers", "isp") == "{isp:desk}:conv:42:transfers"
+    assert cluster_name("isp:wa:seen:wamid.x", "isp") == "{isp:wa}:seen:wamid.x"
+    assert cluster_name("isp:wa:inbox:owner", "isp") == "{isp:wa}:inbox:owner"
     assert cluster_name("isp:lock-queue:wa:5511", "isp") is None
     assert cluster_name("isp:ratelimit:chat:api:x:123", "isp") == "isp:ratelimit:chat:api:x:123"
     assert cluster_name("isp:stepup:{conv:api:x}:code", "isp") == "isp:stepup:{conv:api:x}:code"
@@ -238,7 +240,7 @@ def test_a_single_servers_data_copied_onto_the_cluster_reads_back(
 
 def test_the_other_redis_features_run_on_the_cluster(cluster_target, prefix):
     """Step-up codes (a script, Atomic, a DEL across two slots), the LLM breaker
-    (Atomic); WhatsApp dedupe (a pipeline across slots) has its own test below."""
+    (Atomic); the WhatsApp inbox has its own test below."""
     async def scenario():
         client = cluster_target.async_client()
         try:
@@ -259,11 +261,27 @@ def test_the_other_redis_features_run_on_the_cluster(cluster_target, prefix):
     asyncio.run(scenario())
 
 
-def test_the_whatsapp_webhooks_synchronous_claim_runs_on_the_cluster(cluster_target, prefix, monkeypatch):
-    from channels.whatsapp import dedupe
+def test_the_whatsapp_inbox_runs_on_the_cluster(cluster_target, prefix, monkeypatch):
+    """The webhook's synchronous claim (de-duplication + inbox entry, one script)
+    and the take-over script: every key in the ``{<prefix>:wa}`` slot."""
+    from bot.stores import connection
+    from channels.whatsapp.inbound import Inbound
+    from channels.whatsapp.inbox import Inbox
+    from channels.whatsapp.settings import InboxSettings
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{cluster_target.settings.port}")
-    monkeypatch.setattr(dedupe, "_sync_client", None)
-    ids = [f"wamid.{n}-{uuid.uuid4().hex}" for n in range(8)]  # keys spread over the masters
-    assert dedupe.first_seen([("seen", i) for i in ids] + [("seen", ids[0])]) == [True] * 8 + [False]
-    assert dedupe.first_seen([("seen", i) for i in ids]) == [False] * 8
-    monkeypatch.setattr(dedupe, "_sync_client", None)
+    monkeypatch.setattr(connection, "_clients", {})
+    messages = [Inbound(f"wamid.{n}-{uuid.uuid4().hex}", "5511987650001", "text", text="oi") for n in range(8)]
+    dead, alive = Inbox(InboxSettings(check_seconds=0)), Inbox(InboxSettings(check_seconds=0))
+    claimed, _ = dead.claim(messages + messages[:1], [])
+    assert [m for _, m in claimed] == messages
+    assert dead.claim(messages, []) == ([], [])
+
+    async def take_over():
+        await alive.beat()
+        taken = await alive.sweep()
+        for entry in taken:
+            await alive.done(entry.entry_id)
+        await connection._clients.pop(id(asyncio.get_running_loop())).close()
+        return taken
+
+    assert [t.item for t in asyncio.run(take_over())] == messages
