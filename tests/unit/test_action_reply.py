@@ -79,3 +79,58 @@ def test_invalid_replies_raise_the_same_error(patched, reply):
 def test_installing_twice_keeps_one_override(patched):
     action_reply.validate_replies_with_a_prebuilt_validator()
     assert RemoteAction._validate_action_result is action_reply.validate_action_result
+
+
+# -- each event checked against its own type's part of the schema ----------------------------
+
+EVENTS = [  # one of each shape the project's actions send, and some that must be refused
+    {"event": "slot", "name": "cpf", "value": "52998224725", "timestamp": None},
+    {"event": "slot", "name": "cpf", "value": None, "metadata": {"a": 1}},
+    {"event": "bot", "text": "oi", "data": {"buttons": []}, "metadata": {}},
+    {"event": "followup", "name": "action_listen"},
+    {"event": "active_loop", "name": "invoice_form"},
+    {"event": "action", "name": "action_listen", "policy": None, "confidence": 1.0},
+    {"event": "user", "text": "oi", "parse_data": {"intent": {"name": "greet", "confidence": 1.0}}},
+    {"event": "reset_slots"}, {"event": "restart"}, {"event": "pause"}, {"event": "resume"},
+    {"event": "session_started"},
+    {"event": "slot", "name": 3, "value": 1},  # name must be a string
+    {"event": "slot", "name": "x"},  # value required
+    {"event": "action", "name": "x", "confidence": "high"},
+    {"event": "user", "text": 5},
+    {"event": "user", "parse_data": {"intent_ranking": "x"}},
+    {"event": "entities", "entities": [{"start": "0"}]},
+    {"event": "bot", "timestamp": "today"},
+    {"event": "slot", "name": "x", "value": 1, "metadata": "m"},
+    {"event": 7}, {"event": None}, {"name": "x"}, {"event": "topic"}, {"event": ""},
+]
+
+
+def whole_schema_accepts(reply) -> bool:
+    return not list(action_reply._reply_validator().iter_errors(reply))
+
+
+def test_rasas_schema_is_still_one_part_per_event_type():
+    """If this fails, Rasa's events schema changed shape: the by-type check is off
+    (every reply goes through the whole schema) until bot/stores/action_reply.py is looked at."""
+    parts = action_reply._parts_by_type(RemoteAction.action_response_format_spec())
+    assert parts is not None and len(parts) == 23 and {"user", "bot", "slot", "action"} <= set(parts)
+    assert action_reply._by_type_validators() is not None
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: str(e)[:60])
+def test_the_by_type_check_accepts_exactly_what_the_whole_schema_accepts(event):
+    for reply in ({"events": [event]}, {"events": [EVENTS[0], event], "responses": [{"text": "x"}]}):
+        assert action_reply._valid_by_type(reply) == whole_schema_accepts(reply), reply
+
+
+@pytest.mark.parametrize("reply", REPLIES + BAD_REPLIES + [{"events": None}, {"responses": "x"}])
+def test_whole_replies_agree_too(reply):
+    assert action_reply._valid_by_type(reply) == whole_schema_accepts(reply)
+
+
+def test_a_valid_reply_does_not_touch_the_whole_schema(patched, monkeypatch):
+    def whole():
+        raise AssertionError("the oneOf schema was used for a valid reply")
+
+    monkeypatch.setattr(action_reply, "_reply_validator", whole)
+    assert patched._validate_action_result({"events": EVENTS[:12], "responses": [{"text": "oi"}]}) is True
