@@ -51,7 +51,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.stores import action_reply, event_types, failsafe, rule_keys, slot_copy
+from bot.stores import action_reply, event_types, failsafe, graph_runner, rule_keys, slot_copy
 from bot.stores.connection import LoopClients, StoreConfig
 from bot.stores.errors import UNAVAILABLE_ERRORS, StoreUnavailable
 from bot.stores.keys import conversation_part, sender_of_part
@@ -191,6 +191,7 @@ class AppendOnlyRedisTrackerStore(TrackerStore):
         event_types.resolve_event_types_from_a_table()
         rule_keys.match_rules_by_last_action()
         slot_copy.copy_slots_directly()
+        graph_runner.run_graphs_in_a_planned_order()
         super().__init__(domain, event_broker, **kwargs)
 
     # -- keys -------------------------------------------------------------------
