@@ -163,9 +163,9 @@ class Webhook:
     async def drain(self, *_: Any) -> None:
         """Let running turns finish before the server goes away; what does not
         finish stays in the inbox, for another worker once this heartbeat is gone."""
-        await self.queue.drain(SHUTDOWN_GRACE_SECONDS)
-        if self._keeper is not None:
+        if self._keeper is not None:  # takes nothing over while going away
             self._keeper.cancel()
+        await self.queue.drain(SHUTDOWN_GRACE_SECONDS)
         await self.inbox.stop()
         await self.graph.close()
 
