@@ -51,7 +51,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.stores import action_reply, event_types, failsafe, graph_runner, rule_keys, slot_copy
+from bot.stores import action_reply, empty_history, event_types, failsafe, graph_runner, rule_keys, slot_copy
 from bot.stores.connection import LoopClients, StoreConfig
 from bot.stores.errors import UNAVAILABLE_ERRORS, StoreUnavailable
 from bot.stores.keys import conversation_part, sender_of_part
@@ -192,6 +192,7 @@ class AppendOnlyRedisTrackerStore(TrackerStore):
         rule_keys.match_rules_by_last_action()
         slot_copy.copy_slots_directly()
         graph_runner.run_graphs_in_a_planned_order()
+        empty_history.allow_empty_histories()
         super().__init__(domain, event_broker, **kwargs)
 
     # -- keys -------------------------------------------------------------------
