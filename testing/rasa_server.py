@@ -69,3 +69,15 @@ class RasaServer(Service):
         response = self.api("GET", f"/conversations/{sender}/tracker")
         response.raise_for_status()
         return response.json()
+
+
+async def agent_with_actions(model: Path, env: Dict[str, str]):
+    """The model loaded in this process (in-memory stores), its custom actions
+    called on the action server of ``env`` with its token, as ``rasa run`` would."""
+    from rasa.core.agent import load_agent
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
+
+    endpoint = EndpointConfig(env["ACTION_SERVER_URL"],
+                              headers={"Authorization": f"Bearer {env['ACTION_SERVER_TOKEN']}"})
+    return await load_agent(model_path=str(model), endpoints=AvailableEndpoints(action=endpoint))

@@ -137,3 +137,19 @@ class SlowActionProxy:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread:
             self._thread.join(10)
+
+
+def run_with_shared_client(coroutine):
+    """``coroutine`` on a new event loop, then the shared Redis client that
+    ``bot.stores.connection.get_redis`` made for that loop closed and forgotten
+    (clients are kept per loop id, and a later loop may get the same id)."""
+    from bot.stores import connection
+
+    async def scoped():
+        try:
+            return await coroutine
+        finally:
+            client = connection._clients.pop(id(asyncio.get_running_loop()), None)
+            if client is not None:
+                await client.close()
+    return asyncio.run(scoped())

@@ -7,7 +7,7 @@ import logging
 from typing import Any, Iterable, Optional
 
 from rasa.core.channels.channel import UserMessage
-from rasa.shared.core.events import Event, UserUttered
+from rasa.shared.core.events import Event
 
 from bot.media.understanding import ConversationState
 from channels.common.errors import UNAVAILABLE_ERRORS
@@ -24,14 +24,6 @@ async def append_events(agent: Any, sender_id: str, events: Iterable[Event]) -> 
         for event in events:
             tracker.update(event)
         await agent.tracker_store.save(tracker)
-
-
-async def holds_message(agent: Any, sender_id: str, message_id: str) -> bool:
-    """Whether ``sender_id``'s conversation already has the user message ``message_id``
-    (a turn that ran to its end: Rasa saves the tracker after the replies went out)."""
-    tracker = await agent.tracker_store.retrieve(sender_id)
-    return tracker is not None and any(
-        isinstance(event, UserUttered) and event.message_id == message_id for event in reversed(tracker.events))
 
 
 async def tracker_state(agent: Any, sender_id: str) -> ConversationState:

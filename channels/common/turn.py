@@ -81,16 +81,21 @@ def answers_of(events: Iterable[Event], message_id: Optional[str]) -> Optional[L
     return answers
 
 
-async def replay_from_tracker(agent: Any, message: UserMessage) -> bool:
-    """Whether the tracker already holds ``message`` (by ``message_id``); if so its
-    answers go out through ``message.output_channel`` again and no turn runs.
+async def stored_answers(agent: Any, sender_id: str, message_id: Optional[str]) -> Optional[List[Dict[str, Any]]]:
+    """:func:`answers_of` in ``sender_id``'s stored conversation.
 
     Read under the conversation's lock, so a turn still running elsewhere (a
     stalled replica, not a dead one) ends, and saves, before we look.
     """
-    async with agent.lock_store.lock(message.sender_id):
-        tracker = await agent.tracker_store.retrieve(message.sender_id)
-    answers = answers_of(tracker.events if tracker else [], message.message_id)
+    async with agent.lock_store.lock(sender_id):
+        tracker = await agent.tracker_store.retrieve(sender_id)
+    return answers_of(tracker.events if tracker else [], message_id)
+
+
+async def replay_from_tracker(agent: Any, message: UserMessage) -> bool:
+    """Whether the tracker already holds ``message`` (by ``message_id``); if so its
+    answers go out through ``message.output_channel`` again and no turn runs."""
+    answers = await stored_answers(agent, message.sender_id, message.message_id)
     if answers is None:
         return False
     for answer in answers:

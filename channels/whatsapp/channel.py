@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Union
 
 from redis.exceptions import RedisError
 from sanic import Blueprint, response
@@ -29,9 +29,9 @@ from bot.errors import DependencyUnavailable, Forbidden, MalformedRequest, Paylo
 from channels.whatsapp.signature import valid_signature
 from channels.common.errors import install_error_handlers
 from channels.common.http import as_handler
-from channels.whatsapp.inbox import FAILURE, Inbox, Taken
+from channels.whatsapp.inbox import Inbox, Taken
 from channels.whatsapp.graph import GraphClient
-from channels.whatsapp.inbound import Notification, parse_notification
+from channels.whatsapp.inbound import Inbound, Notification, Status, parse_notification
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.settings import WhatsAppSettings
 from bot.media.understanding import transcriber, vision_reader
@@ -122,11 +122,8 @@ class Webhook:
             logger.error("WhatsApp delivery refused, Redis unavailable: %s", type(error).__name__)
             raise DependencyUnavailable("de-duplication store unavailable, retry later") from None
         agent = getattr(request.app.ctx, "agent", None)
-        for entry_id, message in messages:
-            self.queue.spawn(message.wa_id, self.inbox.run(entry_id, self.turns.message(
-                message, self.on_new_message, agent)))
-        for entry_id, status in failed:
-            self.queue.spawn(status.recipient_id, self.inbox.run(entry_id, self.turns.failure(status)))
+        for entry_id, item in [*messages, *failed]:
+            self._handle(entry_id, item, agent)
         for status in notification.statuses:  # counted per campaign when the message was proactive
             self.queue.spawn(status.recipient_id, self.turns.status(status))
         return response.json({"status": "received"})
@@ -151,14 +148,16 @@ class Webhook:
         self._keeper = asyncio.create_task(self.inbox.keep(self._run_again))
 
     def _run_again(self, taken: Taken) -> None:
-        agent = getattr(self.app.ctx, "agent", None)
-        if taken.kind == FAILURE:
-            work = self.turns.failure(taken.item)
-            customer = taken.item.recipient_id
+        self._handle(taken.entry_id, taken.item, getattr(self.app.ctx, "agent", None), taken_over=True)
+
+    def _handle(self, entry_id: str, item: Union[Inbound, Status], agent: Any, taken_over: bool = False) -> None:
+        """A claimed message (or failed status) in the background, after the customer's
+        previous ones; its inbox entry deleted when it is done."""
+        if isinstance(item, Status):
+            customer, work = item.recipient_id, self.turns.failure(item)
         else:
-            work = self.turns.message(taken.item, self.on_new_message, agent, taken_over=True)
-            customer = taken.item.wa_id
-        self.queue.spawn(customer, self.inbox.run(taken.entry_id, work))
+            customer, work = item.wa_id, self.turns.message(item, self.on_new_message, agent, taken_over=taken_over)
+        self.queue.spawn(customer, self.inbox.run(entry_id, work))
 
     async def drain(self, *_: Any) -> None:
         """Let running turns finish before the server goes away; what does not

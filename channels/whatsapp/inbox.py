@@ -128,6 +128,12 @@ class Taken:
     drop: bool = False
 
 
+def entry_of(kind: str, item: Item) -> str:
+    """``seen:<message id>`` / ``failed:<message id>``: the inbox field, and the name
+    of the de-duplication record under the WhatsApp prefix."""
+    return f"{kind}:{item.message_id}"
+
+
 def encode(kind: str, item: Item, received_us: int) -> str:
     return json.dumps({"kind": kind, "received": received_us, "item": dataclasses.asdict(item)},
                       separators=(",", ":"))
@@ -181,15 +187,15 @@ class Inbox:
         keys = [self.inbox_key, self.owner_key, self.due_key]
         args: List[Any] = [DEDUPE_TTL_SECONDS, self.worker, due_ms]
         for kind, item in items:
-            keys.append(f"{self.prefix}:{kind}:{item.message_id}")
-            args += [f"{kind}:{item.message_id}", encode(kind, item, received_us)]
+            keys.append(f"{self.prefix}:{entry_of(kind, item)}")  # the de-duplication record
+            args += [entry_of(kind, item), encode(kind, item, received_us)]
         fresh = self._sync().register_script(_CLAIM)(keys=keys, args=args)
-        claimed = [(f"{kind}:{item.message_id}", kind, item) for (kind, item), first in zip(items, fresh) if first]
+        claimed = [(kind, item) for (kind, item), first in zip(items, fresh) if first]
         if len(items) > len(claimed):
             logger.info("WhatsApp: %d duplicate deliveries ignored", len(items) - len(claimed))
-        self.running.update(entry_id for entry_id, _, _ in claimed)
-        return ([(e, i) for e, k, i in claimed if k == MESSAGE],  # type: ignore[misc]
-                [(e, i) for e, k, i in claimed if k == FAILURE])  # type: ignore[misc]
+        self.running.update(entry_of(kind, item) for kind, item in claimed)
+        return ([(entry_of(MESSAGE, m), m) for kind, m in claimed if kind == MESSAGE],
+                [(entry_of(FAILURE, s), s) for kind, s in claimed if kind == FAILURE])
 
     # -- a turn's end ---------------------------------------------------------------------
     async def run(self, entry_id: str, work: Awaitable[None]) -> None:
@@ -225,8 +231,7 @@ class Inbox:
         """The due entries this worker takes over, oldest first (dropped ones included, marked)."""
         redis = get_redis()
         now = int(time.time() * 1000)
-        due = [v.decode() if isinstance(v, bytes) else v
-               for v in await redis.zrangebyscore(self.due_key, "-inf", now, start=0, num=SWEEP_LIMIT)]
+        due = [_text(v) for v in await redis.zrangebyscore(self.due_key, "-inf", now, start=0, num=SWEEP_LIMIT)]
         later = now + int(self.settings.check_seconds * 1000)
         mine = [entry_id for entry_id in due if entry_id in self.running]
         if mine:  # still running here: look again later

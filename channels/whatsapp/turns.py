@@ -22,8 +22,9 @@ from bot.outreach.context import take_pending
 from bot.outreach.sender import record_status
 from bot.outreach.window import CustomerWindows
 from bot.redis_pool import get_redis
-from channels.common.conversation import append_events, holds_message, tracker_state
+from channels.common.conversation import append_events, tracker_state
 from channels.common.errors import UNAVAILABLE_ERRORS
+from channels.common.turn import stored_answers
 from channels.whatsapp.graph import WINDOW_CLOSED, GraphClient
 from channels.whatsapp.inbound import Inbound, Status
 from channels.whatsapp.media import BOT_READS, caption_of, download_customer_file, not_fetched
@@ -85,11 +86,12 @@ class Turns:
     async def message(self, message: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]],
                       agent: Any, taken_over: bool = False) -> None:
         """``taken_over``: a dead worker's message (:mod:`channels.whatsapp.inbox`), skipped
-        when its turn already ran to the end there."""
+        when its turn already ran to the end there (the customer has its answers:
+        unlike a REST retry, nobody waits for them to be sent again)."""
         phone_number_id = message.phone_number_id or self.default_phone_number_id
         output = WhatsAppOutput(self.graph, phone_number_id)
         sender_id = senders.sender_id(senders.WHATSAPP, message.wa_id)
-        if taken_over and await holds_message(agent, sender_id, message.message_id):
+        if taken_over and await stored_answers(agent, sender_id, message.message_id) is not None:
             logger.info("WhatsApp: a taken-over message was already answered, not run again")
             return
         redis = get_redis()

@@ -19,6 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.stores import graph_runner
 from testing.conversations import CONVERSATIONS
+from testing.rasa_server import agent_with_actions
 
 # Rasa 3.6.21's DaskGraphRunner.run, _build_dask_graph and _add_inputs_to_graph.
 RASA_SOURCE_SHA256 = {
@@ -44,15 +45,8 @@ def comparable(value):
 
 @pytest.fixture
 def agent(model_path, server_env):
-    from rasa.core.agent import load_agent
-    from rasa.core.utils import AvailableEndpoints
-    from rasa.utils.endpoints import EndpointConfig
-
-    endpoint = EndpointConfig(server_env["ACTION_SERVER_URL"],
-                              headers={"Authorization": f"Bearer {server_env['ACTION_SERVER_TOKEN']}"})
     loop = asyncio.new_event_loop()
-    yield loop, loop.run_until_complete(load_agent(model_path=str(model_path),
-                                                   endpoints=AvailableEndpoints(action=endpoint)))
+    yield loop, loop.run_until_complete(agent_with_actions(model_path, server_env))
     loop.close()
 
 

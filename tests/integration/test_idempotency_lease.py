@@ -9,9 +9,9 @@ import asyncio
 import pytest
 
 from bot.errors import Conflict, InvalidInput
-from bot.stores import connection
 from channels.common.idempotency import Claim, Idempotency
 from channels.common.settings import IdempotencySettings
+from testing.redis_server import run_with_shared_client
 
 LEASE = 1.0
 
@@ -25,14 +25,7 @@ def keys(monkeypatch, redis_settings, key_prefix, redis_client):
 
 def run(scenario):
     """``scenario()`` on a new loop, closing the shared client made for that loop."""
-    async def wrapped():
-        try:
-            return await scenario()
-        finally:
-            client = connection._clients.pop(id(asyncio.get_running_loop()), None)
-            if client is not None:
-                await client.close()
-    return asyncio.run(wrapped())
+    return run_with_shared_client(scenario())
 
 
 def test_a_key_whose_process_died_is_taken_over_with_recover(keys):

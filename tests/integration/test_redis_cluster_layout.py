@@ -268,6 +268,7 @@ def test_the_whatsapp_inbox_runs_on_the_cluster(cluster_target, prefix, monkeypa
     from channels.whatsapp.inbound import Inbound
     from channels.whatsapp.inbox import Inbox
     from channels.whatsapp.settings import InboxSettings
+    from testing.redis_server import run_with_shared_client
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{cluster_target.settings.port}")
     monkeypatch.setattr(connection, "_clients", {})
     messages = [Inbound(f"wamid.{n}-{uuid.uuid4().hex}", "5511987650001", "text", text="oi") for n in range(8)]
@@ -281,7 +282,6 @@ def test_the_whatsapp_inbox_runs_on_the_cluster(cluster_target, prefix, monkeypa
         taken = await alive.sweep()
         for entry in taken:
             await alive.done(entry.entry_id)
-        await connection._clients.pop(id(asyncio.get_running_loop())).close()
         return taken
 
-    assert [t.item for t in asyncio.run(take_over())] == messages
+    assert [t.item for t in run_with_shared_client(take_over())] == messages

@@ -14,6 +14,7 @@ from rasa.core.policies.rule_policy import RulePolicy
 
 from bot.stores import rule_keys
 from testing.conversations import CONVERSATIONS
+from testing.rasa_server import agent_with_actions
 
 # Rasa 3.6.21's RulePolicy._get_possible_keys and _is_rule_applicable.
 RASA_SOURCE_SHA256 = {
@@ -30,10 +31,6 @@ def test_rasa_still_matches_rules_the_way_the_shortcut_assumes():
 
 def test_the_shortcut_answers_what_rasa_answers_on_real_conversations(model_path, server_env, action_server,
                                                                        monkeypatch):
-    from rasa.core.agent import load_agent
-    from rasa.core.utils import AvailableEndpoints
-    from rasa.utils.endpoints import EndpointConfig
-
     compared, walked = [], []
 
     def both(self, lookup, states):
@@ -43,11 +40,9 @@ def test_the_shortcut_answers_what_rasa_answers_on_real_conversations(model_path
         return rasas
 
     monkeypatch.setattr(RulePolicy, "_get_possible_keys", both)
-    endpoint = EndpointConfig(server_env["ACTION_SERVER_URL"],
-                              headers={"Authorization": f"Bearer {server_env['ACTION_SERVER_TOKEN']}"})
 
     async def talk():
-        agent = await load_agent(model_path=str(model_path), endpoints=AvailableEndpoints(action=endpoint))
+        agent = await agent_with_actions(model_path, server_env)
         for n, conversation in enumerate(CONVERSATIONS):
             for text in conversation * 2:  # longer histories too
                 await agent.handle_text(text, sender_id=f"rule-keys-{n}")

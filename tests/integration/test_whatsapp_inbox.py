@@ -1,18 +1,17 @@
 """The WhatsApp inbox (channels/whatsapp/inbox.py) against the real Redis:
 the webhook's claim (de-duplication + entry), the end of a turn, and the
 take-over of a dead worker's messages."""
-import asyncio
 import time
 import uuid
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError, RedisError
 
-from bot.stores import connection
 from channels.whatsapp import inbox as inbox_module
 from channels.whatsapp.inbound import Inbound, Status
 from channels.whatsapp.inbox import FAILURE, MAX_TRIES, MESSAGE, Inbox, decode, encode
 from channels.whatsapp.settings import InboxSettings
+from testing.redis_server import run_with_shared_client
 
 DUE_NOW = InboxSettings(check_seconds=0, heartbeat_seconds=1)
 
@@ -36,16 +35,7 @@ def failed_status() -> Status:
                   error_codes=(131047,))
 
 
-def run(coroutine):
-    """``coroutine`` in a new loop, with that loop's shared client closed after."""
-    async def scoped():
-        try:
-            return await coroutine
-        finally:
-            client = connection._clients.pop(id(asyncio.get_running_loop()), None)
-            if client is not None:
-                await client.close()
-    return asyncio.run(scoped())
+run = run_with_shared_client  # a new loop each, its shared client closed after
 
 
 def test_entries_round_trip_as_the_records_they_were():
